@@ -1,0 +1,61 @@
+//===- Pipelines.h - nibble's compilation phases ----------------*- C++ -*-===//
+//
+// nibble compiles in named phases; the IR after each one is valid and can be
+// printed (`nibble-compile --compile-to=PHASE --emit=mlir`) and fed back to
+// nibble-opt:
+//
+//   import    ONNX -> func.func over linalg/tensor/arith/math + nibble ops
+//   quantize  constant matmul weights -> nibble.matmul over int8/int4
+//   fuse      dequantize + matmul -> nibble.matmul, then canonicalize
+//   lower     target lowering down to the LLVM dialect
+//   llvm      LLVM IR (translation; no MLIR pass)
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NIBBLE_COMPILER_PIPELINES_H
+#define NIBBLE_COMPILER_PIPELINES_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace mlir {
+class OpPassManager;
+namespace nibble {
+
+enum class Phase { Import, Quantize, Fuse, Lower, LLVM };
+
+/// Parses a phase name ("import", "quantize", ...).
+std::optional<Phase> parsePhase(llvm::StringRef name);
+/// The names of all phases, comma separated, for help and error messages.
+llvm::StringRef phaseNames();
+
+/// Options of the quantize phase.
+struct QuantizeOptions {
+  /// "none", "int8" or "int4".
+  std::string mode = "none";
+  /// Rows of K per scale for int4.
+  int64_t groupSize = 128;
+};
+
+/// Adds the quantize phase (nothing when mode is "none").
+void buildQuantizePhase(OpPassManager &pm, const QuantizeOptions &options);
+
+/// Adds the fuse phase: dequantize+matmul fusion, then canonicalization.
+void buildFusePhase(OpPassManager &pm);
+
+/// Adds the CPU lowering: nibble -> linalg -> bufferized loops -> LLVM
+/// dialect, with the model entry taking one bare pointer per input and
+/// output (outputs written in place).
+void buildCPULoweringPhase(OpPassManager &pm);
+
+/// Registers the phases as named pipelines for nibble-opt
+/// (`--nibble-quantize-phase`, `--nibble-fuse-phase`, `--nibble-cpu-lowering`).
+void registerNibblePipelines();
+
+} // namespace nibble
+} // namespace mlir
+
+#endif // NIBBLE_COMPILER_PIPELINES_H

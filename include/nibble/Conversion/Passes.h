@@ -1,0 +1,29 @@
+//===- Passes.h - conversions out of the nibble dialect ---------*- C++ -*-===//
+
+#ifndef NIBBLE_CONVERSION_PASSES_H
+#define NIBBLE_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace nibble {
+
+#define GEN_PASS_DECL
+#include "nibble/Conversion/Passes.h.inc"
+
+/// Adds the patterns lowering nibble ops to linalg.generic.
+void populateNibbleToLinalgPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "nibble/Conversion/Passes.h.inc"
+
+} // namespace nibble
+} // namespace mlir
+
+#endif // NIBBLE_CONVERSION_PASSES_H

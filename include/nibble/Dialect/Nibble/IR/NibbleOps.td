@@ -1,0 +1,101 @@
+//===- NibbleOps.td - nibble operations --------------------*- tablegen -*-===//
+
+#ifndef NIBBLE_DIALECT_NIBBLE_IR_NIBBLEOPS_TD
+#define NIBBLE_DIALECT_NIBBLE_IR_NIBBLEOPS_TD
+
+include "nibble/Dialect/Nibble/IR/NibbleBase.td"
+include "nibble/Dialect/Nibble/IR/NibbleAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/OpBase.td"
+
+def Nibble_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+def Nibble_IntTensor : RankedTensorOf<[I<2>, I<4>, I8]>;
+
+def Nibble_QuantizeOp : Nibble_Op<"quantize", [Pure]> {
+  let summary = "quantize a float tensor to a scheme's integers";
+  let description = [{
+    Computes, element by element, `saturate(round(x / scale) + zero_point)`,
+    rounding half to even and saturating to the storage range of `scheme`
+    (ONNX QuantizeLinear). Without a zero point it is 0. The scale and zero
+    point are indexed as the scheme's granularity says.
+
+    ```mlir
+    %q = nibble.quantize %x scale(%s : tensor<f32>) zero_point(%z : tensor<i8>)
+           scheme <u8, per_tensor, zero_point, scale = f32>
+           : tensor<4x8xf32> -> tensor<4x8xi8>
+    ```
+  }];
+  let arguments = (ins Nibble_FloatTensor:$input, Nibble_FloatTensor:$scale,
+                       Optional<Nibble_IntTensor>:$zero_point,
+                       Nibble_SchemeAttr:$scheme);
+  let results = (outs Nibble_IntTensor:$result);
+  let assemblyFormat = [{
+    $input `scale` `(` $scale `:` type($scale) `)`
+    (`zero_point` `(` $zero_point^ `:` type($zero_point) `)`)?
+    `scheme` $scheme attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Nibble_DequantizeOp : Nibble_Op<"dequantize", [Pure]> {
+  let summary = "dequantize a scheme's integers to float";
+  let description = [{
+    Computes, element by element, `(q - zero_point) * scale` in the result's
+    float type (ONNX DequantizeLinear). The integers are read as signed or
+    unsigned as `scheme` says.
+
+    ```mlir
+    %w = nibble.dequantize %q scale(%s : tensor<2x64xf32>)
+           scheme <i4, per_group<axis = 0, size = 128>, symmetric, scale = f32>
+           : tensor<256x64xi4> -> tensor<256x64xf32>
+    ```
+  }];
+  let arguments = (ins Nibble_IntTensor:$input, Nibble_FloatTensor:$scale,
+                       Optional<Nibble_IntTensor>:$zero_point,
+                       Nibble_SchemeAttr:$scheme);
+  let results = (outs Nibble_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `scale` `(` $scale `:` type($scale) `)`
+    (`zero_point` `(` $zero_point^ `:` type($zero_point) `)`)?
+    `scheme` $scheme attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Nibble_MatmulOp : Nibble_Op<"matmul", [Pure, AttrSizedOperandSegments]> {
+  let summary = "float activations times quantized weights, fused";
+  let description = [{
+    `result[..., m, n] = sum_k lhs[..., m, k] * dequantize(weight)[k, n]
+    (+ bias[n])`, where the weight is a `K x N` integer tensor read through
+    `scheme` with its scale and zero point. The weight is never materialized
+    in float: targets dequantize in registers. `lhs` has one or more leading
+    batch dimensions before `M x K`; the weight is shared by all of them.
+
+    Granularity must be per tensor, per channel along N (axis 1), or per
+    group along K (axis 0), the layouts GEMM kernels can stream.
+
+    ```mlir
+    %y = nibble.matmul %x, %w scale(%s : tensor<2x64xf32>)
+           bias(%b : tensor<64xf32>)
+           scheme <i4, per_group<axis = 0, size = 128>, symmetric, scale = f32>
+           : tensor<4x256xf32>, tensor<256x64xi4> -> tensor<4x64xf32>
+    ```
+  }];
+  let arguments = (ins Nibble_FloatTensor:$lhs, Nibble_IntTensor:$weight,
+                       Nibble_FloatTensor:$scale,
+                       Optional<Nibble_IntTensor>:$zero_point,
+                       Optional<Nibble_FloatTensor>:$bias,
+                       Nibble_SchemeAttr:$scheme);
+  let results = (outs Nibble_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $weight `scale` `(` $scale `:` type($scale) `)`
+    (`zero_point` `(` $zero_point^ `:` type($zero_point) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    `scheme` $scheme attr-dict `:` type($lhs) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // NIBBLE_DIALECT_NIBBLE_IR_NIBBLEOPS_TD

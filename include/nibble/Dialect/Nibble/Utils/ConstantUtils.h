@@ -1,0 +1,47 @@
+//===- ConstantUtils.h - reading and making constant tensors ----*- C++ -*-===//
+//
+// Weights live in `dense_resource` blobs (or, for sub-byte integers, in dense
+// attributes). Passes that read or rewrite them go through these helpers so
+// every pass handles splats, resources and sub-byte types the same way.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NIBBLE_DIALECT_NIBBLE_UTILS_CONSTANTUTILS_H
+#define NIBBLE_DIALECT_NIBBLE_UTILS_CONSTANTUTILS_H
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+
+namespace mlir::nibble {
+
+/// The elements of a constant f32 tensor, or nullopt if `attr` is not one.
+std::optional<SmallVector<float>> readFloatElements(Attribute attr);
+
+/// The elements of a constant integer tensor (any width up to 64), read as
+/// signed or unsigned, or nullopt if `attr` is not one.
+std::optional<SmallVector<int64_t>> readIntElements(Attribute attr,
+                                                    bool isSigned);
+
+/// The constant elements behind `value` if it is defined by a constant-like
+/// op, else a null attribute.
+Attribute getConstantElements(Value value);
+
+/// Makes a constant attribute of `type` from row-major values. Types of at
+/// least 8 bits become a `dense_resource` blob named after `nameHint`
+/// (weights are never stored one attribute per element); sub-byte integers
+/// become a dense attribute.
+ElementsAttr makeFloatConstant(RankedTensorType type, ArrayRef<float> values,
+                               StringRef nameHint);
+ElementsAttr makeIntConstant(RankedTensorType type, ArrayRef<int64_t> values,
+                             StringRef nameHint);
+/// Same, from raw little-endian bytes in the storage layout of `type`.
+ElementsAttr makeRawConstant(RankedTensorType type, ArrayRef<char> bytes,
+                             StringRef nameHint);
+
+} // namespace mlir::nibble
+
+#endif // NIBBLE_DIALECT_NIBBLE_UTILS_CONSTANTUTILS_H

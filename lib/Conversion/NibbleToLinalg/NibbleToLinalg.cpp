@@ -1,0 +1,342 @@
+//===- NibbleToLinalg.cpp - nibble ops -> linalg.generic ------------------===//
+//
+// The reference lowering of the nibble dialect. Each op becomes one
+// linalg.generic whose body states the ONNX scalar formula:
+//
+//   quantize:   q = convert(clamp(roundeven(x / s) + zp, qmin, qmax))
+//   dequantize: x = float(ext(q) - ext(zp)) * s
+//   matmul:     y[.., m, n] += a[.., m, k] * dequantize(w[k, n])
+//
+// Arithmetic is done in f32 whatever the storage float type, as ONNX Runtime
+// does. Scales and zero points are indexed through the scheme's affine map
+// (k floordiv G for groups), so no scale tensor is ever broadcast in memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nibble/Conversion/Passes.h"
+
+#include "nibble/Dialect/Nibble/IR/NibbleOps.h"
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::nibble {
+#define GEN_PASS_DEF_CONVERTNIBBLETOLINALGPASS
+#include "nibble/Conversion/Passes.h.inc"
+} // namespace mlir::nibble
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+//===----------------------------------------------------------------------===//
+// Scalar helpers used inside generic bodies
+//===----------------------------------------------------------------------===//
+
+/// Converts a float scalar to f32 (scales may be f16/bf16).
+static Value toF32(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+/// Converts an f32 scalar to `type`.
+static Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
+  if (type.isF32())
+    return v;
+  return arith::TruncFOp::create(b, loc, type, v);
+}
+
+/// Extends a storage integer to i32, reading it as the scheme says.
+static Value extendToI32(OpBuilder &b, Location loc, Value v, bool isSigned) {
+  Type i32 = b.getI32Type();
+  if (v.getType() == i32)
+    return v;
+  return isSigned ? arith::ExtSIOp::create(b, loc, i32, v).getResult()
+                  : arith::ExtUIOp::create(b, loc, i32, v).getResult();
+}
+
+/// `(q - zp) * scale` in f32, from i32 q and zp (zp may be null).
+static Value dequantizeI32(OpBuilder &b, Location loc, Value q, Value zp,
+                           Value scale) {
+  Value centered = zp ? arith::SubIOp::create(b, loc, q, zp).getResult() : q;
+  Value asFloat = arith::SIToFPOp::create(b, loc, b.getF32Type(), centered);
+  return arith::MulFOp::create(b, loc, asFloat, toF32(b, loc, scale));
+}
+
+static SmallVector<utils::IteratorType> parallelIterators(unsigned n) {
+  return SmallVector<utils::IteratorType>(n, utils::IteratorType::parallel);
+}
+
+/// Appends the scale (and zero point) with the scheme's indexing map.
+static void addScaleOperands(SchemeAttr scheme, unsigned valueRank,
+                             AffineMap valueToLoops, Value scale,
+                             Value zeroPoint, SmallVectorImpl<Value> &inputs,
+                             SmallVectorImpl<AffineMap> &maps) {
+  AffineMap scaleMap = scheme.getScaleMap(valueRank).compose(valueToLoops);
+  inputs.push_back(scale);
+  maps.push_back(scaleMap);
+  if (zeroPoint) {
+    inputs.push_back(zeroPoint);
+    maps.push_back(scaleMap);
+  }
+}
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// nibble.quantize
+//===----------------------------------------------------------------------===//
+
+struct LowerQuantize final : OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    SchemeAttr scheme = op.getScheme();
+    RankedTensorType resultType = op.getResult().getType();
+    unsigned rank = resultType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    SmallVector<Value> inputs{op.getInput()};
+    SmallVector<AffineMap> maps{identity};
+    addScaleOperands(scheme, rank, identity, op.getScale(), op.getZeroPoint(),
+                     inputs, maps);
+    maps.push_back(identity);
+    Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
+                                         resultType.getElementType());
+    bool hasZeroPoint = static_cast<bool>(op.getZeroPoint());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultType, inputs, ValueRange{init}, maps,
+        parallelIterators(rank),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value x = toF32(b, l, args[0]);
+          Value scaled = arith::DivFOp::create(b, l, x, toF32(b, l, args[1]));
+          Value rounded = math::RoundEvenOp::create(b, l, scaled);
+          if (hasZeroPoint) {
+            Value zp = extendToI32(b, l, args[2], scheme.getIsSigned());
+            Value zpFloat = arith::SIToFPOp::create(b, l, b.getF32Type(), zp);
+            rounded = arith::AddFOp::create(b, l, rounded, zpFloat);
+          }
+          // Saturate in float: out-of-range values never reach the
+          // float-to-int conversion (which would be poison).
+          Value lo = arith::ConstantOp::create(
+              b, l, b.getF32FloatAttr(static_cast<float>(scheme.getQMin())));
+          Value hi = arith::ConstantOp::create(
+              b, l, b.getF32FloatAttr(static_cast<float>(scheme.getQMax())));
+          Value clamped = arith::MinNumFOp::create(
+              b, l, arith::MaxNumFOp::create(b, l, rounded, lo), hi);
+          Type storage = scheme.getStorageType();
+          Value q = scheme.getIsSigned()
+                        ? arith::FPToSIOp::create(b, l, storage, clamped).getResult()
+                        : arith::FPToUIOp::create(b, l, storage, clamped).getResult();
+          linalg::YieldOp::create(b, l, q);
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// nibble.dequantize
+//===----------------------------------------------------------------------===//
+
+struct LowerDequantize final : OpRewritePattern<DequantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DequantizeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    SchemeAttr scheme = op.getScheme();
+    RankedTensorType resultType = op.getResult().getType();
+    unsigned rank = resultType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    SmallVector<Value> inputs{op.getInput()};
+    SmallVector<AffineMap> maps{identity};
+    addScaleOperands(scheme, rank, identity, op.getScale(), op.getZeroPoint(),
+                     inputs, maps);
+    maps.push_back(identity);
+    Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
+                                         resultType.getElementType());
+    bool hasZeroPoint = static_cast<bool>(op.getZeroPoint());
+    bool isSigned = scheme.getIsSigned();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultType, inputs, ValueRange{init}, maps,
+        parallelIterators(rank),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value q = extendToI32(b, l, args[0], isSigned);
+          Value zp = hasZeroPoint ? extendToI32(b, l, args[2], isSigned) : Value();
+          Value x = dequantizeI32(b, l, q, zp, args[1]);
+          linalg::YieldOp::create(b, l, fromF32(b, l, x, resultType.getElementType()));
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// nibble.matmul
+//===----------------------------------------------------------------------===//
+
+/// Packs a constant K x N int4 weight two per byte along K: byte (k/2, n)
+/// holds row k even in its low nibble and row k+1 in its high nibble.
+/// Returns null if the weight is not a constant.
+static Value packInt4Weight(PatternRewriter &rewriter, Location loc,
+                            Value weight) {
+  std::optional<SmallVector<int64_t>> values =
+      readIntElements(getConstantElements(weight), /*isSigned=*/false);
+  if (!values)
+    return {};
+  auto type = cast<RankedTensorType>(weight.getType());
+  int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+  int64_t packedRows = llvm::divideCeil(k, 2);
+  SmallVector<int64_t> packed(packedRows * n, 0);
+  for (int64_t row = 0; row < k; ++row)
+    for (int64_t col = 0; col < n; ++col)
+      packed[(row / 2) * n + col] |= ((*values)[row * n + col] & 0xF)
+                                     << (4 * (row % 2));
+  auto packedType = RankedTensorType::get({packedRows, n}, rewriter.getI8Type());
+  return arith::ConstantOp::create(
+      rewriter, loc, makeIntConstant(packedType, packed, "packed_int4"));
+}
+
+/// Extracts the int4 at row `k` from a byte packed by packInt4Weight and
+/// widens it to i32.
+static Value unpackInt4(OpBuilder &b, Location loc, Value byte, Value k,
+                        bool isSigned) {
+  Type i8 = b.getI8Type();
+  Value kI8 = arith::IndexCastOp::create(b, loc, i8, k);
+  Value one = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(1));
+  Value four = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(4));
+  // shift = 4 * (k & 1): 0 for the low nibble, 4 for the high one.
+  Value shift = arith::MulIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, kI8, one), four);
+  Value nibble;
+  if (isSigned) {
+    // Move the nibble to the top of the byte, then shift back arithmetically.
+    Value up = arith::ShLIOp::create(
+        b, loc, byte, arith::SubIOp::create(b, loc, four, shift));
+    nibble = arith::ShRSIOp::create(b, loc, up, four);
+  } else {
+    Value mask = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0xF));
+    nibble = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, byte, shift), mask);
+  }
+  return extendToI32(b, loc, nibble, isSigned);
+}
+
+struct LowerMatmul final : OpRewritePattern<MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    SchemeAttr scheme = op.getScheme();
+    RankedTensorType resultType = op.getResult().getType();
+    Type elementType = resultType.getElementType();
+    unsigned resultRank = resultType.getRank();
+    // Loops: (batch..., m, n, k).
+    unsigned numLoops = resultRank + 1;
+    unsigned numBatch = resultRank - 2;
+    MLIRContext *ctx = rewriter.getContext();
+    auto dim = [&](unsigned i) { return rewriter.getAffineDimExpr(i); };
+    AffineExpr m = dim(numBatch), n = dim(numBatch + 1), k = dim(numBatch + 2);
+    SmallVector<AffineExpr> lhsExprs, outExprs;
+    for (unsigned i = 0; i < numBatch; ++i) {
+      lhsExprs.push_back(dim(i));
+      outExprs.push_back(dim(i));
+    }
+    lhsExprs.append({m, k});
+    outExprs.append({m, n});
+
+    bool isSigned = scheme.getIsSigned();
+    Value weight = op.getWeight();
+    bool packedInt4 = false;
+    if (scheme.getBits() == 4)
+      if (Value packed = packInt4Weight(rewriter, loc, weight)) {
+        weight = packed;
+        packedInt4 = true;
+      }
+
+    // The weight's own (k, n) indices, and its storage map.
+    AffineMap weightToLoops = AffineMap::get(numLoops, 0, {k, n}, ctx);
+    AffineMap weightMap =
+        packedInt4 ? AffineMap::get(numLoops, 0, {k.floorDiv(2), n}, ctx)
+                   : weightToLoops;
+    SmallVector<Value> inputs{op.getLhs(), weight};
+    SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, lhsExprs, ctx),
+                                weightMap};
+    addScaleOperands(scheme, 2, weightToLoops, op.getScale(), op.getZeroPoint(),
+                     inputs, maps);
+    maps.push_back(AffineMap::get(numLoops, 0, outExprs, ctx));
+
+    Value init = initialAccumulator(rewriter, loc, resultType, op.getBias());
+    SmallVector<utils::IteratorType> iterators = parallelIterators(numLoops);
+    iterators.back() = utils::IteratorType::reduction;
+    bool hasZeroPoint = static_cast<bool>(op.getZeroPoint());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultType, inputs, ValueRange{init}, maps, iterators,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value q = packedInt4
+                        ? unpackInt4(b, l, args[1],
+                                     linalg::IndexOp::create(b, l, numLoops - 1),
+                                     isSigned)
+                        : extendToI32(b, l, args[1], isSigned);
+          Value zp = hasZeroPoint ? extendToI32(b, l, args[3], isSigned) : Value();
+          Value w = dequantizeI32(b, l, q, zp, args[2]);
+          Value a = toF32(b, l, args[0]);
+          Value acc = toF32(b, l, args.back());
+          Value sum = arith::AddFOp::create(
+              b, l, acc, arith::MulFOp::create(b, l, a, w));
+          linalg::YieldOp::create(b, l, fromF32(b, l, sum, elementType));
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+
+  /// The accumulator the reduction starts from: the bias broadcast over
+  /// rows, or zeros.
+  static Value initialAccumulator(PatternRewriter &rewriter, Location loc,
+                                  RankedTensorType type, Value bias) {
+    Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                          type.getElementType());
+    if (!bias) {
+      Value zero = arith::ConstantOp::create(
+          rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
+      return linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+    }
+    SmallVector<int64_t> broadcastDims;
+    for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+      broadcastDims.push_back(i);
+    return linalg::BroadcastOp::create(rewriter, loc, bias, empty, broadcastDims)
+        .getResult()[0];
+  }
+};
+
+struct ConvertNibbleToLinalgPass final
+    : nibble::impl::ConvertNibbleToLinalgPassBase<ConvertNibbleToLinalgPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateNibbleToLinalgPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    WalkResult leftover = getOperation().walk([](Operation *op) {
+      if (isa<NibbleDialect>(op->getDialect())) {
+        op->emitError("nibble op was not lowered to linalg");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (leftover.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::nibble::populateNibbleToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerQuantize, LowerDequantize, LowerMatmul>(patterns.getContext());
+}
