@@ -13,6 +13,9 @@
 using namespace mlir;
 using namespace mlir::nibble;
 
+/// Constants with at most this many elements are kept inline.
+static constexpr int64_t kMaxInlineElements = 16;
+
 /// The raw bytes of every element (splats expanded), in the storage layout
 /// MLIR uses for dense data: one byte per element below 8 bits.
 static std::optional<SmallVector<char>> readRawElements(Attribute attr,
@@ -100,7 +103,9 @@ ElementsAttr mlir::nibble::makeRawConstant(RankedTensorType type,
                                            ArrayRef<char> bytes,
                                            StringRef nameHint) {
   unsigned bitWidth = type.getElementType().getIntOrFloatBitWidth();
-  if (bitWidth < 8) {
+  // Sub-byte integers cannot live in a resource blob; tiny tensors (shapes,
+  // scalars) stay inline so the IR stays readable and foldable.
+  if (bitWidth < 8 || type.getNumElements() <= kMaxInlineElements) {
     bool detectedSplat = false;
     if (DenseElementsAttr::isValidRawBuffer(type, bytes, detectedSplat))
       return DenseElementsAttr::getFromRawBuffer(type, bytes);

@@ -37,6 +37,8 @@ inline float dequantizeScalar(int64_t q, float scale, int64_t zeroPoint) {
 
 /// Reads storage bits `raw` (as held in a signless iN) as signed or unsigned.
 inline int64_t decodeStorage(uint64_t raw, unsigned bits, bool isSigned) {
+  if (bits >= 64)
+    return static_cast<int64_t>(raw);
   uint64_t mask = (uint64_t(1) << bits) - 1;
   raw &= mask;
   if (isSigned && (raw >> (bits - 1)))

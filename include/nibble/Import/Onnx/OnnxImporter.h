@@ -1,0 +1,63 @@
+//===- OnnxImporter.h - ONNX protobuf -> MLIR -------------------*- C++ -*-===//
+//
+// Reads an ONNX model (protobuf, optionally with external data files) and
+// builds `func.func @main` over linalg/tensor/arith/math plus nibble ops.
+// Weights become `dense_resource` constants; every shape is static after
+// `inputShapes` fixes the graph's symbolic dimensions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NIBBLE_IMPORT_ONNX_ONNXIMPORTER_H
+#define NIBBLE_IMPORT_ONNX_ONNXIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::nibble {
+
+/// ONNX element types that graph inputs and outputs may have (values of
+/// onnx.TensorProto.DataType).
+enum class OnnxDType : int32_t {
+  Float = 1, UInt8 = 2, Int8 = 3, Int32 = 6, Int64 = 7, Bool = 9,
+  Double = 11, UInt4 = 21, Int4 = 22,
+};
+
+/// A graph input or output as the runtime sees it.
+struct GraphTensorInfo {
+  std::string name;
+  int32_t onnxType;
+  std::vector<int64_t> shape;
+};
+
+struct ImportOptions {
+  /// Static shapes for graph inputs, by input name (`--input-shape`).
+  llvm::StringMap<std::vector<int64_t>> inputShapes;
+  /// Name of the generated entry function.
+  std::string entryName = "main";
+};
+
+struct ImportedModel {
+  OwningOpRef<ModuleOp> module;
+  std::vector<GraphTensorInfo> inputs;
+  std::vector<GraphTensorInfo> outputs;
+  std::string graphName;
+};
+
+/// Imports the model at `path`. On failure the error is one line naming the
+/// file, the ONNX op type and node name where it applies, and what to do.
+llvm::Expected<ImportedModel> importOnnxModel(llvm::StringRef path,
+                                              MLIRContext &context,
+                                              const ImportOptions &options);
+
+/// Parses `NAME:DxDxD` (as given to `--input-shape`) into `options`.
+llvm::Error parseInputShape(llvm::StringRef spec, ImportOptions &options);
+
+} // namespace mlir::nibble
+
+#endif // NIBBLE_IMPORT_ONNX_ONNXIMPORTER_H

@@ -1,0 +1,167 @@
+//===- Driver.cpp - ONNX file in, executable/library/IR out ---------------===//
+
+#include "nibble/Compiler/Driver.h"
+
+#include "nibble/Compiler/InitAll.h"
+#include "nibble/Compiler/Linker.h"
+#include "nibble/Compiler/ModelDescription.h"
+#include "nibble/Target/CPU/CPUTarget.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+/// The LLVM symbol of the model's entry; `main` would clash with the
+/// executable's C main.
+static constexpr llvm::StringLiteral kEntrySymbol = "nibble_model_entry";
+
+std::optional<EmitKind> mlir::nibble::parseEmitKind(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<EmitKind>>(name)
+      .Case("exe", EmitKind::Executable)
+      .Case("lib", EmitKind::Library)
+      .Case("obj", EmitKind::Object)
+      .Case("mlir", EmitKind::MLIR)
+      .Case("llvm", EmitKind::LLVMIR)
+      .Default(std::nullopt);
+}
+
+namespace {
+/// Collects the first error diagnostic of a pass pipeline as one line.
+class FirstErrorHandler {
+public:
+  explicit FirstErrorHandler(MLIRContext &ctx)
+      : handler(&ctx, [this](Diagnostic &diag) {
+          if (diag.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
+            std::string where;
+            if (auto nameLoc = dyn_cast<NameLoc>(diag.getLocation()))
+              where = " (node '" + nameLoc.getName().str() + "')";
+            message = diag.str() + where;
+          }
+          return success();
+        }) {}
+  std::string message;
+
+private:
+  ScopedDiagnosticHandler handler;
+};
+} // namespace
+
+/// Writes `text` to `path` ("-" = stdout) atomically.
+static llvm::Error writeText(llvm::StringRef path, llvm::StringRef text) {
+  std::error_code ec;
+  llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_Text);
+  if (ec)
+    return llvm::createStringError("cannot write '" + path.str() + "': " + ec.message());
+  out.os() << text;
+  out.keep();
+  return llvm::Error::success();
+}
+
+static llvm::Error runPasses(ModuleOp module, llvm::function_ref<void(PassManager &)> build,
+                             llvm::StringRef phase) {
+  PassManager pm(module->getContext());
+  build(pm);
+  FirstErrorHandler errors(*module->getContext());
+  if (failed(pm.run(module)))
+    return llvm::createStringError(phase.str() + " phase failed: " +
+                                   (errors.message.empty() ? "unknown error" : errors.message));
+  return llvm::Error::success();
+}
+
+llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
+                                       const CompilerOptions &options) {
+  if (options.compileTo && options.emit != EmitKind::MLIR)
+    return llvm::createStringError("--compile-to stops before code generation; use it with --emit=mlir");
+  if (options.output.empty())
+    return llvm::createStringError("no output path; give one with -o");
+  if (options.quantize.mode != "none" && options.quantize.mode != "int8" &&
+      options.quantize.mode != "int4")
+    return llvm::createStringError("--quantize='" + options.quantize.mode +
+                                   "' is not supported yet; use none, int8 or int4");
+  if (options.quantize.groupSize < 2)
+    return llvm::createStringError("--group-size must be at least 2");
+  llvm::Expected<CPUTarget> target = resolveCPUTarget(options.target);
+  if (!target)
+    return target.takeError();
+
+  // Phases are built from pass names, which must be registered once.
+  static bool passesRegistered = (registerAllNibblePasses(), true);
+  (void)passesRegistered;
+  DialectRegistry registry;
+  registerAllNibbleDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::Expected<ImportedModel> imported =
+      importOnnxModel(modelPath, context, options.import);
+  if (!imported)
+    return imported.takeError();
+  ModuleOp module = *imported->module;
+  Phase stop = options.compileTo.value_or(Phase::LLVM);
+  auto emitMLIRIfStopping = [&](Phase phase) -> std::optional<llvm::Error> {
+    if (stop != phase)
+      return std::nullopt;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module.print(os);
+    return writeText(options.output, text);
+  };
+  if (auto done = emitMLIRIfStopping(Phase::Import))
+    return std::move(*done);
+
+  if (llvm::Error err = runPasses(
+          module, [&](PassManager &pm) { buildQuantizePhase(pm, options.quantize); },
+          "quantize"))
+    return err;
+  if (auto done = emitMLIRIfStopping(Phase::Quantize))
+    return std::move(*done);
+  if (llvm::Error err = runPasses(module, buildFusePhase, "fuse"))
+    return err;
+  if (auto done = emitMLIRIfStopping(Phase::Fuse))
+    return std::move(*done);
+
+  ModelDescription description;
+  description.modelName = imported->graphName.empty()
+                              ? llvm::sys::path::stem(modelPath).str()
+                              : imported->graphName;
+  description.target = target->describe();
+  description.inputs = imported->inputs;
+  description.outputs = imported->outputs;
+  describeLayers(module, description);
+
+  // The entry gets its link name before lowering fixes the symbol.
+  module.walk([&](func::FuncOp func) {
+    if (func.getSymName() == options.import.entryName)
+      func.setSymName(kEntrySymbol);
+  });
+  if (llvm::Error err = runPasses(module, buildCPULoweringPhase, "lower"))
+    return err;
+  if (options.emit == EmitKind::MLIR)
+    return std::move(*emitMLIRIfStopping(stop));
+
+  llvm::LLVMContext llvmContext;
+  llvm::Expected<std::unique_ptr<llvm::Module>> llvmModule =
+      translateToOptimizedLLVMIR(module, llvmContext, *target);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  if (options.emit == EmitKind::LLVMIR) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    (*llvmModule)->print(os, nullptr);
+    return writeText(options.output, text);
+  }
+  if (options.emit == EmitKind::Object)
+    return emitObjectFile(**llvmModule, *target, options.output);
+  return linkModel(**llvmModule, *target, description, kEntrySymbol,
+                   options.emit == EmitKind::Library, options.output);
+}

@@ -1,0 +1,103 @@
+//===- ImportContext.h - state shared by the ONNX op converters -*- C++ -*-===//
+//
+// The importer walks the graph in order and calls one converter per node.
+// A converter reads its inputs and attributes through NodeImporter, builds
+// upstream (linalg/tensor/arith/math) or nibble ops, and binds its outputs.
+// Everything a converter needs beyond that lives in IRBuilders.h.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NIBBLE_LIB_IMPORT_ONNX_IMPORTCONTEXT_H
+#define NIBBLE_LIB_IMPORT_ONNX_IMPORTCONTEXT_H
+
+#include "nibble/Import/Onnx/OnnxImporter.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <functional>
+
+namespace mlir::nibble::onnx_import {
+
+/// An SSA value together with the ONNX element type it stands for (MLIR
+/// integers are signless, so uint8 and int8 are both i8 here).
+struct OnnxValue {
+  Value value;
+  int32_t onnxType = 0;
+};
+
+/// The MLIR element type of an ONNX element type, or null if unsupported.
+Type getElementType(MLIRContext *ctx, int32_t onnxType);
+/// "float32", "uint8", ... for messages.
+std::string onnxTypeName(int32_t onnxType);
+bool isUnsignedOnnxType(int32_t onnxType);
+
+/// Converts an ONNX TensorProto to a constant attribute (dense_resource for
+/// weights). `baseDir` resolves external data files.
+llvm::Expected<ElementsAttr> importTensor(const onnx::TensorProto &tensor,
+                                          MLIRContext *ctx,
+                                          llvm::StringRef baseDir);
+
+/// Per-node view handed to converters.
+class NodeImporter {
+public:
+  NodeImporter(OpBuilder &builder, const onnx::NodeProto &node,
+               llvm::StringMap<OnnxValue> &values, int64_t opset,
+               llvm::StringRef baseDir);
+
+  OpBuilder &builder() { return b; }
+  Location loc() const { return location; }
+  MLIRContext *context() { return b.getContext(); }
+  const onnx::NodeProto &node() const { return nodeProto; }
+  /// The opset version of the node's domain.
+  int64_t opset() const { return opsetVersion; }
+  llvm::StringRef baseDir() const { return modelDir; }
+  /// The node's name, or "<OpType>" when the model leaves it empty.
+  std::string nodeName() const;
+
+  /// Number of inputs given (optional inputs may be empty strings).
+  int numInputs() const { return nodeProto.input_size(); }
+  bool hasInput(int i) const;
+  /// Input `i`; an error if absent or unknown.
+  llvm::Expected<OnnxValue> input(int i);
+  /// The constant elements of input `i`, or an error saying it must be a
+  /// constant (initializer or Constant node).
+  llvm::Expected<ElementsAttr> constantInput(int i, llvm::StringRef what);
+
+  std::optional<int64_t> intAttr(llvm::StringRef name) const;
+  std::optional<float> floatAttr(llvm::StringRef name) const;
+  std::optional<std::string> stringAttr(llvm::StringRef name) const;
+  std::optional<SmallVector<int64_t>> intsAttr(llvm::StringRef name) const;
+  const onnx::AttributeProto *attr(llvm::StringRef name) const;
+
+  /// Binds output `i` of the node.
+  void setOutput(int i, Value value, int32_t onnxType);
+
+  /// An error for this node: "<OpType> node '<name>': <message>".
+  llvm::Error fail(const llvm::Twine &message) const;
+
+private:
+  OpBuilder &b;
+  const onnx::NodeProto &nodeProto;
+  llvm::StringMap<OnnxValue> &values;
+  int64_t opsetVersion;
+  llvm::StringRef modelDir;
+  Location location;
+};
+
+using OpConverter = std::function<llvm::Error(NodeImporter &)>;
+/// Converters by "domain::OpType" ("" is the default domain).
+using ConverterRegistry = llvm::StringMap<OpConverter>;
+
+void registerElementwiseConverters(ConverterRegistry &registry);
+void registerMatmulConverters(ConverterRegistry &registry);
+void registerQuantizationConverters(ConverterRegistry &registry);
+void registerShapeConverters(ConverterRegistry &registry);
+
+} // namespace mlir::nibble::onnx_import
+
+#endif // NIBBLE_LIB_IMPORT_ONNX_IMPORTCONTEXT_H

@@ -1,0 +1,17 @@
+//===- MatmulBuilders.h - weight matmuls for the ONNX importer --*- C++ -*-===//
+
+#ifndef NIBBLE_LIB_IMPORT_ONNX_MATMULBUILDERS_H
+#define NIBBLE_LIB_IMPORT_ONNX_MATMULBUILDERS_H
+
+#include "ImportContext.h"
+
+namespace mlir::nibble::onnx_import {
+
+/// lhs[..., K] x weight[K, N] as one 2-D linalg.matmul over all rows,
+/// tagged with the node's name and op type (the unit the quantize and fuse
+/// phases work on).
+Value buildWeightMatmul(NodeImporter &imp, Value lhs, Value weight);
+
+} // namespace mlir::nibble::onnx_import
+
+#endif // NIBBLE_LIB_IMPORT_ONNX_MATMULBUILDERS_H

@@ -1,0 +1,209 @@
+//===- MatmulOps.cpp - ONNX MatMul and Gemm -------------------------------===//
+//
+// A product whose right operand is 2-D (a weight) becomes a 2-D
+// linalg.matmul over the rows of all leading dims, tagged with its ONNX node
+// so the quantize and fuse phases can find it. Products of two activations
+// (attention) become a batched linalg.generic with numpy batch broadcasting.
+//
+//===----------------------------------------------------------------------===//
+
+#include "IRBuilders.h"
+#include "ImportContext.h"
+#include "MatmulBuilders.h"
+
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+using namespace mlir;
+using namespace mlir::nibble;
+using namespace mlir::nibble::onnx_import;
+
+Value mlir::nibble::onnx_import::buildWeightMatmul(NodeImporter &imp, Value lhs,
+                                                   Value weight) {
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  RankedTensorType lhsType = tensorTypeOf(lhs);
+  int64_t k = lhsType.getShape().back();
+  int64_t n = tensorTypeOf(weight).getDimSize(1);
+  int64_t rows = lhsType.getNumElements() / std::max<int64_t>(k, 1);
+  Value lhs2D = buildReshape(b, loc, lhs, {rows, k});
+  Value init = buildZeroFilled(b, loc, {rows, n}, lhsType.getElementType());
+  auto matmul = linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
+                                         ValueRange{lhs2D, weight}, ValueRange{init});
+  setLayerAttrs(matmul, imp.nodeName(), imp.node().op_type());
+  SmallVector<int64_t> outShape(lhsType.getShape().drop_back());
+  outShape.push_back(n);
+  return buildReshape(b, loc, matmul.getResult(0), outShape);
+}
+
+/// A[..., M, K] x B[..., K, N] with both operands of rank >= 2 and batch
+/// dims broadcast numpy-style.
+static Value buildBatchedMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  ArrayRef<int64_t> lhsShape = tensorTypeOf(lhs).getShape();
+  ArrayRef<int64_t> rhsShape = tensorTypeOf(rhs).getShape();
+  std::optional<SmallVector<int64_t>> batch =
+      broadcastShapes({lhsShape.drop_back(2), rhsShape.drop_back(2)});
+  if (!batch)
+    return {};
+  unsigned numBatch = batch->size();
+  int64_t m = lhsShape[lhsShape.size() - 2], n = rhsShape.back();
+  MLIRContext *ctx = b.getContext();
+  auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
+  // Loops: (batch..., m, n, k).
+  SmallVector<AffineExpr> batchDims, lhsFrame, rhsFrame, outExprs;
+  for (unsigned i = 0; i < numBatch; ++i)
+    batchDims.push_back(d(i));
+  AffineExpr mD = d(numBatch), nD = d(numBatch + 1), kD = d(numBatch + 2);
+  lhsFrame = batchDims;
+  lhsFrame.append({mD, kD});
+  rhsFrame = batchDims;
+  rhsFrame.append({kD, nD});
+  outExprs = batchDims;
+  outExprs.append({mD, nD});
+  unsigned numLoops = numBatch + 3;
+
+  auto operandFor = [&](Value v, ArrayRef<AffineExpr> frame,
+                        ArrayRef<int64_t> lastTwo) {
+    SmallVector<int64_t> fullShape(*batch);
+    fullShape.append(lastTwo.begin(), lastTwo.end());
+    auto [operand, map] = dropBroadcastDims(b, loc, v, fullShape);
+    return std::make_pair(operand,
+                          map.compose(AffineMap::get(numLoops, 0, frame, ctx)));
+  };
+  auto [lhsOperand, lhsMap] = operandFor(lhs, lhsFrame, lhsShape.take_back(2));
+  auto [rhsOperand, rhsMap] = operandFor(rhs, rhsFrame, rhsShape.take_back(2));
+
+  SmallVector<int64_t> outShape(*batch);
+  outShape.append({m, n});
+  Type elementType = tensorTypeOf(lhs).getElementType();
+  Value init = buildZeroFilled(b, loc, outShape, elementType);
+  SmallVector<utils::IteratorType> iterators(numLoops, utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{lhsOperand, rhsOperand}, ValueRange{init},
+      {lhsMap, rhsMap, AffineMap::get(numLoops, 0, outExprs, ctx)}, iterators,
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        Value product = arith::MulFOp::create(nb, nl, args[0], args[1]);
+        linalg::YieldOp::create(nb, nl, ValueRange{arith::AddFOp::create(nb, nl, args[2], product)});
+      });
+  return generic.getResult(0);
+}
+
+static llvm::Error convertMatMul(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> a = imp.input(0);
+  if (!a)
+    return a.takeError();
+  llvm::Expected<OnnxValue> bIn = imp.input(1);
+  if (!bIn)
+    return bIn.takeError();
+  if (!isa<FloatType>(tensorTypeOf(a->value).getElementType()) ||
+      tensorTypeOf(a->value).getElementType() != tensorTypeOf(bIn->value).getElementType())
+    return imp.fail("expects two float inputs of the same type (got " +
+                    onnxTypeName(a->onnxType) + " and " + onnxTypeName(bIn->onnxType) + ")");
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value lhs = a->value, rhs = bIn->value;
+  ArrayRef<int64_t> lhsShape = tensorTypeOf(lhs).getShape();
+  ArrayRef<int64_t> rhsShape = tensorTypeOf(rhs).getShape();
+  if (lhsShape.empty() || rhsShape.empty())
+    return imp.fail("MatMul inputs must have rank >= 1");
+  // numpy semantics for 1-D operands: promote, multiply, drop the added dim.
+  bool lhsVector = lhsShape.size() == 1, rhsVector = rhsShape.size() == 1;
+  if (lhsVector)
+    lhs = buildReshape(b, loc, lhs, {1, lhsShape[0]});
+  if (rhsVector)
+    rhs = buildReshape(b, loc, rhs, {rhsShape[0], 1});
+  lhsShape = tensorTypeOf(lhs).getShape();
+  rhsShape = tensorTypeOf(rhs).getShape();
+  if (lhsShape.back() != rhsShape[rhsShape.size() - 2])
+    return imp.fail("inner dimensions differ: A has K = " + llvm::Twine(lhsShape.back()) +
+                    " but B has K = " + llvm::Twine(rhsShape[rhsShape.size() - 2]));
+  Value result = rhsShape.size() == 2 ? buildWeightMatmul(imp, lhs, rhs)
+                                      : buildBatchedMatmul(b, loc, lhs, rhs);
+  if (!result)
+    return imp.fail("batch dimensions do not broadcast");
+  SmallVector<int64_t> outShape(tensorTypeOf(result).getShape());
+  if (rhsVector)
+    outShape.erase(outShape.end() - 1);
+  if (lhsVector)
+    outShape.erase(outShape.end() - (rhsVector ? 1 : 2));
+  imp.setOutput(0, buildReshape(b, loc, result, outShape), a->onnxType);
+  return llvm::Error::success();
+}
+
+/// The transpose of a 2-D operand; constants are transposed at compile time
+/// so the weight stays a constant the quantize phase can see.
+static Value transpose2D(OpBuilder &b, Location loc, Value v) {
+  RankedTensorType type = tensorTypeOf(v);
+  if (std::optional<SmallVector<float>> values =
+          readFloatElements(getConstantElements(v))) {
+    int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+    SmallVector<float> transposed(values->size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        transposed[c * rows + r] = (*values)[r * cols + c];
+    auto newType = RankedTensorType::get({cols, rows}, type.getElementType());
+    return arith::ConstantOp::create(
+        b, loc, makeFloatConstant(newType, transposed, "weight_t"));
+  }
+  return buildTranspose(b, loc, v, {1, 0});
+}
+
+static llvm::Error convertGemm(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> a = imp.input(0);
+  if (!a)
+    return a.takeError();
+  llvm::Expected<OnnxValue> bIn = imp.input(1);
+  if (!bIn)
+    return bIn.takeError();
+  if (tensorTypeOf(a->value).getRank() != 2 || tensorTypeOf(bIn->value).getRank() != 2)
+    return imp.fail("A and B must be 2-D");
+  if (!tensorTypeOf(a->value).getElementType().isF32())
+    return imp.fail("expects float32 inputs, got " + onnxTypeName(a->onnxType));
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value lhs = a->value, rhs = bIn->value;
+  if (imp.intAttr("transA").value_or(0))
+    lhs = transpose2D(b, loc, lhs);
+  if (imp.intAttr("transB").value_or(0))
+    rhs = transpose2D(b, loc, rhs);
+  if (tensorTypeOf(lhs).getDimSize(1) != tensorTypeOf(rhs).getDimSize(0))
+    return imp.fail("inner dimensions differ after transA/transB");
+  float alpha = imp.floatAttr("alpha").value_or(1.0f);
+  float beta = imp.floatAttr("beta").value_or(1.0f);
+  Value result = buildWeightMatmul(imp, lhs, rhs);
+  Type f32 = b.getF32Type();
+  if (alpha != 1.0f) {
+    Value alphaValue = buildF32Constant(b, loc, alpha);
+    result = buildElementwise(b, loc, {result}, f32,
+                              [&](OpBuilder &nb, Location nl, ValueRange args) {
+                                return arith::MulFOp::create(nb, nl, args[0], alphaValue);
+                              });
+  }
+  if (imp.hasInput(2) && beta != 0.0f) {
+    llvm::Expected<OnnxValue> c = imp.input(2);
+    if (!c)
+      return c.takeError();
+    Value betaValue = buildF32Constant(b, loc, beta);
+    Value sum = buildElementwise(
+        b, loc, {result, c->value}, f32,
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value scaled = beta == 1.0f ? args[1]
+                                      : arith::MulFOp::create(nb, nl, args[1], betaValue);
+          return arith::AddFOp::create(nb, nl, args[0], scaled);
+        });
+    if (!sum || tensorTypeOf(sum).getShape() != tensorTypeOf(result).getShape())
+      return imp.fail("C does not broadcast to the [M, N] output");
+    result = sum;
+  }
+  imp.setOutput(0, result, a->onnxType);
+  return llvm::Error::success();
+}
+
+void mlir::nibble::onnx_import::registerMatmulConverters(ConverterRegistry &registry) {
+  registry["::MatMul"] = convertMatMul;
+  registry["::Gemm"] = convertGemm;
+}

@@ -1,0 +1,158 @@
+//===- ShapeOps.cpp - ONNX Reshape, Transpose, Identity, Constant ---------===//
+
+#include "IRBuilders.h"
+#include "ImportContext.h"
+
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+using namespace mlir;
+using namespace mlir::nibble;
+using namespace mlir::nibble::onnx_import;
+
+static llvm::Error convertIdentity(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  imp.setOutput(0, x->value, x->onnxType);
+  return llvm::Error::success();
+}
+
+static llvm::Error convertConstant(NodeImporter &imp) {
+  OpBuilder &b = imp.builder();
+  ElementsAttr value;
+  int32_t onnxType = onnx::TensorProto::FLOAT;
+  if (const onnx::AttributeProto *tensor = imp.attr("value")) {
+    llvm::Expected<ElementsAttr> attr =
+        importTensor(tensor->t(), imp.context(), imp.baseDir());
+    if (!attr)
+      return imp.fail(llvm::toString(attr.takeError()));
+    value = *attr;
+    onnxType = tensor->t().data_type();
+  } else if (std::optional<float> f = imp.floatAttr("value_float")) {
+    value = DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()), *f);
+  } else if (const onnx::AttributeProto *fs = imp.attr("value_floats")) {
+    SmallVector<float> v(fs->floats().begin(), fs->floats().end());
+    value = DenseElementsAttr::get(
+        RankedTensorType::get({static_cast<int64_t>(v.size())}, b.getF32Type()),
+        ArrayRef<float>(v));
+  } else if (std::optional<int64_t> i = imp.intAttr("value_int")) {
+    value = DenseElementsAttr::get(RankedTensorType::get({}, b.getI64Type()), *i);
+    onnxType = onnx::TensorProto::INT64;
+  } else if (std::optional<SmallVector<int64_t>> is = imp.intsAttr("value_ints")) {
+    value = DenseElementsAttr::get(
+        RankedTensorType::get({static_cast<int64_t>(is->size())}, b.getI64Type()),
+        ArrayRef<int64_t>(*is));
+    onnxType = onnx::TensorProto::INT64;
+  } else {
+    return imp.fail("has no value attribute nibble supports (sparse and string "
+                    "constants are not supported)");
+  }
+  Value constant = arith::ConstantOp::create(b, imp.loc(), cast<TypedAttr>(value));
+  imp.setOutput(0, constant, onnxType);
+  return llvm::Error::success();
+}
+
+static llvm::Error convertTranspose(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  int64_t rank = tensorTypeOf(x->value).getRank();
+  SmallVector<int64_t> perm;
+  if (std::optional<SmallVector<int64_t>> given = imp.intsAttr("perm"))
+    perm = *given;
+  else
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  SmallVector<bool> seen(rank, false);
+  if (static_cast<int64_t>(perm.size()) != rank)
+    return imp.fail("perm has " + llvm::Twine(perm.size()) +
+                    " entries for a rank-" + llvm::Twine(rank) + " input");
+  for (int64_t &p : perm) {
+    if (p < 0)
+      p += rank;
+    if (p < 0 || p >= rank || seen[p])
+      return imp.fail("perm is not a permutation of 0.." + llvm::Twine(rank - 1));
+    seen[p] = true;
+  }
+  imp.setOutput(0, buildTranspose(imp.builder(), imp.loc(), x->value, perm),
+                x->onnxType);
+  return llvm::Error::success();
+}
+
+/// The output shape of ONNX Reshape: 0 copies the input dim (unless
+/// allowzero), one -1 is inferred.
+static llvm::Expected<SmallVector<int64_t>>
+resolveReshape(NodeImporter &imp, ArrayRef<int64_t> inputShape,
+               ArrayRef<int64_t> requested, bool allowZero) {
+  SmallVector<int64_t> shape;
+  int64_t known = 1, inferAt = -1;
+  for (auto [i, d] : llvm::enumerate(requested)) {
+    int64_t dim = d;
+    if (dim == 0 && !allowZero) {
+      if (i >= inputShape.size())
+        return imp.fail("shape entry " + llvm::Twine(i) +
+                        " is 0 (copy) but the input has only " +
+                        llvm::Twine(inputShape.size()) + " dims");
+      dim = inputShape[i];
+    }
+    if (dim == -1) {
+      if (inferAt >= 0)
+        return imp.fail("shape has more than one -1");
+      inferAt = i;
+    } else if (dim < 0) {
+      return imp.fail("shape entry " + llvm::Twine(dim) + " is invalid");
+    } else {
+      known *= dim;
+    }
+    shape.push_back(dim);
+  }
+  int64_t total = 1;
+  for (int64_t d : inputShape)
+    total *= d;
+  if (inferAt >= 0) {
+    if (known == 0 || total % known != 0)
+      return imp.fail("cannot infer the -1 dimension: " + llvm::Twine(total) +
+                      " elements do not divide by " + llvm::Twine(known));
+    shape[inferAt] = total / known;
+  } else if (known != total) {
+    return imp.fail("cannot reshape " + llvm::Twine(total) + " elements into " +
+                    llvm::Twine(known));
+  }
+  return shape;
+}
+
+static llvm::Error convertReshape(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  SmallVector<int64_t> requested;
+  if (imp.opset() < 5) {
+    requested = imp.intsAttr("shape").value_or(SmallVector<int64_t>{});
+  } else {
+    llvm::Expected<ElementsAttr> shapeAttr = imp.constantInput(1, "the shape input");
+    if (!shapeAttr)
+      return shapeAttr.takeError();
+    std::optional<SmallVector<int64_t>> values =
+        readIntElements(*shapeAttr, /*isSigned=*/true);
+    if (!values)
+      return imp.fail("the shape input must be an int64 constant");
+    requested = *values;
+  }
+  bool allowZero = imp.opset() >= 14 && imp.intAttr("allowzero").value_or(0) != 0;
+  llvm::Expected<SmallVector<int64_t>> shape =
+      resolveReshape(imp, tensorTypeOf(x->value).getShape(), requested, allowZero);
+  if (!shape)
+    return shape.takeError();
+  imp.setOutput(0, buildReshape(imp.builder(), imp.loc(), x->value, *shape),
+                x->onnxType);
+  return llvm::Error::success();
+}
+
+void mlir::nibble::onnx_import::registerShapeConverters(ConverterRegistry &registry) {
+  registry["::Identity"] = convertIdentity;
+  registry["::Constant"] = convertConstant;
+  registry["::Transpose"] = convertTranspose;
+  registry["::Reshape"] = convertReshape;
+}

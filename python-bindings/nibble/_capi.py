@@ -1,0 +1,104 @@
+"""ctypes declarations of the C API that a compiled model library exports.
+
+Mirrors runtime/include/nibble/Runtime/ModelABI.h and nibble.h; keep the two in
+step. Every function's signature is declared once, in ModelLibrary, so no call
+site passes arguments ctypes would have to guess the types of.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t, c_void_p
+from pathlib import Path
+
+import numpy as np
+
+# nibble_dtype values (ONNX TensorProto.DataType numbers) -> numpy dtypes.
+DTYPES = {
+    1: np.dtype(np.float32),
+    2: np.dtype(np.uint8),
+    3: np.dtype(np.int8),
+    6: np.dtype(np.int32),
+    7: np.dtype(np.int64),
+    9: np.dtype(np.bool_),
+    11: np.dtype(np.float64),
+}
+
+
+class TensorDesc(ctypes.Structure):
+    """nibble_tensor_desc: one graph input or output."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("dtype", c_int),  # nibble_dtype; a C enum is an int
+        ("rank", c_int32),
+        ("shape", POINTER(c_int64)),
+    ]
+
+
+class LayerDesc(ctypes.Structure):
+    """nibble_layer_desc: one quantizable layer and its precision."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("op_type", c_char_p),
+        ("precision", c_char_p),
+        ("weight_bytes", c_int64),
+    ]
+
+
+class ModelDesc(ctypes.Structure):
+    """nibble_model_desc: the static description of a compiled model."""
+
+    _fields_ = [
+        ("model_name", c_char_p),
+        ("target", c_char_p),
+        ("num_inputs", c_int32),
+        ("inputs", POINTER(TensorDesc)),
+        ("num_outputs", c_int32),
+        ("outputs", POINTER(TensorDesc)),
+        ("num_layers", c_int32),
+        ("layers", POINTER(LayerDesc)),
+        ("weight_bytes", c_int64),
+        ("entry", c_void_p),  # never called from Python: nibble_model_run is
+    ]
+
+
+def _setsig(library: ctypes.CDLL, name: str, restype, *argtypes):
+    """Looks up `name` in `library` and declares its C signature."""
+    function = getattr(library, name)
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    return function
+
+
+class ModelLibrary:
+    """A loaded model library (libNAME.so) with the nibble.h functions typed.
+
+    The library stays mapped for the life of the process: ctypes offers no
+    safe unload, and a model's runtime may own threads that run its code.
+    """
+
+    def __init__(self, path: Path):
+        try:
+            # RTLD_LOCAL: several model libraries export the same symbols, and
+            # each must resolve its own nibble_model_descriptor().
+            library = ctypes.CDLL(str(path), mode=ctypes.RTLD_LOCAL)
+        except OSError as error:
+            raise OSError(f"cannot load model library '{path}': {error}") from None
+        try:
+            self.load = _setsig(library, "nibble_model_load", c_void_p)
+            self.free = _setsig(library, "nibble_model_free", None, c_void_p)
+            self.describe = _setsig(library, "nibble_model_describe",
+                                    POINTER(ModelDesc), c_void_p)
+            self.tensor_bytes = _setsig(library, "nibble_tensor_bytes", c_size_t,
+                                        POINTER(TensorDesc))
+            self.run = _setsig(library, "nibble_model_run", c_int, c_void_p, c_int32,
+                               POINTER(c_char_p), POINTER(c_void_p), POINTER(c_void_p))
+            self.last_error = _setsig(library, "nibble_model_last_error", c_char_p,
+                                      c_void_p)
+        except AttributeError as error:
+            raise OSError(f"'{path}' is not a nibble model library (built with "
+                          f"nibble-compile --emit=lib): {error}") from None
+        self.path = path
+        self._library = library

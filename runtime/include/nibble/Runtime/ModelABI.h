@@ -1,0 +1,70 @@
+/*===- ModelABI.h - Contract between generated code and the runtime -*- C -*-===//
+ *
+ * nibble-compile emits, next to the model's object code, a small C translation
+ * unit that defines `nibble_model_descriptor()`. The runtime (the executable's
+ * main, the C API of a shared library, the Python module) only ever talks to a
+ * model through this descriptor, so the runtime knows nothing model-specific.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef NIBBLE_RUNTIME_MODELABI_H
+#define NIBBLE_RUNTIME_MODELABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types of graph inputs and outputs. Values match ONNX's
+ * TensorProto.DataType so tools can map them without a table. */
+typedef enum nibble_dtype {
+  NIBBLE_DTYPE_F32 = 1,
+  NIBBLE_DTYPE_U8 = 2,
+  NIBBLE_DTYPE_I8 = 3,
+  NIBBLE_DTYPE_I32 = 6,
+  NIBBLE_DTYPE_I64 = 7,
+  NIBBLE_DTYPE_BOOL = 9,
+  NIBBLE_DTYPE_F64 = 11,
+} nibble_dtype;
+
+/* One graph input or output: its ONNX name, element type and static shape. */
+typedef struct nibble_tensor_desc {
+  const char *name;
+  nibble_dtype dtype;
+  int32_t rank;
+  const int64_t *shape; /* `rank` dimensions, all static */
+} nibble_tensor_desc;
+
+/* One quantizable layer (MatMul/Gemm) and the precision the compiler gave it. */
+typedef struct nibble_layer_desc {
+  const char *name;      /* ONNX node name */
+  const char *op_type;   /* ONNX op type, e.g. "MatMul" */
+  const char *precision; /* "fp32", "int8", "int4-g128", ... */
+  int64_t weight_bytes;  /* bytes of weights (and scales) in the binary */
+} nibble_layer_desc;
+
+/* Runs the model once. `buffers` holds the inputs in descriptor order, then
+ * the outputs; each points to a dense row-major buffer of the described shape. */
+typedef void (*nibble_entry_fn)(void *const *buffers);
+
+typedef struct nibble_model_desc {
+  const char *model_name;
+  const char *target; /* e.g. "x86_64 skylake-avx512" */
+  int32_t num_inputs;
+  const nibble_tensor_desc *inputs;
+  int32_t num_outputs;
+  const nibble_tensor_desc *outputs;
+  int32_t num_layers;
+  const nibble_layer_desc *layers;
+  int64_t weight_bytes; /* all constant data in the binary */
+  nibble_entry_fn entry;
+} nibble_model_desc;
+
+/* Defined by the code nibble-compile generates for each model. */
+const nibble_model_desc *nibble_model_descriptor(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NIBBLE_RUNTIME_MODELABI_H */

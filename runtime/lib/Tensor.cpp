@@ -1,0 +1,95 @@
+//===- Tensor.cpp - Dtypes, shapes and aligned buffers --------------------===//
+//
+// See Tensor.h.
+//
+//===----------------------------------------------------------------------===//
+#include "nibble/Runtime/Tensor.h"
+
+#include <cstring>
+#include <new>
+
+namespace nibble {
+
+namespace {
+struct DtypeInfo {
+  nibble_dtype Dtype;
+  size_t Size;
+  const char *Name, *ShortName;
+};
+const DtypeInfo Dtypes[] = {
+    {NIBBLE_DTYPE_F32, 4, "float32", "f32"},
+    {NIBBLE_DTYPE_F64, 8, "float64", "f64"},
+    {NIBBLE_DTYPE_I8, 1, "int8", "i8"},
+    {NIBBLE_DTYPE_U8, 1, "uint8", "u8"},
+    {NIBBLE_DTYPE_I32, 4, "int32", "i32"},
+    {NIBBLE_DTYPE_I64, 8, "int64", "i64"},
+    {NIBBLE_DTYPE_BOOL, 1, "bool", "bool"},
+};
+const DtypeInfo Unknown = {NIBBLE_DTYPE_F32, 0, "unknown", "unknown"};
+
+const DtypeInfo &info(nibble_dtype Dtype) {
+  for (const DtypeInfo &Info : Dtypes)
+    if (Info.Dtype == Dtype)
+      return Info;
+  return Unknown;
+}
+} // namespace
+
+size_t dtypeSize(nibble_dtype Dtype) { return info(Dtype).Size; }
+const char *dtypeName(nibble_dtype Dtype) { return info(Dtype).Name; }
+const char *dtypeShortName(nibble_dtype Dtype) { return info(Dtype).ShortName; }
+
+size_t numElements(const int64_t *Shape, size_t Rank) {
+  size_t Count = 1;
+  for (size_t I = 0; I < Rank; ++I)
+    Count *= Shape[I] > 0 ? static_cast<size_t>(Shape[I]) : 0;
+  return Count;
+}
+
+std::string formatShape(const int64_t *Shape, size_t Rank) {
+  std::string Text = "[";
+  for (size_t I = 0; I < Rank; ++I)
+    Text += (I ? "," : "") + std::to_string(Shape[I]);
+  return Text + "]";
+}
+
+std::string formatShape(const std::vector<int64_t> &Shape) {
+  return formatShape(Shape.data(), Shape.size());
+}
+
+std::string formatSignature(const nibble_tensor_desc &Desc) {
+  return dtypeShortName(Desc.dtype) +
+         formatShape(Desc.shape, Desc.rank > 0 ? Desc.rank : 0);
+}
+
+std::string formatNames(const nibble_tensor_desc *Descs, int32_t Count) {
+  std::string Names;
+  for (int32_t I = 0; I < Count; ++I)
+    Names += (I ? ", '" : "'") +
+             std::string(Descs[I].name ? Descs[I].name : "") + "'";
+  return Names.empty() ? "none" : Names;
+}
+
+std::string oneLine(std::string Text) {
+  for (char &C : Text)
+    if (static_cast<unsigned char>(C) < 0x20 || C == 0x7f)
+      C = '?';
+  return Text;
+}
+
+AlignedBuffer::AlignedBuffer(size_t Size) : Size(Size) {
+  // aligned_alloc wants a multiple of the alignment; never ask for 0 bytes so
+  // that even empty tensors get a valid, non-null pointer.
+  size_t Rounded =
+      (Size + BufferAlignment - 1) / BufferAlignment * BufferAlignment;
+  if (Rounded < Size) // Size + BufferAlignment - 1 overflowed.
+    throw std::bad_alloc();
+  if (Rounded == 0)
+    Rounded = BufferAlignment;
+  Data.reset(std::aligned_alloc(BufferAlignment, Rounded));
+  if (!Data)
+    throw std::bad_alloc();
+  std::memset(Data.get(), 0, Rounded);
+}
+
+} // namespace nibble

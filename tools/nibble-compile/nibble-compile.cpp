@@ -1,0 +1,74 @@
+//===- nibble-compile.cpp - ONNX model -> quantized native binary ---------===//
+//
+//   nibble-compile MODEL.onnx -o OUT [--emit=exe|lib|obj|mlir|llvm]
+//       [--compile-to=PHASE] [--target=host|x86-64-avx512|x86-64-avx2]
+//       [--quantize=none|int8|int4] [--group-size=N] [--input-shape=NAME:DxD]
+//
+// Every failure is one line on stderr and exit code 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nibble/Compiler/Driver.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace cl = llvm::cl;
+using namespace mlir::nibble;
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "nibble-compile: error: " << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::OptionCategory category("nibble-compile options");
+  cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx>"), cl::Required,
+                             cl::cat(category));
+  cl::opt<std::string> output("o", cl::desc("output path ('-' = stdout for mlir/llvm)"),
+                              cl::value_desc("path"), cl::cat(category));
+  cl::opt<std::string> emit("emit", cl::desc("what to write: exe, lib, obj, mlir, llvm"),
+                            cl::init("exe"), cl::cat(category));
+  cl::opt<std::string> compileTo(
+      "compile-to", cl::desc("stop after a phase (with --emit=mlir): import, "
+                             "quantize, fuse, lower"),
+      cl::cat(category));
+  cl::opt<std::string> target("target", cl::desc("host, x86-64-avx512, x86-64-avx2"),
+                              cl::init("host"), cl::cat(category));
+  cl::opt<std::string> quantize("quantize", cl::desc("weight precision: none, int8, int4"),
+                                cl::init("none"), cl::cat(category));
+  cl::opt<int64_t> groupSize("group-size", cl::desc("rows of K per int4 scale"),
+                             cl::init(128), cl::cat(category));
+  cl::list<std::string> inputShapes(
+      "input-shape", cl::desc("fix a graph input's shape, e.g. x:1x3x224x224"),
+      cl::value_desc("NAME:DxD"), cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "nibble: ONNX -> quantized native code\n");
+
+  CompilerOptions options;
+  std::optional<EmitKind> emitKind = parseEmitKind(emit);
+  if (!emitKind)
+    return fail("unknown --emit='" + emit + "'; use exe, lib, obj, mlir or llvm");
+  options.emit = *emitKind;
+  if (!compileTo.empty()) {
+    options.compileTo = parsePhase(compileTo);
+    if (!options.compileTo)
+      return fail("unknown --compile-to='" + compileTo + "'; phases are " + phaseNames());
+  }
+  options.output = output;
+  if (options.output.empty() &&
+      (options.emit == EmitKind::MLIR || options.emit == EmitKind::LLVMIR))
+    options.output = "-";
+  options.target = target;
+  options.quantize.mode = quantize;
+  options.quantize.groupSize = groupSize;
+  for (const std::string &spec : inputShapes)
+    if (llvm::Error err = parseInputShape(spec, options.import))
+      return fail(llvm::toString(std::move(err)));
+  if (llvm::Error err = compileModel(input, options))
+    return fail(llvm::toString(std::move(err)));
+  return 0;
+}
