@@ -6,6 +6,7 @@
 #include "nibble/Dialect/Nibble/IR/NibbleDialect.h"
 #include "nibble/Dialect/Nibble/Transforms/Passes.h"
 #include "nibble/Compiler/Pipelines.h"
+#include "nibble/Target/CPU/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -25,5 +26,6 @@ void mlir::nibble::registerAllNibblePasses() {
   mlir::registerAllPasses();
   registerNibblePasses();
   registerNibbleConversionPasses();
+  registerNibbleCPUPasses();
   registerNibblePipelines();
 }

@@ -4,6 +4,7 @@
 
 #include "nibble/Conversion/Passes.h"
 #include "nibble/Dialect/Nibble/Transforms/Passes.h"
+#include "nibble/Target/CPU/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
@@ -48,19 +49,21 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 
 /// The upstream part of the CPU lowering, from linalg on tensors to the LLVM
 /// dialect. Each stage's reason:
-///  - elementwise fusion merges the chains the importer emits per ONNX node;
+///  - elementwise chains fuse into single loop nests (our pass: upstream's
+///    also propagates reshapes, which splits matmul loops);
 ///  - one-shot bufferization with identity layouts at function boundaries
 ///    gives the entry plain dense buffers;
 ///  - buffer-results-to-out-params makes outputs caller-allocated, so the
 ///    runtime owns every I/O buffer and the entry returns nothing;
 ///  - the deallocation pipeline frees intermediate buffers;
-///  - linalg becomes loops (correct everywhere; vectorization is a
-///    separate concern), then everything goes to LLVM with bare-pointer
-///    calling convention for the entry.
+///  - matmuls are generalized and their K loop moved outside N so LLVM
+///    vectorizes the innermost loop across contiguous weight rows;
+///  - linalg becomes loops, then everything goes to LLVM with the
+///    bare-pointer calling convention for the entry.
 static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
-    "canonicalize,"
-    "func.func(linalg-fuse-elementwise-ops),"
     "canonicalize,cse,"
+    "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise,"
+    "nibble-cpu-matmul-loop-order),canonicalize,cse,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"

@@ -17,6 +17,7 @@
 
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/WeightPacking.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -181,9 +182,8 @@ struct LowerDequantize final : OpRewritePattern<DequantizeOp> {
 // nibble.matmul
 //===----------------------------------------------------------------------===//
 
-/// Packs a constant K x N int4 weight two per byte along K: byte (k/2, n)
-/// holds row k even in its low nibble and row k+1 in its high nibble.
-/// Returns null if the weight is not a constant.
+/// Packs a constant K x N int4 weight two per byte along K (see
+/// packInt4AlongRows). Returns null if the weight is not a constant.
 static Value packInt4Weight(PatternRewriter &rewriter, Location loc,
                             Value weight) {
   std::optional<SmallVector<int64_t>> values =
@@ -192,15 +192,15 @@ static Value packInt4Weight(PatternRewriter &rewriter, Location loc,
     return {};
   auto type = cast<RankedTensorType>(weight.getType());
   int64_t k = type.getDimSize(0), n = type.getDimSize(1);
-  int64_t packedRows = llvm::divideCeil(k, 2);
-  SmallVector<int64_t> packed(packedRows * n, 0);
-  for (int64_t row = 0; row < k; ++row)
-    for (int64_t col = 0; col < n; ++col)
-      packed[(row / 2) * n + col] |= ((*values)[row * n + col] & 0xF)
-                                     << (4 * (row % 2));
-  auto packedType = RankedTensorType::get({packedRows, n}, rewriter.getI8Type());
+  SmallVector<uint8_t> packed = packInt4AlongRows(*values, k, n);
+  auto packedType = RankedTensorType::get({llvm::divideCeil(k, 2), n},
+                                          rewriter.getI8Type());
   return arith::ConstantOp::create(
-      rewriter, loc, makeIntConstant(packedType, packed, "packed_int4"));
+      rewriter, loc,
+      makeRawConstant(packedType,
+                      ArrayRef<char>(reinterpret_cast<const char *>(packed.data()),
+                                     packed.size()),
+                      "packed_int4"));
 }
 
 /// Extracts the int4 at row `k` from a byte packed by packInt4Weight and

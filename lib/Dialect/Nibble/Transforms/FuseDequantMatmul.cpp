@@ -50,8 +50,11 @@ struct FuseDequantizeIntoMatmul final : OpRewritePattern<linalg::MatmulOp> {
     if (!isStreamableWeightScheme(dequant.getScheme()))
       return rewriter.notifyMatchFailure(matmul, "weight granularity is not streamable");
     Type resultType = matmul.getResultTypes()[0];
-    if (cast<ShapedType>(resultType).getElementType() !=
-        dequant.getResult().getType().getElementType())
+    // nibble.matmul has one float type for lhs, dequantized weight and
+    // result.
+    Type resultElementType = cast<ShapedType>(resultType).getElementType();
+    if (resultElementType != dequant.getResult().getType().getElementType() ||
+        resultElementType != getElementTypeOrSelf(matmul.getInputs()[0].getType()))
       return rewriter.notifyMatchFailure(matmul, "mixed float types");
     auto fused = MatmulOp::create(
         rewriter, matmul.getLoc(), resultType, matmul.getInputs()[0],

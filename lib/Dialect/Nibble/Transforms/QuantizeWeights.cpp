@@ -92,6 +92,12 @@ struct NibbleQuantizeWeightsPass final
         readFloatElements(getConstantElements(weight));
     if (!values || weightType.getRank() != 2)
       return;
+    // nibble.matmul computes in its lhs type, which must be its result type:
+    // a mixed-precision product (f16 x f32 -> f32) has no nibble.matmul form.
+    Type lhsElementType = getElementTypeOrSelf(matmul.getInputs()[0].getType());
+    if (!isa<Float32Type, Float16Type, BFloat16Type>(lhsElementType) ||
+        lhsElementType != getElementTypeOrSelf(matmul.getResultTypes()[0]))
+      return;
     int64_t k = weightType.getDimSize(0), n = weightType.getDimSize(1);
     MLIRContext *ctx = &getContext();
     bool isInt4 = mode == "int4";

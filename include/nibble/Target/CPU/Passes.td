@@ -1,0 +1,43 @@
+//===- Passes.td - CPU target passes -----------------------*- tablegen -*-===//
+
+#ifndef NIBBLE_TARGET_CPU_PASSES_TD
+#define NIBBLE_TARGET_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def NibbleCPUMatmulLoopOrderPass
+    : Pass<"nibble-cpu-matmul-loop-order", "func::FuncOp"> {
+  let summary = "put the K loop of matmul-like generics outside the N loop";
+  let description = [{
+    Interchanges the loops of every matmul-like `linalg.generic` (at least
+    two parallel loops, the innermost loop a reduction, and the output's
+    last dimension indexed by the innermost parallel loop) from
+    `(..., m, n, k)` to `(..., m, k, n)`.
+
+    With `k` innermost, a row-major `K x N` weight is read with stride N and
+    nothing vectorizes. With `n` innermost the weight row, its scales and
+    the output row are all contiguous, so LLVM vectorizes the dequantize and
+    multiply-add across N. This is a stopgap for the scalar reference path,
+    not the tiled, register-blocked kernels of the performance work.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def NibbleCPUFuseElementwisePass
+    : Pass<"nibble-cpu-fuse-elementwise", "func::FuncOp"> {
+  let summary = "fuse chains of elementwise linalg.generic ops";
+  let description = [{
+    Fuses an elementwise producer into its consumer when the consumer has
+    only parallel loops and the producer has no other user, so chains of
+    per-node generics (bias add, GELU, residual adds, softmax steps) run as
+    one loop nest without intermediate buffers.
+
+    Unlike upstream's `linalg-fuse-elementwise-ops`, it does not propagate
+    reshapes into generics (that splits matmul loops into many short ones)
+    and never fuses into a reduction, where the producer would be
+    recomputed once per reduction step.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+#endif // NIBBLE_TARGET_CPU_PASSES_TD

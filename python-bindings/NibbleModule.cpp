@@ -1,0 +1,50 @@
+//===- NibbleModule.cpp - the nibble._nibble Python extension -------------===//
+//
+// Binds the compiler driver only; everything else of the Python package is
+// plain Python over the C API of compiled models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nibble/Compiler/Driver.h"
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+namespace py = pybind11;
+using namespace mlir::nibble;
+
+/// Compiles `modelPath` into `dir/lib<name>.so` + `dir/<name>.h` for
+/// `outputPath` = `dir/<name>`. Raises RuntimeError with the one-line
+/// compiler message on failure.
+static void compileModelToLibrary(const std::string &modelPath,
+                                  const std::string &outputPath,
+                                  const std::string &quantize,
+                                  const std::string &target, int64_t groupSize,
+                                  const std::vector<std::string> &inputShapes) {
+  CompilerOptions options;
+  options.emit = EmitKind::Library;
+  options.output = outputPath;
+  options.quantize.mode = quantize;
+  options.quantize.groupSize = groupSize;
+  options.target = target;
+  for (const std::string &spec : inputShapes)
+    if (llvm::Error err = parseInputShape(spec, options.import))
+      throw std::runtime_error(llvm::toString(std::move(err)));
+  llvm::Error err = llvm::Error::success();
+  {
+    // Compilation holds no Python objects; let other threads run.
+    py::gil_scoped_release release;
+    err = compileModel(modelPath, options);
+  }
+  if (err)
+    throw std::runtime_error(llvm::toString(std::move(err)));
+}
+
+PYBIND11_MODULE(_nibble, m) {
+  m.doc() = "nibble's compiler driver (use nibble.compile instead)";
+  m.def("compile_model", &compileModelToLibrary, py::arg("model_path"),
+        py::arg("output_path"), py::arg("quantize") = "none",
+        py::arg("target") = "host", py::arg("group_size") = 128,
+        py::arg("input_shapes") = std::vector<std::string>{},
+        "Compile an ONNX model to a shared library (lib<name>.so + <name>.h).");
+}

@@ -1,0 +1,141 @@
+//===- QuantMathTest.cpp - scalar quantization rules and scheme helpers ---===//
+
+#include "nibble/Dialect/Nibble/IR/NibbleDialect.h"
+#include "nibble/Dialect/Nibble/IR/QuantMath.h"
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/WeightPacking.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+TEST(QuantizeScalar, RoundsHalfToEven) {
+  // ONNX QuantizeLinear rounds ties to even, not away from zero.
+  EXPECT_EQ(quantizeScalar(0.5f, 1.0f, 0, -128, 127), 0);
+  EXPECT_EQ(quantizeScalar(1.5f, 1.0f, 0, -128, 127), 2);
+  EXPECT_EQ(quantizeScalar(2.5f, 1.0f, 0, -128, 127), 2);
+  EXPECT_EQ(quantizeScalar(-2.5f, 1.0f, 0, -128, 127), -2);
+  EXPECT_EQ(quantizeScalar(-3.5f, 1.0f, 0, -128, 127), -4);
+}
+
+TEST(QuantizeScalar, DividesThenAddsZeroPointThenSaturates) {
+  EXPECT_EQ(quantizeScalar(3.0f, 0.5f, 10, 0, 255), 16);
+  EXPECT_EQ(quantizeScalar(1000.0f, 1.0f, 0, -128, 127), 127);
+  EXPECT_EQ(quantizeScalar(-1000.0f, 1.0f, 0, -128, 127), -128);
+  EXPECT_EQ(quantizeScalar(-1.0f, 1.0f, 0, 0, 255), 0);
+  EXPECT_EQ(quantizeScalar(9.0f, 1.0f, 0, -8, 7), 7);
+  EXPECT_EQ(quantizeScalar(std::numeric_limits<float>::infinity(), 1.0f, 0, -8, 7), 7);
+}
+
+TEST(DequantizeScalar, SubtractsZeroPointThenScales) {
+  EXPECT_FLOAT_EQ(dequantizeScalar(130, 0.25f, 128), 0.5f);
+  EXPECT_FLOAT_EQ(dequantizeScalar(-8, 2.0f, 0), -16.0f);
+}
+
+TEST(DecodeStorage, ReadsBitsAsSignedOrUnsigned) {
+  EXPECT_EQ(decodeStorage(0xF, 4, /*isSigned=*/true), -1);
+  EXPECT_EQ(decodeStorage(0xF, 4, /*isSigned=*/false), 15);
+  EXPECT_EQ(decodeStorage(0x8, 4, true), -8);
+  EXPECT_EQ(decodeStorage(0x80, 8, true), -128);
+  EXPECT_EQ(decodeStorage(0x80, 8, false), 128);
+  EXPECT_EQ(decodeStorage(0xFFFFFFFFFFFFFFFFull, 64, true), -1);
+}
+
+class SchemeTest : public ::testing::Test {
+protected:
+  SchemeTest() { context.loadDialect<NibbleDialect>(); }
+  SchemeAttr scheme(unsigned bits, bool isSigned, Granularity granularity,
+                    int64_t axis = 0, int64_t groupSize = 0, bool zeroPoint = false) {
+    return SchemeAttr::get(&context, bits, isSigned, granularity, axis, groupSize,
+                           zeroPoint, cast<FloatType>(Float32Type::get(&context)));
+  }
+  MLIRContext context;
+};
+
+TEST_F(SchemeTest, StorageRanges) {
+  EXPECT_EQ(scheme(4, true, Granularity::PerTensor).getQMin(), -8);
+  EXPECT_EQ(scheme(4, true, Granularity::PerTensor).getQMax(), 7);
+  EXPECT_EQ(scheme(4, false, Granularity::PerTensor).getQMax(), 15);
+  EXPECT_EQ(scheme(8, false, Granularity::PerTensor).getQMax(), 255);
+  EXPECT_EQ(scheme(8, true, Granularity::PerTensor).getQMin(), -128);
+}
+
+TEST_F(SchemeTest, ScaleShapes) {
+  EXPECT_TRUE(scheme(8, true, Granularity::PerTensor).getScaleShape({4, 6}).empty());
+  EXPECT_EQ(scheme(8, true, Granularity::PerChannel, 1).getScaleShape({4, 6}),
+            (SmallVector<int64_t>{6}));
+  // Groups round up: 300 rows in groups of 128 need 3 scales per column.
+  EXPECT_EQ(scheme(4, true, Granularity::PerGroup, 0, 128).getScaleShape({300, 64}),
+            (SmallVector<int64_t>{3, 64}));
+}
+
+TEST_F(SchemeTest, ShortNames) {
+  EXPECT_EQ(scheme(8, true, Granularity::PerChannel, 1).getShortName(), "int8");
+  EXPECT_EQ(scheme(4, false, Granularity::PerGroup, 0, 32, true).getShortName(),
+            "uint4-g32");
+}
+
+TEST_F(SchemeTest, VerifierRejectsBadParameters) {
+  auto check = [&](unsigned bits, Granularity g, int64_t axis, int64_t groupSize) {
+    return SchemeAttr::getChecked([&] { return emitError(UnknownLoc::get(&context)); },
+                                  &context, bits, true, g, axis, groupSize, false,
+                                  cast<FloatType>(Float32Type::get(&context)));
+  };
+  context.getDiagEngine().registerHandler([](Diagnostic &) { return success(); });
+  EXPECT_FALSE(check(3, Granularity::PerTensor, 0, 0));
+  EXPECT_FALSE(check(4, Granularity::PerGroup, 0, 1));
+  EXPECT_FALSE(check(4, Granularity::PerChannel, -1, 0));
+  EXPECT_FALSE(check(4, Granularity::PerChannel, 0, 32));
+  EXPECT_TRUE(check(4, Granularity::PerGroup, 0, 32));
+}
+
+TEST_F(SchemeTest, Int4ConstantsRoundTrip) {
+  auto type = RankedTensorType::get({2, 3}, IntegerType::get(&context, 4));
+  SmallVector<int64_t> values{-8, -1, 0, 1, 7, 3};
+  ElementsAttr attr = makeIntConstant(type, values, "w");
+  std::optional<SmallVector<int64_t>> signedValues = readIntElements(attr, true);
+  ASSERT_TRUE(signedValues);
+  EXPECT_EQ(*signedValues, values);
+  std::optional<SmallVector<int64_t>> unsignedValues = readIntElements(attr, false);
+  ASSERT_TRUE(unsignedValues);
+  EXPECT_EQ((*unsignedValues)[0], 8);
+  EXPECT_EQ((*unsignedValues)[1], 15);
+}
+
+TEST_F(SchemeTest, FloatWeightsBecomeResources) {
+  auto type = RankedTensorType::get({8, 4}, Float32Type::get(&context));
+  SmallVector<float> values(32);
+  for (int i = 0; i < 32; ++i)
+    values[i] = 0.5f * i;
+  ElementsAttr attr = makeFloatConstant(type, values, "w");
+  EXPECT_TRUE(isa<DenseResourceElementsAttr>(attr));
+  std::optional<SmallVector<float>> read = readFloatElements(attr);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, values);
+}
+
+TEST(WeightPacking, Int4TwoPerByteAlongK) {
+  // K = 3 (odd), N = 2: rows 0 and 1 share a byte, row 2 sits alone.
+  SmallVector<int64_t> values{1, -1,  //
+                              -8, 7,  //
+                              5, -2};
+  SmallVector<uint8_t> packed = packInt4AlongRows(values, 3, 2);
+  ASSERT_EQ(packed.size(), 4u);
+  EXPECT_EQ(packed[0], 0x81); // low nibble row 0 (1), high nibble row 1 (-8 = 0x8)
+  EXPECT_EQ(packed[1], 0x7F); // -1 = 0xF low, 7 high
+  EXPECT_EQ(packed[2], 0x05);
+  EXPECT_EQ(packed[3], 0x0E); // -2 = 0xE, no row 3
+  // Unpacking with the lowering's rule gives the values back.
+  for (int64_t row = 0; row < 3; ++row)
+    for (int64_t col = 0; col < 2; ++col) {
+      uint8_t byte = packed[(row / 2) * 2 + col];
+      EXPECT_EQ(decodeStorage(byte >> (4 * (row % 2)), 4, true), values[row * 2 + col]);
+    }
+}
