@@ -114,6 +114,7 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
     std::string text;
     llvm::raw_string_ostream os(text);
     module.print(os);
+    os << "\n";
     return writeText(options.output, text);
   };
   if (auto done = emitMLIRIfStopping(Phase::Import))

@@ -139,3 +139,9 @@ TEST(WeightPacking, Int4TwoPerByteAlongK) {
       EXPECT_EQ(decodeStorage(byte >> (4 * (row % 2)), 4, true), values[row * 2 + col]);
     }
 }
+
+TEST(QuantizeScalar, NaNSaturatesToQMin) {
+  // Matches the generated code's maxnum(NaN, qmin).
+  EXPECT_EQ(quantizeScalar(std::nanf(""), 1.0f, 3, -128, 127), -128);
+  EXPECT_EQ(quantizeScalar(std::nanf(""), 1.0f, 128, 0, 255), 0);
+}

@@ -74,7 +74,8 @@ struct NibbleQuantizeWeightsPass final
     if (mode == "int4" && groupSize < 2) {
       getOperation().emitError()
           << "nibble-quantize-weights: group-size must be at least 2, got "
-          << groupSize;
+          // The option object itself does not stream as its value.
+          << groupSize.getValue();
       return signalPassFailure();
     }
     SmallVector<linalg::MatmulOp> matmuls;

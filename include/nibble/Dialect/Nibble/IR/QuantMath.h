@@ -21,8 +21,9 @@ inline int64_t quantizeScalar(float x, float scale, int64_t zeroPoint,
                               int64_t qmin, int64_t qmax) {
   float scaled = std::nearbyint(x / scale); // default mode: half to even
   float shifted = scaled + static_cast<float>(zeroPoint);
+  // NaN saturates to qmin, as the generated code's maxnum(NaN, qmin) does.
   if (std::isnan(shifted))
-    return zeroPoint < qmin ? qmin : (zeroPoint > qmax ? qmax : zeroPoint);
+    return qmin;
   if (shifted <= static_cast<float>(qmin))
     return qmin;
   if (shifted >= static_cast<float>(qmax))

@@ -1,0 +1,326 @@
+// RUN: nibble-opt %s -split-input-file --convert-nibble-to-linalg | FileCheck %s
+
+// Each nibble op becomes one linalg.generic whose body is the ONNX scalar
+// formula; scales and zero points are read through the scheme's map
+// (per channel: the axis; per group: the axis floordiv G).
+
+//===----------------------------------------------------------------------===//
+// nibble.quantize: convert(clamp(roundeven(x / s) + zp, qmin, qmax))
+//===----------------------------------------------------------------------===//
+
+// CHECK-DAG:   #[[$ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[$COL:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-LABEL: func.func @quantize_per_channel_u8_zero_point(
+// CHECK-SAME:    %[[X:.*]]: tensor<4x8xf32>, %[[S:.*]]: tensor<8xf32>, %[[Z:.*]]: tensor<8xi8>)
+// CHECK-DAG:     %[[LO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG:     %[[HI:.*]] = arith.constant 2.550000e+02 : f32
+// CHECK-DAG:     %[[EMPTY:.*]] = tensor.empty() : tensor<4x8xi8>
+// CHECK:         %[[Q:.*]] = linalg.generic
+// CHECK-SAME:      indexing_maps = [#[[$ID2]], #[[$COL]], #[[$COL]], #[[$ID2]]]
+// CHECK-SAME:      iterator_types = ["parallel", "parallel"]
+// CHECK-SAME:      ins(%[[X]], %[[S]], %[[Z]] : tensor<4x8xf32>, tensor<8xf32>, tensor<8xi8>)
+// CHECK-SAME:      outs(%[[EMPTY]] : tensor<4x8xi8>)
+// CHECK-NEXT:    ^bb0(%[[XV:.*]]: f32, %[[SV:.*]]: f32, %[[ZV:.*]]: i8, %{{.*}}: i8):
+// CHECK-NEXT:      %[[DIV:.*]] = arith.divf %[[XV]], %[[SV]] : f32
+// CHECK-NEXT:      %[[ROUND:.*]] = math.roundeven %[[DIV]] : f32
+// CHECK-NEXT:      %[[ZI:.*]] = arith.extui %[[ZV]] : i8 to i32
+// CHECK-NEXT:      %[[ZF:.*]] = arith.sitofp %[[ZI]] : i32 to f32
+// CHECK-NEXT:      %[[SHIFTED:.*]] = arith.addf %[[ROUND]], %[[ZF]] : f32
+// CHECK-NEXT:      %[[MAX:.*]] = arith.maxnumf %[[SHIFTED]], %[[LO]] : f32
+// CHECK-NEXT:      %[[MIN:.*]] = arith.minnumf %[[MAX]], %[[HI]] : f32
+// CHECK-NEXT:      %[[INT:.*]] = arith.fptoui %[[MIN]] : f32 to i8
+// CHECK-NEXT:      linalg.yield %[[INT]] : i8
+// CHECK:         return %[[Q]]
+func.func @quantize_per_channel_u8_zero_point(%x: tensor<4x8xf32>, %s: tensor<8xf32>, %z: tensor<8xi8>) -> tensor<4x8xi8> {
+  %q = nibble.quantize %x scale(%s : tensor<8xf32>) zero_point(%z : tensor<8xi8>)
+         scheme <u8, per_channel<axis = 1>, zero_point, scale = f32>
+         : tensor<4x8xf32> -> tensor<4x8xi8>
+  return %q : tensor<4x8xi8>
+}
+
+// -----
+
+// Signed int4, symmetric: no zero point add, clamp to [-8, 7], fptosi. The
+// f16 input and scale are computed in f32.
+// CHECK-DAG:   #[[$ID1:.*]] = affine_map<(d0) -> (d0)>
+// CHECK-DAG:   #[[$SCALAR:.*]] = affine_map<(d0) -> ()>
+// CHECK-LABEL: func.func @quantize_per_tensor_i4_f16(
+// CHECK-SAME:    %[[X:.*]]: tensor<5xf16>, %[[S:.*]]: tensor<f16>)
+// CHECK-DAG:     %[[LO:.*]] = arith.constant -8.000000e+00 : f32
+// CHECK-DAG:     %[[HI:.*]] = arith.constant 7.000000e+00 : f32
+// CHECK:         linalg.generic
+// CHECK-SAME:      indexing_maps = [#[[$ID1]], #[[$SCALAR]], #[[$ID1]]]
+// CHECK-SAME:      ins(%[[X]], %[[S]] : tensor<5xf16>, tensor<f16>) outs(%{{.*}} : tensor<5xi4>)
+// CHECK-NEXT:    ^bb0(%[[XV:.*]]: f16, %[[SV:.*]]: f16, %{{.*}}: i4):
+// CHECK-NEXT:      %[[XF:.*]] = arith.extf %[[XV]] : f16 to f32
+// CHECK-NEXT:      %[[SF:.*]] = arith.extf %[[SV]] : f16 to f32
+// CHECK-NEXT:      %[[DIV:.*]] = arith.divf %[[XF]], %[[SF]] : f32
+// CHECK-NEXT:      %[[ROUND:.*]] = math.roundeven %[[DIV]] : f32
+// CHECK-NEXT:      %[[MAX:.*]] = arith.maxnumf %[[ROUND]], %[[LO]] : f32
+// CHECK-NEXT:      %[[MIN:.*]] = arith.minnumf %[[MAX]], %[[HI]] : f32
+// CHECK-NEXT:      %[[INT:.*]] = arith.fptosi %[[MIN]] : f32 to i4
+// CHECK-NEXT:      linalg.yield %[[INT]] : i4
+func.func @quantize_per_tensor_i4_f16(%x: tensor<5xf16>, %s: tensor<f16>) -> tensor<5xi4> {
+  %q = nibble.quantize %x scale(%s : tensor<f16>)
+         scheme <i4, per_tensor, symmetric, scale = f16>
+         : tensor<5xf16> -> tensor<5xi4>
+  return %q : tensor<5xi4>
+}
+
+// -----
+
+// A signed zero point is sign-extended.
+// CHECK-LABEL: func.func @quantize_per_tensor_i8_zero_point(
+// CHECK:         ^bb0(%{{.*}}: f32, %{{.*}}: f32, %[[ZV:.*]]: i8, %{{.*}}: i8):
+// CHECK:           arith.extsi %[[ZV]] : i8 to i32
+// CHECK:           arith.fptosi %{{.*}} : f32 to i8
+func.func @quantize_per_tensor_i8_zero_point(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i8>) -> tensor<4xi8> {
+  %q = nibble.quantize %x scale(%s : tensor<f32>) zero_point(%z : tensor<i8>)
+         scheme <i8, per_tensor, zero_point, scale = f32>
+         : tensor<4xf32> -> tensor<4xi8>
+  return %q : tensor<4xi8>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// nibble.dequantize: (ext(q) - ext(zp)) * s
+//===----------------------------------------------------------------------===//
+
+// CHECK-DAG:   #[[$ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[$GROUP:.*]] = affine_map<(d0, d1) -> (d0 floordiv 4, d1)>
+// CHECK-LABEL: func.func @dequantize_per_group_i4_f16(
+// CHECK-SAME:    %[[Q:.*]]: tensor<6x8xi4>, %[[S:.*]]: tensor<2x8xf16>)
+// CHECK:         %[[EMPTY:.*]] = tensor.empty() : tensor<6x8xf16>
+// CHECK:         %[[W:.*]] = linalg.generic
+// CHECK-SAME:      indexing_maps = [#[[$ID2]], #[[$GROUP]], #[[$ID2]]]
+// CHECK-SAME:      ins(%[[Q]], %[[S]] : tensor<6x8xi4>, tensor<2x8xf16>) outs(%[[EMPTY]] : tensor<6x8xf16>)
+// CHECK-NEXT:    ^bb0(%[[QV:.*]]: i4, %[[SV:.*]]: f16, %{{.*}}: f16):
+// CHECK-NEXT:      %[[QI:.*]] = arith.extsi %[[QV]] : i4 to i32
+// CHECK-NEXT:      %[[QF:.*]] = arith.sitofp %[[QI]] : i32 to f32
+// CHECK-NEXT:      %[[SF:.*]] = arith.extf %[[SV]] : f16 to f32
+// CHECK-NEXT:      %[[PROD:.*]] = arith.mulf %[[QF]], %[[SF]] : f32
+// CHECK-NEXT:      %[[RES:.*]] = arith.truncf %[[PROD]] : f32 to f16
+// CHECK-NEXT:      linalg.yield %[[RES]] : f16
+// CHECK:         return %[[W]]
+func.func @dequantize_per_group_i4_f16(%q: tensor<6x8xi4>, %s: tensor<2x8xf16>) -> tensor<6x8xf16> {
+  %w = nibble.dequantize %q scale(%s : tensor<2x8xf16>)
+         scheme <i4, per_group<axis = 0, size = 4>, symmetric, scale = f16>
+         : tensor<6x8xi4> -> tensor<6x8xf16>
+  return %w : tensor<6x8xf16>
+}
+
+// -----
+
+// Unsigned storage: both q and zp are zero-extended before the subtraction.
+// CHECK-DAG:   #[[$ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[$ROW:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @dequantize_per_channel_u8_zero_point(
+// CHECK-SAME:    %[[Q:.*]]: tensor<4x8xi8>, %[[S:.*]]: tensor<4xf32>, %[[Z:.*]]: tensor<4xi8>)
+// CHECK:         linalg.generic
+// CHECK-SAME:      indexing_maps = [#[[$ID2]], #[[$ROW]], #[[$ROW]], #[[$ID2]]]
+// CHECK-SAME:      ins(%[[Q]], %[[S]], %[[Z]] : tensor<4x8xi8>, tensor<4xf32>, tensor<4xi8>)
+// CHECK-NEXT:    ^bb0(%[[QV:.*]]: i8, %[[SV:.*]]: f32, %[[ZV:.*]]: i8, %{{.*}}: f32):
+// CHECK-NEXT:      %[[QI:.*]] = arith.extui %[[QV]] : i8 to i32
+// CHECK-NEXT:      %[[ZI:.*]] = arith.extui %[[ZV]] : i8 to i32
+// CHECK-NEXT:      %[[CENTERED:.*]] = arith.subi %[[QI]], %[[ZI]] : i32
+// CHECK-NEXT:      %[[QF:.*]] = arith.sitofp %[[CENTERED]] : i32 to f32
+// CHECK-NEXT:      %[[PROD:.*]] = arith.mulf %[[QF]], %[[SV]] : f32
+// CHECK-NEXT:      linalg.yield %[[PROD]] : f32
+func.func @dequantize_per_channel_u8_zero_point(%q: tensor<4x8xi8>, %s: tensor<4xf32>, %z: tensor<4xi8>) -> tensor<4x8xf32> {
+  %w = nibble.dequantize %q scale(%s : tensor<4xf32>) zero_point(%z : tensor<4xi8>)
+         scheme <u8, per_channel<axis = 0>, zero_point, scale = f32>
+         : tensor<4x8xi8> -> tensor<4x8xf32>
+  return %w : tensor<4x8xf32>
+}
+
+// -----
+
+// Signed storage with a zero point: extsi for both.
+// CHECK-LABEL: func.func @dequantize_per_tensor_i8_zero_point(
+// CHECK:         ^bb0(%[[QV:.*]]: i8, %{{.*}}: f32, %[[ZV:.*]]: i8, %{{.*}}: f32):
+// CHECK-NEXT:      %[[QI:.*]] = arith.extsi %[[QV]] : i8 to i32
+// CHECK-NEXT:      %[[ZI:.*]] = arith.extsi %[[ZV]] : i8 to i32
+// CHECK-NEXT:      arith.subi %[[QI]], %[[ZI]] : i32
+func.func @dequantize_per_tensor_i8_zero_point(%q: tensor<4xi8>, %s: tensor<f32>, %z: tensor<i8>) -> tensor<4xf32> {
+  %w = nibble.dequantize %q scale(%s : tensor<f32>) zero_point(%z : tensor<i8>)
+         scheme <i8, per_tensor, zero_point, scale = f32>
+         : tensor<4xi8> -> tensor<4xf32>
+  return %w : tensor<4xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// nibble.matmul: y[m, n] += a[m, k] * dequantize(w[k, n])
+//===----------------------------------------------------------------------===//
+
+// A constant int4 weight is packed two per byte along K: byte (k/2, n) holds
+// row k even in its low nibble and row k+1 in its high nibble, so K = 3
+// packs into ceil(3 / 2) = 2 rows of i8:
+//   (1, 3) -> 0x31 = 49, (-2, -4) -> 0xCE = -50, (7, pad) -> 7, (-8, pad) -> 8.
+// The body picks the nibble with shift = 4 * (k & 1) and sign-extends it by
+// shifting it to the top of the byte and back arithmetically. The bias
+// initializes the accumulator, broadcast over rows.
+// CHECK-DAG:   #[[$LHS:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG:   #[[$PACKED:.*]] = affine_map<(d0, d1, d2) -> (d2 floordiv 2, d1)>
+// CHECK-DAG:   #[[$OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @matmul_packs_constant_int4_weight(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x3xf32>, %[[B:.*]]: tensor<2xf32>)
+// CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : i8
+// CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : i8
+// CHECK-DAG:     %[[S:.*]] = arith.constant dense<{{\[}}[5.000000e-01, 1.000000e+00], [2.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
+// CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense<{{\[}}[49, -50], [7, 8]]> : tensor<2x2xi8>
+// CHECK-DAG:     %[[EMPTY:.*]] = tensor.empty() : tensor<2x2xf32>
+// CHECK:         %[[INIT:.*]] = linalg.broadcast ins(%[[B]] : tensor<2xf32>) outs(%[[EMPTY]] : tensor<2x2xf32>) dimensions = [0]
+// CHECK:         %[[Y:.*]] = linalg.generic
+// CHECK-SAME:      indexing_maps = [#[[$LHS]], #[[$PACKED]], #[[$PACKED]], #[[$OUT]]]
+// CHECK-SAME:      iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %[[S]] : tensor<2x3xf32>, tensor<2x2xi8>, tensor<2x2xf32>)
+// CHECK-SAME:      outs(%[[INIT]] : tensor<2x2xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[BYTE:.*]]: i8, %[[SV:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[K8:.*]] = arith.index_cast %[[K]] : index to i8
+// CHECK-NEXT:      %[[ODD:.*]] = arith.andi %[[K8]], %[[C1]] : i8
+// CHECK-NEXT:      %[[SHIFT:.*]] = arith.muli %[[ODD]], %[[C4]] : i8
+// CHECK-NEXT:      %[[UP_BY:.*]] = arith.subi %[[C4]], %[[SHIFT]] : i8
+// CHECK-NEXT:      %[[UP:.*]] = arith.shli %[[BYTE]], %[[UP_BY]] : i8
+// CHECK-NEXT:      %[[NIBBLE:.*]] = arith.shrsi %[[UP]], %[[C4]] : i8
+// CHECK-NEXT:      %[[QI:.*]] = arith.extsi %[[NIBBLE]] : i8 to i32
+// CHECK-NEXT:      %[[QF:.*]] = arith.sitofp %[[QI]] : i32 to f32
+// CHECK-NEXT:      %[[W:.*]] = arith.mulf %[[QF]], %[[SV]] : f32
+// CHECK-NEXT:      %[[PROD:.*]] = arith.mulf %[[A]], %[[W]] : f32
+// CHECK-NEXT:      %[[SUM:.*]] = arith.addf %[[ACC]], %[[PROD]] : f32
+// CHECK-NEXT:      linalg.yield %[[SUM]] : f32
+// CHECK:         return %[[Y]]
+func.func @matmul_packs_constant_int4_weight(%x: tensor<2x3xf32>, %b: tensor<2xf32>) -> tensor<2x2xf32> {
+  %q = arith.constant dense<[[1, -2], [3, -4], [7, -8]]> : tensor<3x2xi4>
+  %s = arith.constant dense<[[0.5, 1.0], [2.0, 4.0]]> : tensor<2x2xf32>
+  %y = nibble.matmul %x, %q scale(%s : tensor<2x2xf32>) bias(%b : tensor<2xf32>)
+         scheme <i4, per_group<axis = 0, size = 2>, symmetric, scale = f32>
+         : tensor<2x3xf32>, tensor<3x2xi4> -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}
+
+// -----
+
+// Unsigned int4 with a zero point: the nibble is shifted down logically and
+// masked, and the per-column zero point is zero-extended.
+// 15 and 0 pack to 0x0F = 15; 8 and 1 to 0x18 = 24; 2 and 3 to 0x32 = 50.
+// CHECK-DAG:   #[[$COL:.*]] = affine_map<(d0, d1, d2) -> (d1)>
+// CHECK-LABEL: func.func @matmul_packs_constant_uint4_weight_with_zero_point(
+// CHECK-SAME:    %[[X:.*]]: tensor<1x2xf32>)
+// CHECK-DAG:     %[[MASK:.*]] = arith.constant 15 : i8
+// CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : i8
+// CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : i8
+// CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense<{{\[}}[15, 24, 50]]> : tensor<1x3xi8>
+// CHECK-DAG:     %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK:         %[[INIT:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<1x3xf32>)
+// CHECK:         linalg.generic
+// CHECK-SAME:      indexing_maps = [#{{.*}}, #{{.*}}, #[[$COL]], #[[$COL]], #{{.*}}]
+// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %{{.*}}, %{{.*}} : tensor<1x2xf32>, tensor<1x3xi8>, tensor<3xf32>, tensor<3xi4>)
+// CHECK-SAME:      outs(%[[INIT]] : tensor<1x3xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[BYTE:.*]]: i8, %[[SV:.*]]: f32, %[[ZV:.*]]: i4, %[[ACC:.*]]: f32):
+// CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[K8:.*]] = arith.index_cast %[[K]] : index to i8
+// CHECK-NEXT:      %[[ODD:.*]] = arith.andi %[[K8]], %[[C1]] : i8
+// CHECK-NEXT:      %[[SHIFT:.*]] = arith.muli %[[ODD]], %[[C4]] : i8
+// CHECK-NEXT:      %[[DOWN:.*]] = arith.shrui %[[BYTE]], %[[SHIFT]] : i8
+// CHECK-NEXT:      %[[NIBBLE:.*]] = arith.andi %[[DOWN]], %[[MASK]] : i8
+// CHECK-NEXT:      %[[QI:.*]] = arith.extui %[[NIBBLE]] : i8 to i32
+// CHECK-NEXT:      %[[ZI:.*]] = arith.extui %[[ZV]] : i4 to i32
+// CHECK-NEXT:      %[[CENTERED:.*]] = arith.subi %[[QI]], %[[ZI]] : i32
+// CHECK-NEXT:      %[[QF:.*]] = arith.sitofp %[[CENTERED]] : i32 to f32
+// CHECK-NEXT:      %[[W:.*]] = arith.mulf %[[QF]], %[[SV]] : f32
+// CHECK-NEXT:      %[[PROD:.*]] = arith.mulf %[[A]], %[[W]] : f32
+// CHECK-NEXT:      %[[SUM:.*]] = arith.addf %[[ACC]], %[[PROD]] : f32
+// CHECK-NEXT:      linalg.yield %[[SUM]] : f32
+func.func @matmul_packs_constant_uint4_weight_with_zero_point(%x: tensor<1x2xf32>) -> tensor<1x3xf32> {
+  // u4 values 15, 8, 2 / 0, 1, 3 written as signless i4 bits.
+  %q = arith.constant dense<[[-1, -8, 2], [0, 1, 3]]> : tensor<2x3xi4>
+  %s = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %z = arith.constant dense<[-8, -8, 0]> : tensor<3xi4>
+  %y = nibble.matmul %x, %q scale(%s : tensor<3xf32>) zero_point(%z : tensor<3xi4>)
+         scheme <u4, per_channel<axis = 1>, zero_point, scale = f32>
+         : tensor<1x2xf32>, tensor<2x3xi4> -> tensor<1x3xf32>
+  return %y : tensor<1x3xf32>
+}
+
+// -----
+
+// A weight that is not a constant cannot be packed at compile time: it is
+// read one i4 per element with the plain (k, n) map.
+// CHECK-DAG:   #[[$WEIGHT:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG:   #[[$GROUP:.*]] = affine_map<(d0, d1, d2) -> (d2 floordiv 4, d1)>
+// CHECK-LABEL: func.func @matmul_non_constant_int4_weight_is_not_packed(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x8xf32>, %[[Q:.*]]: tensor<8x4xi4>, %[[S:.*]]: tensor<2x4xf32>)
+// CHECK-NOT:     tensor<{{.*}}xi8>
+// CHECK:         linalg.generic
+// CHECK-SAME:      indexing_maps = [#{{.*}}, #[[$WEIGHT]], #[[$GROUP]], #{{.*}}]
+// CHECK-SAME:      ins(%[[X]], %[[Q]], %[[S]] : tensor<2x8xf32>, tensor<8x4xi4>, tensor<2x4xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[QV:.*]]: i4, %[[SV:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK-NEXT:      %[[QI:.*]] = arith.extsi %[[QV]] : i4 to i32
+// CHECK-NEXT:      %[[QF:.*]] = arith.sitofp %[[QI]] : i32 to f32
+// CHECK-NEXT:      %[[W:.*]] = arith.mulf %[[QF]], %[[SV]] : f32
+// CHECK-NEXT:      %[[PROD:.*]] = arith.mulf %[[A]], %[[W]] : f32
+// CHECK-NEXT:      %[[SUM:.*]] = arith.addf %[[ACC]], %[[PROD]] : f32
+// CHECK-NEXT:      linalg.yield %[[SUM]] : f32
+func.func @matmul_non_constant_int4_weight_is_not_packed(%x: tensor<2x8xf32>, %q: tensor<8x4xi4>, %s: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %y = nibble.matmul %x, %q scale(%s : tensor<2x4xf32>)
+         scheme <i4, per_group<axis = 0, size = 4>, symmetric, scale = f32>
+         : tensor<2x8xf32>, tensor<8x4xi4> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// Leading batch dimensions are parallel loops that share the weight; a
+// per-tensor scale is read with an empty map. f16 activations accumulate
+// in f32 and are truncated back.
+// CHECK-DAG:   #[[$LHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG:   #[[$WEIGHT:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
+// CHECK-DAG:   #[[$SCALAR:.*]] = affine_map<(d0, d1, d2, d3) -> ()>
+// CHECK-DAG:   #[[$OUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @matmul_batched_per_tensor_i8_f16(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x3x16xf16>, %[[Q:.*]]: tensor<16x8xi8>, %[[S:.*]]: tensor<f16>)
+// CHECK:         %[[ZERO:.*]] = arith.constant 0.000000e+00 : f16
+// CHECK:         %[[INIT:.*]] = linalg.fill ins(%[[ZERO]] : f16) outs(%{{.*}} : tensor<2x3x8xf16>)
+// CHECK:         linalg.generic
+// CHECK-SAME:      indexing_maps = [#[[$LHS]], #[[$WEIGHT]], #[[$SCALAR]], #[[$OUT]]]
+// CHECK-SAME:      iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK-SAME:      ins(%[[X]], %[[Q]], %[[S]] : tensor<2x3x16xf16>, tensor<16x8xi8>, tensor<f16>)
+// CHECK-SAME:      outs(%[[INIT]] : tensor<2x3x8xf16>)
+// CHECK-NEXT:    ^bb0(%[[A:.*]]: f16, %[[QV:.*]]: i8, %[[SV:.*]]: f16, %[[ACC:.*]]: f16):
+// CHECK-NEXT:      %[[QI:.*]] = arith.extsi %[[QV]] : i8 to i32
+// CHECK-NEXT:      %[[QF:.*]] = arith.sitofp %[[QI]] : i32 to f32
+// CHECK-NEXT:      %[[SF:.*]] = arith.extf %[[SV]] : f16 to f32
+// CHECK-NEXT:      %[[W:.*]] = arith.mulf %[[QF]], %[[SF]] : f32
+// CHECK-NEXT:      %[[AF:.*]] = arith.extf %[[A]] : f16 to f32
+// CHECK-NEXT:      %[[ACCF:.*]] = arith.extf %[[ACC]] : f16 to f32
+// CHECK-NEXT:      %[[PROD:.*]] = arith.mulf %[[AF]], %[[W]] : f32
+// CHECK-NEXT:      %[[SUM:.*]] = arith.addf %[[ACCF]], %[[PROD]] : f32
+// CHECK-NEXT:      %[[RES:.*]] = arith.truncf %[[SUM]] : f32 to f16
+// CHECK-NEXT:      linalg.yield %[[RES]] : f16
+func.func @matmul_batched_per_tensor_i8_f16(%x: tensor<2x3x16xf16>, %q: tensor<16x8xi8>, %s: tensor<f16>) -> tensor<2x3x8xf16> {
+  %y = nibble.matmul %x, %q scale(%s : tensor<f16>)
+         scheme <i8, per_tensor, symmetric, scale = f16>
+         : tensor<2x3x16xf16>, tensor<16x8xi8> -> tensor<2x3x8xf16>
+  return %y : tensor<2x3x8xf16>
+}
+
+// -----
+
+// Nothing of the nibble dialect is left, even for ops whose operands are
+// constants (those fold first).
+// CHECK-LABEL: func.func @no_nibble_ops_remain(
+// CHECK-NOT:     nibble.
+// CHECK:         return
+func.func @no_nibble_ops_remain(%x: tensor<4xf32>) -> (tensor<4xi8>, tensor<4xf32>) {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %q = nibble.quantize %x scale(%s : tensor<f32>)
+         scheme <i8, per_tensor, symmetric, scale = f32> : tensor<4xf32> -> tensor<4xi8>
+  %c = arith.constant dense<[1, 2, 3, 4]> : tensor<4xi8>
+  %w = nibble.dequantize %c scale(%s : tensor<f32>)
+         scheme <i8, per_tensor, symmetric, scale = f32> : tensor<4xi8> -> tensor<4xf32>
+  return %q, %w : tensor<4xi8>, tensor<4xf32>
+}

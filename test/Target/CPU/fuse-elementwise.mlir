@@ -1,0 +1,133 @@
+// RUN: nibble-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(nibble-cpu-fuse-elementwise))" | FileCheck %s
+
+// An elementwise producer is fused into an all-parallel consumer when the
+// consumer is its only user; never into a reduction, and a producer with
+// other users is kept.
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// bias add then ReLU: one generic computing both.
+// CHECK-LABEL: func.func @fuse_bias_add_into_relu(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x3xf32>, %[[B:.*]]: tensor<3xf32>)
+// CHECK:         %[[Y:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[X]], %[[B]] : tensor<2x3xf32>, tensor<3xf32>)
+// CHECK-NEXT:    ^bb0(%[[XV:.*]]: f32, %[[BV:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[SUM:.*]] = arith.addf %[[XV]], %[[BV]] : f32
+// CHECK-NEXT:      %[[RELU:.*]] = arith.maximumf %[[SUM]], %{{.*}} : f32
+// CHECK-NEXT:      linalg.yield %[[RELU]] : f32
+// CHECK-NOT:     linalg.generic
+// CHECK:         return %[[Y]]
+func.func @fuse_bias_add_into_relu(%x: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x3xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<2x3xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %b : tensor<2x3xf32>, tensor<3xf32>) outs(%e0 : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
+  %e1 = tensor.empty() : tensor<2x3xf32>
+  %relu = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%sum : tensor<2x3xf32>) outs(%e1 : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.maximumf %a, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  return %relu : tensor<2x3xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// exp feeding a row sum: fusing would recompute exp at every reduction
+// step; both generics stay.
+// CHECK-LABEL: func.func @negative_consumer_is_a_reduction(
+// CHECK:         %[[EXP:.*]] = linalg.generic
+// CHECK-SAME:      iterator_types = ["parallel", "parallel"]
+// CHECK:           math.exp
+// CHECK:         %[[SUM:.*]] = linalg.generic
+// CHECK-SAME:      iterator_types = ["parallel", "reduction"]
+// CHECK-SAME:      ins(%[[EXP]] : tensor<2x3xf32>)
+// CHECK:         return %[[SUM]]
+func.func @negative_consumer_is_a_reduction(%x: tensor<2x3xf32>, %init: tensor<2xf32>) -> tensor<2xf32> {
+  %e0 = tensor.empty() : tensor<2x3xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<2x3xf32>) outs(%e0 : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<2x3xf32>) outs(%init : tensor<2xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<2xf32>
+  return %sum : tensor<2xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// The producer is also returned: fusing would compute it twice.
+// CHECK-LABEL: func.func @negative_producer_has_other_users(
+// CHECK:         %[[NEG:.*]] = linalg.generic
+// CHECK:           arith.negf
+// CHECK:         %[[EXP:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[NEG]] : tensor<2x3xf32>)
+// CHECK:           math.exp
+// CHECK:         return %[[NEG]], %[[EXP]]
+func.func @negative_producer_has_other_users(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>) {
+  %e0 = tensor.empty() : tensor<2x3xf32>
+  %neg = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<2x3xf32>) outs(%e0 : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.negf %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %e1 = tensor.empty() : tensor<2x3xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%neg : tensor<2x3xf32>) outs(%e1 : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  return %neg, %exp : tensor<2x3xf32>, tensor<2x3xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// Reshapes between generics are not propagated into them (upstream's
+// elementwise fusion would, splitting matmul loops): the collapse stays.
+// CHECK-LABEL: func.func @negative_reshape_not_propagated(
+// CHECK:         %[[NEG:.*]] = linalg.generic
+// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %[[NEG]]
+// CHECK:         %[[EXP:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[FLAT]] : tensor<6xf32>)
+// CHECK:         return %[[EXP]]
+func.func @negative_reshape_not_propagated(%x: tensor<2x3xf32>) -> tensor<6xf32> {
+  %e0 = tensor.empty() : tensor<2x3xf32>
+  %neg = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<2x3xf32>) outs(%e0 : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.negf %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %flat = tensor.collapse_shape %neg [[0, 1]] : tensor<2x3xf32> into tensor<6xf32>
+  %e1 = tensor.empty() : tensor<6xf32>
+  %exp = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>],
+                         iterator_types = ["parallel"]}
+      ins(%flat : tensor<6xf32>) outs(%e1 : tensor<6xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<6xf32>
+  return %exp : tensor<6xf32>
+}
