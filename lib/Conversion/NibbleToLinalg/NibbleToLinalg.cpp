@@ -86,6 +86,34 @@ static void addScaleOperands(SchemeAttr scheme, unsigned valueRank,
   }
 }
 
+/// Builds the elementwise generic shared by quantize and dequantize:
+/// operands (value, scale[, zero point]) indexed through the scheme's map,
+/// and `body(value, scale, zeroPoint or null)` yielding each result element.
+template <typename OpTy>
+static Value buildConversionGeneric(
+    PatternRewriter &rewriter, OpTy op,
+    function_ref<Value(OpBuilder &, Location, Value, Value, Value)> body) {
+  Location loc = op.getLoc();
+  RankedTensorType resultType = op.getResult().getType();
+  unsigned rank = resultType.getRank();
+  AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+  SmallVector<Value> inputs{op.getInput()};
+  SmallVector<AffineMap> maps{identity};
+  addScaleOperands(op.getScheme(), rank, identity, op.getScale(),
+                   op.getZeroPoint(), inputs, maps);
+  maps.push_back(identity);
+  Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
+                                       resultType.getElementType());
+  bool hasZeroPoint = static_cast<bool>(op.getZeroPoint());
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, resultType, inputs, ValueRange{init}, maps,
+      parallelIterators(rank), [&](OpBuilder &b, Location l, ValueRange args) {
+        Value zp = hasZeroPoint ? args[2] : Value();
+        linalg::YieldOp::create(b, l, body(b, l, args[0], args[1], zp));
+      });
+  return generic.getResult(0);
+}
+
 namespace {
 
 //===----------------------------------------------------------------------===//
@@ -97,28 +125,15 @@ struct LowerQuantize final : OpRewritePattern<QuantizeOp> {
 
   LogicalResult matchAndRewrite(QuantizeOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
     SchemeAttr scheme = op.getScheme();
-    RankedTensorType resultType = op.getResult().getType();
-    unsigned rank = resultType.getRank();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
-    SmallVector<Value> inputs{op.getInput()};
-    SmallVector<AffineMap> maps{identity};
-    addScaleOperands(scheme, rank, identity, op.getScale(), op.getZeroPoint(),
-                     inputs, maps);
-    maps.push_back(identity);
-    Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
-                                         resultType.getElementType());
-    bool hasZeroPoint = static_cast<bool>(op.getZeroPoint());
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, resultType, inputs, ValueRange{init}, maps,
-        parallelIterators(rank),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value x = toF32(b, l, args[0]);
-          Value scaled = arith::DivFOp::create(b, l, x, toF32(b, l, args[1]));
+    Value result = buildConversionGeneric(
+        rewriter, op,
+        [&](OpBuilder &b, Location l, Value input, Value scale, Value zeroPoint) {
+          Value x = toF32(b, l, input);
+          Value scaled = arith::DivFOp::create(b, l, x, toF32(b, l, scale));
           Value rounded = math::RoundEvenOp::create(b, l, scaled);
-          if (hasZeroPoint) {
-            Value zp = extendToI32(b, l, args[2], scheme.getIsSigned());
+          if (zeroPoint) {
+            Value zp = extendToI32(b, l, zeroPoint, scheme.getIsSigned());
             Value zpFloat = arith::SIToFPOp::create(b, l, b.getF32Type(), zp);
             rounded = arith::AddFOp::create(b, l, rounded, zpFloat);
           }
@@ -131,12 +146,11 @@ struct LowerQuantize final : OpRewritePattern<QuantizeOp> {
           Value clamped = arith::MinNumFOp::create(
               b, l, arith::MaxNumFOp::create(b, l, rounded, lo), hi);
           Type storage = scheme.getStorageType();
-          Value q = scheme.getIsSigned()
-                        ? arith::FPToSIOp::create(b, l, storage, clamped).getResult()
-                        : arith::FPToUIOp::create(b, l, storage, clamped).getResult();
-          linalg::YieldOp::create(b, l, q);
+          return scheme.getIsSigned()
+                     ? arith::FPToSIOp::create(b, l, storage, clamped).getResult()
+                     : arith::FPToUIOp::create(b, l, storage, clamped).getResult();
         });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
@@ -150,30 +164,16 @@ struct LowerDequantize final : OpRewritePattern<DequantizeOp> {
 
   LogicalResult matchAndRewrite(DequantizeOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    SchemeAttr scheme = op.getScheme();
-    RankedTensorType resultType = op.getResult().getType();
-    unsigned rank = resultType.getRank();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
-    SmallVector<Value> inputs{op.getInput()};
-    SmallVector<AffineMap> maps{identity};
-    addScaleOperands(scheme, rank, identity, op.getScale(), op.getZeroPoint(),
-                     inputs, maps);
-    maps.push_back(identity);
-    Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
-                                         resultType.getElementType());
-    bool hasZeroPoint = static_cast<bool>(op.getZeroPoint());
-    bool isSigned = scheme.getIsSigned();
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, resultType, inputs, ValueRange{init}, maps,
-        parallelIterators(rank),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value q = extendToI32(b, l, args[0], isSigned);
-          Value zp = hasZeroPoint ? extendToI32(b, l, args[2], isSigned) : Value();
-          Value x = dequantizeI32(b, l, q, zp, args[1]);
-          linalg::YieldOp::create(b, l, fromF32(b, l, x, resultType.getElementType()));
+    bool isSigned = op.getScheme().getIsSigned();
+    Type resultElementType = op.getResult().getType().getElementType();
+    Value result = buildConversionGeneric(
+        rewriter, op,
+        [&](OpBuilder &b, Location l, Value input, Value scale, Value zeroPoint) {
+          Value q = extendToI32(b, l, input, isSigned);
+          Value zp = zeroPoint ? extendToI32(b, l, zeroPoint, isSigned) : Value();
+          return fromF32(b, l, dequantizeI32(b, l, q, zp, scale), resultElementType);
         });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, result);
     return success();
   }
 };

@@ -20,12 +20,10 @@ using namespace mlir::nibble::onnx_import;
 template <typename FloatOp, typename SignedIntOp, typename UnsignedIntOp = SignedIntOp>
 static void addBinary(ConverterRegistry &registry, llvm::StringRef opType) {
   registry["::" + opType.str()] = [](NodeImporter &imp) -> llvm::Error {
-    llvm::Expected<OnnxValue> lhs = imp.input(0);
-    if (!lhs)
-      return lhs.takeError();
-    llvm::Expected<OnnxValue> rhs = imp.input(1);
-    if (!rhs)
-      return rhs.takeError();
+    llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+    if (!operands)
+      return operands.takeError();
+    OnnxValue *lhs = &(*operands)[0], *rhs = &(*operands)[1];
     if (lhs->onnxType != rhs->onnxType)
       return imp.fail("operands have different types (" +
                       onnxTypeName(lhs->onnxType) + " and " +

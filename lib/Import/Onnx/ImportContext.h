@@ -64,6 +64,8 @@ public:
   bool hasInput(int i) const;
   /// Input `i`; an error if absent or unknown.
   llvm::Expected<OnnxValue> input(int i);
+  /// Inputs 0 .. count-1, all required.
+  llvm::Expected<SmallVector<OnnxValue, 4>> inputs(int count);
   /// The constant elements of input `i`, or an error saying it must be a
   /// constant (initializer or Constant node).
   llvm::Expected<ElementsAttr> constantInput(int i, llvm::StringRef what);

@@ -93,12 +93,10 @@ static Value buildBatchedMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs
 }
 
 static llvm::Error convertMatMul(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> a = imp.input(0);
-  if (!a)
-    return a.takeError();
-  llvm::Expected<OnnxValue> bIn = imp.input(1);
-  if (!bIn)
-    return bIn.takeError();
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+  if (!operands)
+    return operands.takeError();
+  OnnxValue *a = &(*operands)[0], *bIn = &(*operands)[1];
   if (!isa<FloatType>(tensorTypeOf(a->value).getElementType()) ||
       tensorTypeOf(a->value).getElementType() != tensorTypeOf(bIn->value).getElementType())
     return imp.fail("expects two float inputs of the same type (got " +
@@ -153,12 +151,10 @@ static Value transpose2D(OpBuilder &b, Location loc, Value v) {
 }
 
 static llvm::Error convertGemm(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> a = imp.input(0);
-  if (!a)
-    return a.takeError();
-  llvm::Expected<OnnxValue> bIn = imp.input(1);
-  if (!bIn)
-    return bIn.takeError();
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+  if (!operands)
+    return operands.takeError();
+  OnnxValue *a = &(*operands)[0], *bIn = &(*operands)[1];
   if (tensorTypeOf(a->value).getRank() != 2 || tensorTypeOf(bIn->value).getRank() != 2)
     return imp.fail("A and B must be 2-D");
   if (!tensorTypeOf(a->value).getElementType().isF32())

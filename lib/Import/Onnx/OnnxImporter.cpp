@@ -56,6 +56,17 @@ llvm::Expected<OnnxValue> NodeImporter::input(int i) {
   return it->second;
 }
 
+llvm::Expected<SmallVector<OnnxValue, 4>> NodeImporter::inputs(int count) {
+  SmallVector<OnnxValue, 4> result;
+  for (int i = 0; i < count; ++i) {
+    llvm::Expected<OnnxValue> v = input(i);
+    if (!v)
+      return v.takeError();
+    result.push_back(*v);
+  }
+  return result;
+}
+
 llvm::Expected<ElementsAttr> NodeImporter::constantInput(int i,
                                                          llvm::StringRef what) {
   llvm::Expected<OnnxValue> v = input(i);

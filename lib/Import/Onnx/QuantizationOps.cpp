@@ -214,12 +214,10 @@ static llvm::Error convertDequantizeLinear(NodeImporter &imp) {
 //===----------------------------------------------------------------------===//
 
 static llvm::Error convertMatMulInteger(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> a = imp.input(0);
-  if (!a)
-    return a.takeError();
-  llvm::Expected<OnnxValue> bIn = imp.input(1);
-  if (!bIn)
-    return bIn.takeError();
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+  if (!operands)
+    return operands.takeError();
+  OnnxValue *a = &(*operands)[0], *bIn = &(*operands)[1];
   if (!storageOf(a->onnxType) || !storageOf(bIn->onnxType) ||
       tensorTypeOf(a->value).getElementType() != imp.builder().getI8Type() ||
       tensorTypeOf(bIn->value).getElementType() != imp.builder().getI8Type())
