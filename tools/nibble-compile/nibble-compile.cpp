@@ -26,8 +26,11 @@ static int fail(const llvm::Twine &message) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::OptionCategory category("nibble-compile options");
-  cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx>"), cl::Required,
+  cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx>"),
                              cl::cat(category));
+  cl::opt<bool> printSupportedOps("print-supported-ops",
+                                  cl::desc("list the ONNX ops nibble imports and exit"),
+                                  cl::cat(category));
   cl::opt<std::string> output("o", cl::desc("output path ('-' = stdout for mlir/llvm)"),
                               cl::value_desc("path"), cl::cat(category));
   cl::opt<std::string> emit("emit", cl::desc("what to write: exe, lib, obj, mlir, llvm"),
@@ -48,6 +51,13 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "nibble: ONNX -> quantized native code\n");
 
+  if (printSupportedOps) {
+    for (const std::string &op : getSupportedOnnxOps())
+      llvm::outs() << op << "\n";
+    return 0;
+  }
+  if (input.empty())
+    return fail("no model given; usage: nibble-compile MODEL.onnx -o OUT");
   CompilerOptions options;
   std::optional<EmitKind> emitKind = parseEmitKind(emit);
   if (!emitKind)

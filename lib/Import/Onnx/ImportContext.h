@@ -99,6 +99,13 @@ void registerElementwiseConverters(ConverterRegistry &registry);
 void registerMatmulConverters(ConverterRegistry &registry);
 void registerQuantizationConverters(ConverterRegistry &registry);
 void registerShapeConverters(ConverterRegistry &registry);
+void registerMathConverters(ConverterRegistry &registry);
+void registerReductionConverters(ConverterRegistry &registry);
+void registerNormalizationConverters(ConverterRegistry &registry);
+void registerTensorConverters(ConverterRegistry &registry);
+void registerConvolutionConverters(ConverterRegistry &registry);
+void registerPoolingConverters(ConverterRegistry &registry);
+void registerResizeConverters(ConverterRegistry &registry);
 
 } // namespace mlir::nibble::onnx_import
 

@@ -200,9 +200,26 @@ static const ConverterRegistry &getConverters() {
     registerMatmulConverters(r);
     registerQuantizationConverters(r);
     registerShapeConverters(r);
+    registerMathConverters(r);
+    registerReductionConverters(r);
+    registerNormalizationConverters(r);
+    registerTensorConverters(r);
+    registerConvolutionConverters(r);
+    registerPoolingConverters(r);
+    registerResizeConverters(r);
     return r;
   }();
   return registry;
+}
+
+std::vector<std::string> mlir::nibble::getSupportedOnnxOps() {
+  std::vector<std::string> ops;
+  for (const auto &entry : getConverters()) {
+    auto [domain, opType] = entry.getKey().split("::");
+    ops.push_back(domain.empty() ? opType.str() : (domain + "." + opType).str());
+  }
+  llvm::sort(ops);
+  return ops;
 }
 
 namespace {

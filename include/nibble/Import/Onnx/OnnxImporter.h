@@ -55,6 +55,9 @@ llvm::Expected<ImportedModel> importOnnxModel(llvm::StringRef path,
                                               MLIRContext &context,
                                               const ImportOptions &options);
 
+/// The ops the importer converts, as "OpType" or "domain.OpType", sorted.
+std::vector<std::string> getSupportedOnnxOps();
+
 /// Parses `NAME:DxDxD` (as given to `--input-shape`) into `options`.
 llvm::Error parseInputShape(llvm::StringRef spec, ImportOptions &options);
 

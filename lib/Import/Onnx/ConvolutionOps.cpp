@@ -1,0 +1,9 @@
+//===- ConvolutionOps.cpp - ONNX convolution ops ----------------------------------------===//
+
+#include "IRBuilders.h"
+#include "ImportContext.h"
+
+using namespace mlir;
+using namespace mlir::nibble::onnx_import;
+
+void mlir::nibble::onnx_import::registerConvolutionConverters(ConverterRegistry &registry) {}

@@ -1,0 +1,9 @@
+//===- MathOps.cpp - ONNX math ops ----------------------------------------===//
+
+#include "IRBuilders.h"
+#include "ImportContext.h"
+
+using namespace mlir;
+using namespace mlir::nibble::onnx_import;
+
+void mlir::nibble::onnx_import::registerMathConverters(ConverterRegistry &registry) {}

@@ -1,0 +1,9 @@
+//===- PoolingOps.cpp - ONNX pooling ops ----------------------------------------===//
+
+#include "IRBuilders.h"
+#include "ImportContext.h"
+
+using namespace mlir;
+using namespace mlir::nibble::onnx_import;
+
+void mlir::nibble::onnx_import::registerPoolingConverters(ConverterRegistry &registry) {}

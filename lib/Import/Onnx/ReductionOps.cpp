@@ -1,0 +1,9 @@
+//===- ReductionOps.cpp - ONNX reduction ops ----------------------------------------===//
+
+#include "IRBuilders.h"
+#include "ImportContext.h"
+
+using namespace mlir;
+using namespace mlir::nibble::onnx_import;
+
+void mlir::nibble::onnx_import::registerReductionConverters(ConverterRegistry &registry) {}
