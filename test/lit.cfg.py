@@ -14,8 +14,8 @@ config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.nibble_obj_root, "test")
 
-# Inputs/ holds helpers, not tests; e2e/ is a pytest suite run by ctest.
-config.excludes = ["Inputs", "e2e", "CMakeLists.txt", "README.md",
+# Inputs/ holds helpers, not tests; e2e/ and onnx-backend/ are run by ctest.
+config.excludes = ["Inputs", "e2e", "onnx-backend", "CMakeLists.txt", "README.md",
                    "lit.cfg.py", "lit.site.cfg.py"]
 
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
