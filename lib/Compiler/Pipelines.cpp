@@ -56,6 +56,8 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///  - buffer-results-to-out-params makes outputs caller-allocated, so the
 ///    runtime owns every I/O buffer and the entry returns nothing;
 ///  - the deallocation pipeline frees intermediate buffers;
+///  - copies of strided buffers become loops (their library call,
+///    memrefCopy, is not linked into binaries);
 ///  - matmuls are generalized and their K loop moved outside N so LLVM
 ///    vectorizes the innermost loop across contiguous weight rows;
 ///  - linalg becomes loops, then everything goes to LLVM with the
@@ -68,7 +70,7 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
     "func.func(buffer-deallocation-pipeline),"
-    "func.func(convert-linalg-to-loops),"
+    "func.func(nibble-cpu-strided-copies-to-linalg,convert-linalg-to-loops),"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,"
     "expand-strided-metadata,lower-affine,"

@@ -40,4 +40,18 @@ def NibbleCPUFuseElementwisePass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def NibbleCPUStridedCopiesToLinalgPass
+    : Pass<"nibble-cpu-strided-copies-to-linalg", "func::FuncOp"> {
+  let summary = "rewrite memref.copy of strided buffers as linalg.copy";
+  let description = [{
+    `memref.copy` between buffers that are not both contiguous lowers to a
+    call to the `memrefCopy` runtime function of MLIR's C runner utilities,
+    which generated binaries do not link. This pass turns exactly those
+    copies (slices returned as outputs, concatenation parts, padding) into
+    `linalg.copy`, which becomes plain loops; contiguous copies stay
+    `memref.copy` and lower to `memcpy`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // NIBBLE_TARGET_CPU_PASSES_TD
