@@ -1,9 +1,549 @@
-//===- ConvolutionOps.cpp - ONNX convolution ops ----------------------------------------===//
+//===- ConvolutionOps.cpp - ONNX Conv, ConvInteger and ConvTranspose ------===//
+//
+// Every convolution becomes one linalg.generic whose innermost loop runs
+// over all output positions of an image at once, so that it is long and
+// contiguous whatever the image size (short inner loops get fully unrolled
+// by LLVM, which then vectorizes an outer loop with gathers):
+//
+//  - the input is padded (ConvTranspose: spread out with its stride) and,
+//    for strided dims, split into `stride` phases so that every phase is
+//    read with unit stride;
+//  - the spatial dims of each phase are flattened, and the output is
+//    computed "wide": out_wide[q] = sum input[q + tap offset] * w over the
+//    flattened rows, including the few columns per row that read past the
+//    row's end, which are dropped afterwards;
+//  - loops are (n, g, m, c, phase..., tap..., q): batch, group, output and
+//    input channel in the group, phases and taps of the kernel, and the
+//    wide output position. The bias initializes the accumulator.
+//
+// ConvTranspose is the stride-1 convolution of its spread-out input with
+// the flipped kernel; ConvInteger is Conv in int32 after subtracting the
+// zero points.
+//
+//===----------------------------------------------------------------------===//
 
 #include "IRBuilders.h"
 #include "ImportContext.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
 using namespace mlir;
 using namespace mlir::nibble::onnx_import;
 
-void mlir::nibble::onnx_import::registerConvolutionConverters(ConverterRegistry &registry) {}
+namespace {
+/// One spatial dim of a convolution: output position o reads padded
+/// positions o * stride + k * dilation, and input element j sits at padded
+/// position low + j * spread (ConvTranspose spreads its input out with its
+/// stride; a negative `low` crops).
+struct ConvDim {
+  int64_t in, out, kernel, dilation, stride, low, spread;
+  /// Tap k applies kernel element K - 1 - k (ConvTranspose).
+  bool flip;
+
+  int64_t span() const { return (kernel - 1) * dilation + 1; }
+  /// A strided dim is read in `stride` phases (padded position
+  /// t * stride + phase), each with unit stride.
+  int64_t phases() const { return stride; }
+  /// Taps per phase, and their distance in phase positions.
+  int64_t taps() const {
+    return stride == 1 ? kernel : llvm::divideCeil(span(), stride);
+  }
+  int64_t tapStep() const { return stride == 1 ? dilation : 1; }
+  /// The phase positions one row of outputs reads.
+  int64_t rowLength() const { return out + (taps() - 1) * tapStep(); }
+  /// The kernel element that tap j of `phase` applies, or -1 for none
+  /// (phases of a strided dim may have fewer taps than others).
+  int64_t kernelIndex(int64_t phase, int64_t j) const {
+    int64_t k = j;
+    if (stride != 1) {
+      int64_t position = j * stride + phase;
+      if (position % dilation != 0 || position / dilation >= kernel)
+        return -1;
+      k = position / dilation;
+    }
+    return flip ? kernel - 1 - k : k;
+  }
+};
+} // namespace
+
+/// The distance between consecutive positions of spatial dim i in the
+/// flattened phases and the wide output: the row lengths of later dims.
+static int64_t rowStride(ArrayRef<ConvDim> dims, size_t i) {
+  int64_t stride = 1;
+  for (const ConvDim &dim : dims.drop_front(i + 1))
+    stride *= dim.rowLength();
+  return stride;
+}
+
+/// The number of wide outputs: out_0 rows of rowStride(0) positions.
+static int64_t wideSize(ArrayRef<ConvDim> dims) {
+  return dims[0].out * rowStride(dims, 0);
+}
+
+/// The rows of dim 0 each phase holds: enough for the last wide output's
+/// last tap.
+static int64_t phaseRows(ArrayRef<ConvDim> dims) {
+  int64_t needed = wideSize(dims);
+  for (size_t i = 0; i < dims.size(); ++i)
+    needed += (dims[i].taps() - 1) * dims[i].tapStep() * rowStride(dims, i);
+  return llvm::divideCeil(needed, rowStride(dims, 0));
+}
+
+/// The input [N, C, in...] padded, split into phases and flattened:
+/// [N, G, Cg, phases..., L], phase position t of dim i holding padded
+/// position t * stride + phase.
+static Value buildPhasedInput(OpBuilder &b, Location loc, Value x,
+                              int64_t groups, ArrayRef<ConvDim> dims) {
+  RankedTensorType type = tensorTypeOf(x);
+  SmallVector<int64_t> low, spread, paddedSize;
+  SmallVector<int64_t> split{type.getDimSize(0), groups,
+                             type.getDimSize(1) / groups};
+  SmallVector<int64_t> perm{0, 1, 2}, phased(split);
+  for (auto [i, dim] : llvm::enumerate(dims)) {
+    int64_t rows = i == 0 ? phaseRows(dims) : dim.rowLength();
+    low.push_back(dim.low);
+    spread.push_back(dim.spread);
+    paddedSize.push_back(rows * dim.stride);
+    split.append({rows, dim.stride});
+    perm.push_back(4 + 2 * i);
+    phased.push_back(dim.stride);
+  }
+  for (size_t i = 0; i < dims.size(); ++i)
+    perm.push_back(3 + 2 * i);
+  phased.push_back(phaseRows(dims) * rowStride(dims, 0));
+  Value padded = buildStridedPad(b, loc, x, low, spread, paddedSize,
+                                 b.getZeroAttr(type.getElementType()));
+  // [N, G, Cg, rows_0, stride_0, rows_1, stride_1, ...], phases moved in
+  // front of the rows when there are any.
+  Value result = buildReshape(b, loc, padded, split);
+  if (llvm::any_of(dims, [](const ConvDim &dim) { return dim.stride != 1; }))
+    result = buildTranspose(b, loc, result, perm);
+  return buildReshape(b, loc, result, phased);
+}
+
+/// The weight as [G, Mg, Cg, phases..., taps...], from [G * Mg, Cg, K...]
+/// (Conv) or [G * Cg, Mg, K...] (ConvTranspose, `inputChannelsFirst`); taps
+/// a phase lacks are zero.
+static Value buildPhasedWeight(OpBuilder &b, Location loc, Value weight,
+                               int64_t groups, bool inputChannelsFirst,
+                               ArrayRef<ConvDim> dims) {
+  RankedTensorType type = tensorTypeOf(weight);
+  int64_t inPerGroup = inputChannelsFirst ? type.getDimSize(0) / groups
+                                          : type.getDimSize(1);
+  int64_t outPerGroup = inputChannelsFirst ? type.getDimSize(1)
+                                           : type.getDimSize(0) / groups;
+  SmallVector<int64_t> shape{groups, outPerGroup, inPerGroup};
+  for (const ConvDim &dim : dims)
+    shape.push_back(dim.phases());
+  for (const ConvDim &dim : dims)
+    shape.push_back(dim.taps());
+  bool asIs = !inputChannelsFirst && llvm::all_of(dims, [](const ConvDim &d) {
+    return d.stride == 1 && !d.flip;
+  });
+  if (asIs)
+    return buildReshape(b, loc, weight, shape);
+
+  // One [phases, taps] table of kernel indices per dim.
+  unsigned rank = dims.size(), numLoops = shape.size();
+  SmallVector<Value> tables;
+  SmallVector<AffineMap> maps;
+  bool anyMissing = false;
+  for (auto [i, dim] : llvm::enumerate(dims)) {
+    SmallVector<int64_t> table;
+    for (int64_t phase = 0; phase < dim.phases(); ++phase)
+      for (int64_t j = 0; j < dim.taps(); ++j)
+        table.push_back(dim.kernelIndex(phase, j));
+    anyMissing |= llvm::is_contained(table, -1);
+    auto tableType = RankedTensorType::get({dim.phases(), dim.taps()}, b.getI64Type());
+    tables.push_back(arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(tableType, ArrayRef<int64_t>(table))));
+    maps.push_back(AffineMap::get(
+        numLoops, 0, {b.getAffineDimExpr(3 + i), b.getAffineDimExpr(3 + rank + i)},
+        b.getContext()));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(numLoops));
+  Value empty = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+  auto generic = linalg::GenericOp::create(
+      b, loc, empty.getType(), tables, ValueRange{empty}, maps,
+      SmallVector<utils::IteratorType>(numLoops, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        auto index = [&](unsigned d) -> Value { return linalg::IndexOp::create(nb, nl, d); };
+        auto grouped = [&](Value g, int64_t perGroup, Value within) -> Value {
+          Value base = perGroup == 1
+                           ? g
+                           : arith::MulIOp::create(
+                                 nb, nl, g, arith::ConstantIndexOp::create(nb, nl, perGroup))
+                                 .getResult();
+          return arith::AddIOp::create(nb, nl, base, within);
+        };
+        // Conv: (g * Mg + m, c, k...); ConvTranspose: (g * Cg + c, m, k...).
+        SmallVector<Value> indices =
+            inputChannelsFirst
+                ? SmallVector<Value>{grouped(index(0), inPerGroup, index(2)), index(1)}
+                : SmallVector<Value>{grouped(index(0), outPerGroup, index(1)), index(2)};
+        Value zero = anyMissing ? arith::ConstantIndexOp::create(nb, nl, 0) : Value();
+        Value valid;
+        for (unsigned i = 0; i < rank; ++i) {
+          Value k = arith::IndexCastOp::create(nb, nl, nb.getIndexType(), args[i]);
+          if (anyMissing) {
+            Value present = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, k, zero);
+            valid = valid ? arith::AndIOp::create(nb, nl, valid, present) : present;
+            k = arith::MaxSIOp::create(nb, nl, k, zero);
+          }
+          indices.push_back(k);
+        }
+        Value element = tensor::ExtractOp::create(nb, nl, weight, indices);
+        if (valid)
+          element = arith::SelectOp::create(
+              nb, nl, valid, element,
+              arith::ConstantOp::create(nb, nl, nb.getZeroAttr(type.getElementType())));
+        linalg::YieldOp::create(nb, nl, element);
+      });
+  return generic.getResult(0);
+}
+
+/// out_wide[n, g, m, q] = init + sum over c, phases p and taps j of
+///   phased[n, g, c, p..., q + sum_i j_i * tapStep_i * rowStride_i]
+///   * weight[g, m, c, p..., j...].
+static Value buildWideConv(OpBuilder &b, Location loc, Value phased,
+                           Value weight, Value init, ArrayRef<ConvDim> dims) {
+  MLIRContext *ctx = b.getContext();
+  unsigned rank = dims.size();
+  auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
+  AffineExpr n = d(0), g = d(1), m = d(2), c = d(3), q = d(4 + 2 * rank);
+  unsigned numLoops = 5 + 2 * rank;
+  SmallVector<AffineExpr> inputExprs{n, g, c}, weightExprs{g, m, c};
+  AffineExpr position = q;
+  for (unsigned i = 0; i < rank; ++i) {
+    inputExprs.push_back(d(4 + i));
+    weightExprs.push_back(d(4 + i));
+    position = position + d(4 + rank + i) * (dims[i].tapStep() * rowStride(dims, i));
+  }
+  inputExprs.push_back(position);
+  for (unsigned i = 0; i < rank; ++i)
+    weightExprs.push_back(d(4 + rank + i));
+  SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, inputExprs, ctx),
+                              AffineMap::get(numLoops, 0, weightExprs, ctx),
+                              AffineMap::get(numLoops, 0, {n, g, m, q}, ctx)};
+  SmallVector<utils::IteratorType> iterators(numLoops, utils::IteratorType::reduction);
+  for (unsigned i : {0u, 1u, 2u, numLoops - 1})
+    iterators[i] = utils::IteratorType::parallel;
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{phased, weight}, ValueRange{init}, maps,
+      iterators, [](OpBuilder &nb, Location nl, ValueRange args) {
+        Value sum;
+        if (isa<FloatType>(args[0].getType()))
+          sum = arith::AddFOp::create(
+              nb, nl, args[2], arith::MulFOp::create(nb, nl, args[0], args[1]));
+        else
+          sum = arith::AddIOp::create(
+              nb, nl, args[2], arith::MulIOp::create(nb, nl, args[0], args[1]));
+        linalg::YieldOp::create(nb, nl, sum);
+      });
+  return generic.getResult(0);
+}
+
+/// The [N, G, Mg, out...] accumulator: the bias (input 2, shape [M]) of
+/// each output channel if `withBias` and the node has one, else zeros.
+static llvm::Expected<Value> buildBiasInit(NodeImporter &imp,
+                                           ArrayRef<int64_t> outShape,
+                                           Type elementType, bool withBias) {
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  if (!withBias || !imp.hasInput(2))
+    return buildZeroFilled(b, loc, outShape, elementType);
+  llvm::Expected<OnnxValue> bias = imp.input(2);
+  if (!bias)
+    return bias.takeError();
+  int64_t groups = outShape[1], perGroup = outShape[2];
+  RankedTensorType biasType = tensorTypeOf(bias->value);
+  if (biasType.getRank() != 1 || biasType.getDimSize(0) != groups * perGroup ||
+      biasType.getElementType() != elementType)
+    return imp.fail("the bias B must be a 1-D tensor of " +
+                    llvm::Twine(groups * perGroup) +
+                    " elements of the input's type");
+  Value bias2D = buildReshape(b, loc, bias->value, {groups, perGroup});
+  unsigned rank = outShape.size();
+  Value empty = tensor::EmptyOp::create(b, loc, outShape, elementType);
+  SmallVector<AffineMap> maps{
+      AffineMap::get(rank, 0, {b.getAffineDimExpr(1), b.getAffineDimExpr(2)},
+                     b.getContext()),
+      b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, empty.getType(), ValueRange{bias2D}, ValueRange{empty},
+             maps, iterators,
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, args[0]);
+             })
+      .getResult(0);
+}
+
+namespace {
+/// The operands of Conv and ConvTranspose after the common checks.
+struct ConvOperands {
+  OnnxValue x;
+  OnnxValue weight;
+  int64_t groups;
+  /// The spatial dims of the kernel.
+  SmallVector<int64_t> kernel;
+};
+} // namespace
+
+/// Reads X, W and `group`, and checks that they are float tensors of the
+/// same type (int8 or uint8 tensors if `integer`) and rank (>= 3) and that
+/// the channels divide into the groups. `weightInputDim` is the weight dim
+/// holding input channels (Conv: 1, ConvTranspose: 0).
+static llvm::Expected<ConvOperands> readConvOperands(NodeImporter &imp,
+                                                     unsigned weightInputDim,
+                                                     bool integer = false) {
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+  if (!operands)
+    return operands.takeError();
+  ConvOperands result{(*operands)[0], (*operands)[1],
+                      imp.intAttr("group").value_or(1), {}};
+  RankedTensorType xType = tensorTypeOf(result.x.value);
+  RankedTensorType wType = tensorTypeOf(result.weight.value);
+  auto isByte = [](int32_t t) {
+    return t == onnx::TensorProto::INT8 || t == onnx::TensorProto::UINT8;
+  };
+  bool typesFit =
+      integer ? isByte(result.x.onnxType) && isByte(result.weight.onnxType)
+              : isa<FloatType>(xType.getElementType()) &&
+                    xType.getElementType() == wType.getElementType();
+  if (!typesFit)
+    return imp.fail(llvm::Twine("expects ") +
+                    (integer ? "int8 or uint8 X and W" : "float X and W of the same type") +
+                    " (got " + onnxTypeName(result.x.onnxType) + " and " +
+                    onnxTypeName(result.weight.onnxType) + ")");
+  if (xType.getRank() < 3 || wType.getRank() != xType.getRank())
+    return imp.fail("X and W must have the same rank >= 3 (got " +
+                    llvm::Twine(xType.getRank()) + " and " +
+                    llvm::Twine(wType.getRank()) + ")");
+  int64_t channels = xType.getDimSize(1);
+  if (result.groups <= 0 || channels % result.groups != 0)
+    return imp.fail("group " + llvm::Twine(result.groups) +
+                    " does not divide the " + llvm::Twine(channels) +
+                    " input channels");
+  int64_t weightChannels = wType.getDimSize(weightInputDim);
+  int64_t expected = weightInputDim == 0 ? channels : channels / result.groups;
+  if (weightChannels != expected)
+    return imp.fail("W has " + llvm::Twine(weightChannels) +
+                    " input channels in dim " + llvm::Twine(weightInputDim) +
+                    ", expected " + llvm::Twine(expected));
+  result.kernel.assign(wType.getShape().begin() + 2, wType.getShape().end());
+  if (std::optional<SmallVector<int64_t>> kernelShape =
+          imp.intsAttr("kernel_shape");
+      kernelShape && ArrayRef<int64_t>(*kernelShape) != ArrayRef(result.kernel))
+    return imp.fail("kernel_shape does not match the spatial dims of W");
+  return result;
+}
+
+/// [N, G, Mg, out...] viewed as [N, G * Mg, out...].
+static Value mergeChannels(OpBuilder &b, Location loc, Value v) {
+  SmallVector<int64_t> shape(tensorTypeOf(v).getShape());
+  shape[1] *= shape[2];
+  shape.erase(shape.begin() + 2);
+  return buildReshape(b, loc, v, shape);
+}
+
+/// The convolution of `x` [N, C, in...] with `weight` laid out as
+/// buildPhasedWeight says, as [N, M, out...]; starts from the bias if
+/// `withBias`.
+static llvm::Error emitGroupedConv(NodeImporter &imp, Value x, Value weight,
+                                   bool inputChannelsFirst, int64_t groups,
+                                   ArrayRef<ConvDim> dims, bool withBias,
+                                   int32_t outOnnxType) {
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  RankedTensorType xType = tensorTypeOf(x);
+  Type elementType = xType.getElementType();
+  Value phasedWeight =
+      buildPhasedWeight(b, loc, weight, groups, inputChannelsFirst, dims);
+  int64_t outPerGroup = tensorTypeOf(phasedWeight).getDimSize(1);
+  SmallVector<int64_t> wideShape{xType.getDimSize(0), groups, outPerGroup,
+                                 wideSize(dims)};
+  llvm::Expected<Value> init = buildBiasInit(imp, wideShape, elementType, withBias);
+  if (!init)
+    return init.takeError();
+  Value wide = buildWideConv(b, loc, buildPhasedInput(b, loc, x, groups, dims),
+                             phasedWeight, *init, dims);
+  // Drop the columns past each row's outputs.
+  SmallVector<int64_t> rowsShape(wideShape.begin(), wideShape.end() - 1);
+  SmallVector<int64_t> outSize, noOffset(dims.size(), 0), unitStrides(dims.size(), 1);
+  for (auto [i, dim] : llvm::enumerate(dims)) {
+    rowsShape.push_back(i == 0 ? dim.out : dim.rowLength());
+    outSize.push_back(dim.out);
+  }
+  Value result = buildStridedPad(b, loc, buildReshape(b, loc, wide, rowsShape),
+                                 noOffset, unitStrides, outSize,
+                                 b.getZeroAttr(elementType));
+  imp.setOutput(0, mergeChannels(b, loc, result), outOnnxType);
+  return llvm::Error::success();
+}
+
+/// Conv and ConvInteger (once its zero points are subtracted): padding and
+/// output size from the attributes; starts from the bias if `withBias`.
+static llvm::Error emitConv(NodeImporter &imp, const ConvOperands &operands,
+                            int32_t outOnnxType, bool withBias) {
+  RankedTensorType xType = tensorTypeOf(operands.x.value);
+  int64_t outChannels = tensorTypeOf(operands.weight.value).getDimSize(0);
+  if (outChannels % operands.groups != 0)
+    return imp.fail("group " + llvm::Twine(operands.groups) +
+                    " does not divide the " + llvm::Twine(outChannels) +
+                    " output channels");
+  llvm::Expected<SlidingWindow> window = readSlidingWindow(imp, operands.kernel);
+  if (!window)
+    return window.takeError();
+  ArrayRef<int64_t> inSize = xType.getShape().drop_front(2);
+  if (llvm::Error e = resolveSlidingWindow(imp, *window, inSize, /*ceilMode=*/false))
+    return e;
+  SmallVector<ConvDim> dims;
+  for (size_t i = 0; i < inSize.size(); ++i)
+    dims.push_back(ConvDim{inSize[i], window->outSize[i], window->kernel[i],
+                           window->dilations[i], window->strides[i],
+                           window->padBegin[i], /*spread=*/1, /*flip=*/false});
+  return emitGroupedConv(imp, operands.x.value, operands.weight.value,
+                         /*inputChannelsFirst=*/false, operands.groups, dims,
+                         withBias, outOnnxType);
+}
+
+static llvm::Error convertConv(NodeImporter &imp) {
+  llvm::Expected<ConvOperands> operands = readConvOperands(imp, 1);
+  if (!operands)
+    return operands.takeError();
+  return emitConv(imp, *operands, operands->x.onnxType, /*withBias=*/true);
+}
+
+/// `v` - zero point (input `zpIndex`, if given) widened to i32. The zero
+/// point is a scalar, or with `channels` > 0 may hold one value per index
+/// of dim 0 (ConvInteger's per-output-channel w_zero_point).
+static llvm::Expected<Value> subtractZeroPoint(NodeImporter &imp, OnnxValue v,
+                                               int zpIndex, int64_t channels) {
+  OpBuilder &b = imp.builder();
+  SmallVector<Value> operands{v.value};
+  SmallVector<bool> isUnsigned{isUnsignedOnnxType(v.onnxType)};
+  if (imp.hasInput(zpIndex)) {
+    llvm::Expected<OnnxValue> zp = imp.input(zpIndex);
+    if (!zp)
+      return zp.takeError();
+    int64_t count = tensorTypeOf(zp->value).getNumElements();
+    if (zp->onnxType != v.onnxType || (count != 1 && count != channels))
+      return imp.fail("zero point " + llvm::Twine(zpIndex) + " must be a " +
+                      onnxTypeName(v.onnxType) + " scalar" +
+                      (channels > 0 ? " or one per output channel" : ""));
+    SmallVector<int64_t> broadcastShape(tensorTypeOf(v.value).getRank(), 1);
+    broadcastShape[0] = count;
+    operands.push_back(buildReshape(b, imp.loc(), zp->value, broadcastShape));
+    isUnsigned.push_back(isUnsignedOnnxType(zp->onnxType));
+  }
+  return buildElementwise(
+      b, imp.loc(), operands, b.getI32Type(),
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        SmallVector<Value> wide;
+        for (auto [arg, isUnsignedArg] : llvm::zip(args, isUnsigned))
+          wide.push_back(isUnsignedArg
+                             ? arith::ExtUIOp::create(nb, nl, nb.getI32Type(), arg).getResult()
+                             : arith::ExtSIOp::create(nb, nl, nb.getI32Type(), arg).getResult());
+        return wide.size() == 1 ? wide[0]
+                                : arith::SubIOp::create(nb, nl, wide[0], wide[1]).getResult();
+      });
+}
+
+/// ConvInteger: (X - x_zero_point) conv (W - w_zero_point), exact in int32.
+static llvm::Error convertConvInteger(NodeImporter &imp) {
+  llvm::Expected<ConvOperands> operands = readConvOperands(imp, 1, /*integer=*/true);
+  if (!operands)
+    return operands.takeError();
+  int64_t outChannels = tensorTypeOf(operands->weight.value).getDimSize(0);
+  llvm::Expected<Value> x = subtractZeroPoint(imp, operands->x, 2, 0);
+  if (!x)
+    return x.takeError();
+  llvm::Expected<Value> w = subtractZeroPoint(imp, operands->weight, 3, outChannels);
+  if (!w)
+    return w.takeError();
+  operands->x.value = *x;
+  operands->weight.value = *w;
+  return emitConv(imp, *operands, onnx::TensorProto::INT32, /*withBias=*/false);
+}
+
+/// Floor division (ONNX's pad formulas use Python's // on values that may
+/// be negative).
+static int64_t floorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+static llvm::Error convertConvTranspose(NodeImporter &imp) {
+  llvm::Expected<ConvOperands> operands = readConvOperands(imp, 0);
+  if (!operands)
+    return operands.takeError();
+  Value x = operands->x.value;
+  RankedTensorType xType = tensorTypeOf(x);
+  int64_t groups = operands->groups;
+  size_t rank = operands->kernel.size();
+  ArrayRef<int64_t> inSize = xType.getShape().drop_front(2);
+
+  llvm::Expected<SlidingWindow> window = readSlidingWindow(imp, operands->kernel);
+  if (!window)
+    return window.takeError();
+  SmallVector<int64_t> outputPadding =
+      imp.intsAttr("output_padding").value_or(SmallVector<int64_t>{});
+  if (outputPadding.empty())
+    outputPadding.assign(rank, 0);
+  if (outputPadding.size() != rank)
+    return imp.fail("output_padding must have one entry per spatial dim");
+  SmallVector<int64_t> outputShape =
+      imp.intsAttr("output_shape").value_or(SmallVector<int64_t>{});
+  if (outputShape.size() == rank + 2) // some exporters include N and C
+    outputShape.erase(outputShape.begin(), outputShape.begin() + 2);
+  if (!outputShape.empty() && outputShape.size() != rank)
+    return imp.fail("output_shape must have one entry per spatial dim");
+  bool same = window->autoPad == "SAME_UPPER" || window->autoPad == "SAME_LOWER";
+  if (window->autoPad == "VALID")
+    window->padBegin.assign(rank, 0);
+
+  SmallVector<int64_t> outSize, padBegin;
+  for (size_t i = 0; i < rank; ++i) {
+    // The full (unpadded) output of the transposed convolution.
+    int64_t full = window->strides[i] * (inSize[i] - 1) + outputPadding[i] +
+                   window->span(i);
+    if (!outputShape.empty() || same) {
+      // Pads follow from the requested size.
+      int64_t out = outputShape.empty() ? inSize[i] * window->strides[i]
+                                        : outputShape[i];
+      int64_t total = full - out;
+      padBegin.push_back(window->autoPad == "SAME_UPPER"
+                             ? floorDiv(total, 2)
+                             : total - floorDiv(total, 2));
+      outSize.push_back(out);
+    } else {
+      padBegin.push_back(window->padBegin[i]);
+      outSize.push_back(full - window->padBegin[i] - window->padEnd[i]);
+    }
+    if (outSize.back() <= 0)
+      return imp.fail("the output would be empty in spatial dim " +
+                      llvm::Twine(i));
+  }
+
+  // out[o] = sum_k x[(o + padBegin - k * d) / s]: a stride-1 convolution
+  // with the flipped kernel over x spread out with stride s from padded
+  // position (K - 1) * d - padBegin.
+  SmallVector<ConvDim> dims;
+  for (size_t i = 0; i < rank; ++i)
+    dims.push_back(ConvDim{inSize[i], outSize[i], window->kernel[i],
+                           window->dilations[i], /*stride=*/1,
+                           window->span(i) - 1 - padBegin[i],
+                           /*spread=*/window->strides[i], /*flip=*/true});
+  return emitGroupedConv(imp, x, operands->weight.value,
+                         /*inputChannelsFirst=*/true, groups, dims,
+                         /*withBias=*/true, operands->x.onnxType);
+}
+
+void mlir::nibble::onnx_import::registerConvolutionConverters(
+    ConverterRegistry &registry) {
+  registry["::Conv"] = convertConv;
+  registry["::ConvInteger"] = convertConvInteger;
+  registry["::ConvTranspose"] = convertConvTranspose;
+}

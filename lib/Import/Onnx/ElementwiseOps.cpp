@@ -1,8 +1,11 @@
-//===- ElementwiseOps.cpp - ONNX elementwise ops and Softmax --------------===//
+//===- ElementwiseOps.cpp - ONNX elementwise ops, Softmax, LogSoftmax -----===//
 //
-// Binary arithmetic with numpy broadcasting (Add, Sub, Mul, Div), unary
-// activations (Relu, Sigmoid, Tanh, Erf) and Softmax with each opset's axis
-// semantics.
+// The shared elementwise converter (same-typed operands, numpy broadcasting,
+// one scalar body per output element) and the ops built on it: binary
+// arithmetic (Add, Sub, Mul, Div, Mod), variadic Min, Max, Sum and Mean,
+// comparisons, logical ops, and Where. Also Softmax and LogSoftmax with each
+// opset's axis semantics. Unary math, activations, Pow, Clip and Cast are in
+// MathOps.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,65 +18,187 @@
 using namespace mlir;
 using namespace mlir::nibble::onnx_import;
 
-/// Registers a binary op whose float and integer forms are `FloatOp` and
-/// `IntOp` (signed and unsigned integer division differ).
-template <typename FloatOp, typename SignedIntOp, typename UnsignedIntOp = SignedIntOp>
-static void addBinary(ConverterRegistry &registry, llvm::StringRef opType) {
-  registry["::" + opType.str()] = [](NodeImporter &imp) -> llvm::Error {
-    llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+//===----------------------------------------------------------------------===//
+// The shared elementwise converter
+//===----------------------------------------------------------------------===//
+
+Value ElementContext::constant(OpBuilder &b, Location loc, double value) const {
+  if (isFloat())
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
+  // Wraps to the type's width, so -1 is all ones in any integer type.
+  APInt bits(type.getIntOrFloatBitWidth(), static_cast<int64_t>(value),
+             /*isSigned=*/true, /*implicitTrunc=*/true);
+  return arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, bits));
+}
+
+unsigned mlir::nibble::onnx_import::elementClassOf(Type type) {
+  if (isa<FloatType>(type))
+    return kFloatElements;
+  if (type.isInteger(1))
+    return kBoolElements;
+  if (isa<IntegerType>(type) && !type.isInteger(4))
+    return kIntElements;
+  return 0;
+}
+
+llvm::Error mlir::nibble::onnx_import::convertElementwise(
+    NodeImporter &imp, ArrayRef<OnnxValue> operands, unsigned accepted,
+    const ElementBody &body, int32_t resultOnnxType) {
+  int32_t onnxType = operands.front().onnxType;
+  for (const OnnxValue &operand : operands)
+    if (operand.onnxType != onnxType)
+      return imp.fail("operands have different types (" + onnxTypeName(onnxType) +
+                      " and " + onnxTypeName(operand.onnxType) + ")");
+  Type elementType = tensorTypeOf(operands.front().value).getElementType();
+  if (!(elementClassOf(elementType) & accepted))
+    return imp.fail("unsupported element type " + onnxTypeName(onnxType));
+  if (resultOnnxType == 0)
+    resultOnnxType = onnxType;
+  Type resultType = getElementType(imp.context(), resultOnnxType);
+  ElementContext context{elementType, isUnsignedOnnxType(onnxType), imp};
+  SmallVector<Value> values;
+  for (const OnnxValue &operand : operands)
+    values.push_back(operand.value);
+  Value result = buildElementwise(
+      imp.builder(), imp.loc(), values, resultType,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        return body(b, loc, args, context);
+      });
+  if (!result)
+    return imp.fail("operand shapes do not broadcast");
+  imp.setOutput(0, result, resultOnnxType);
+  return llvm::Error::success();
+}
+
+void mlir::nibble::onnx_import::addElementwiseConverter(
+    ConverterRegistry &registry, llvm::StringRef opType, int arity,
+    unsigned accepted, ElementBody body, int32_t resultOnnxType) {
+  registry["::" + opType.str()] = [=](NodeImporter &imp) -> llvm::Error {
+    int count = arity;
+    if (count == 0) { // variadic: every input, at least one
+      count = imp.numInputs();
+      if (count == 0)
+        return imp.fail("needs at least one input");
+    }
+    llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(count);
     if (!operands)
       return operands.takeError();
-    OnnxValue *lhs = &(*operands)[0], *rhs = &(*operands)[1];
-    if (lhs->onnxType != rhs->onnxType)
-      return imp.fail("operands have different types (" +
-                      onnxTypeName(lhs->onnxType) + " and " +
-                      onnxTypeName(rhs->onnxType) + ")");
-    Type elementType = tensorTypeOf(lhs->value).getElementType();
-    bool isUnsigned = isUnsignedOnnxType(lhs->onnxType);
-    if (!isa<FloatType>(elementType) && !isa<IntegerType>(elementType))
-      return imp.fail("unsupported element type " + onnxTypeName(lhs->onnxType));
-    Value result = buildElementwise(
-        imp.builder(), imp.loc(), {lhs->value, rhs->value}, elementType,
-        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
-          if (isa<FloatType>(elementType))
-            return FloatOp::create(b, loc, args[0], args[1]);
-          if (isUnsigned)
-            return UnsignedIntOp::create(b, loc, args[0], args[1]);
-          return SignedIntOp::create(b, loc, args[0], args[1]);
-        });
-    if (!result)
-      return imp.fail("operand shapes do not broadcast");
-    imp.setOutput(0, result, lhs->onnxType);
-    return llvm::Error::success();
+    return convertElementwise(imp, *operands, accepted, body, resultOnnxType);
   };
 }
 
-/// Registers a float unary op computed by `body(x)`.
-static void addUnaryFloat(ConverterRegistry &registry, llvm::StringRef opType,
-                          std::function<Value(OpBuilder &, Location, Value)> body) {
-  registry["::" + opType.str()] = [body](NodeImporter &imp) -> llvm::Error {
-    llvm::Expected<OnnxValue> x = imp.input(0);
-    if (!x)
-      return x.takeError();
-    Type elementType = tensorTypeOf(x->value).getElementType();
-    if (!isa<FloatType>(elementType))
-      return imp.fail("expects a float input, got " + onnxTypeName(x->onnxType));
-    Value result = buildElementwise(
-        imp.builder(), imp.loc(), {x->value}, elementType,
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return body(b, loc, args[0]);
-        });
-    imp.setOutput(0, result, x->onnxType);
-    return llvm::Error::success();
+//===----------------------------------------------------------------------===//
+// Arithmetic, comparisons and logic
+//===----------------------------------------------------------------------===//
+
+/// A body applying `FloatOp` to float operands, and `SignedOp` or
+/// `UnsignedOp` to integer ones, folded left over all operands.
+template <typename FloatOp, typename SignedOp, typename UnsignedOp = SignedOp>
+static ElementBody foldLeft() {
+  return [](OpBuilder &b, Location loc, ValueRange args,
+            const ElementContext &ctx) -> Value {
+    Value acc = args.front();
+    for (Value next : args.drop_front()) {
+      if (ctx.isFloat())
+        acc = FloatOp::create(b, loc, acc, next);
+      else if (ctx.isUnsigned)
+        acc = UnsignedOp::create(b, loc, acc, next);
+      else
+        acc = SignedOp::create(b, loc, acc, next);
+    }
+    return acc;
   };
 }
 
-static Value floatConstantLike(OpBuilder &b, Location loc, Value like, double v) {
-  return arith::ConstantOp::create(b, loc, b.getFloatAttr(like.getType(), v));
+/// A body comparing two operands (bool result) with the float, signed or
+/// unsigned predicate.
+static ElementBody compare(arith::CmpFPredicate floatPredicate,
+                           arith::CmpIPredicate signedPredicate,
+                           arith::CmpIPredicate unsignedPredicate) {
+  return [=](OpBuilder &b, Location loc, ValueRange args,
+             const ElementContext &ctx) -> Value {
+    if (ctx.isFloat())
+      return arith::CmpFOp::create(b, loc, floatPredicate, args[0], args[1]);
+    return arith::CmpIOp::create(b, loc,
+                                 ctx.isUnsigned ? unsignedPredicate : signedPredicate,
+                                 args[0], args[1]);
+  };
 }
 
-/// Softmax along `axis` of `x`: exp(x - max) / sum(exp(x - max)).
-static Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis) {
+/// Mean: the float sum of all operands over their count.
+static Value meanBody(OpBuilder &b, Location loc, ValueRange args,
+                      const ElementContext &ctx) {
+  Value sum = foldLeft<arith::AddFOp, arith::AddIOp>()(b, loc, args, ctx);
+  return arith::DivFOp::create(b, loc, sum, ctx.constant(b, loc, args.size()));
+}
+
+/// Mod: with fmod=1 the remainder has the dividend's sign (C fmod); with
+/// fmod=0 (integers only) the divisor's sign (Python %). Float inputs
+/// always use fmod, as the ONNX reference does.
+static llvm::Error convertMod(NodeImporter &imp) {
+  int64_t fmod = imp.intAttr("fmod").value_or(0);
+  if (fmod != 0 && fmod != 1)
+    return imp.fail("fmod must be 0 or 1, got " + llvm::Twine(fmod));
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+  if (!operands)
+    return operands.takeError();
+  return convertElementwise(
+      imp, *operands, kNumericElements,
+      [fmod](OpBuilder &b, Location loc, ValueRange args,
+             const ElementContext &ctx) -> Value {
+        Value lhs = args[0], rhs = args[1];
+        if (ctx.isFloat())
+          return arith::RemFOp::create(b, loc, lhs, rhs);
+        if (ctx.isUnsigned)
+          return arith::RemUIOp::create(b, loc, lhs, rhs);
+        Value rem = arith::RemSIOp::create(b, loc, lhs, rhs);
+        if (fmod == 1)
+          return rem;
+        // A nonzero remainder whose sign differs from the divisor's moves
+        // by one divisor.
+        Value zero = ctx.constant(b, loc, 0);
+        Value nonzero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, rem, zero);
+        Value remNegative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, rem, zero);
+        Value rhsNegative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, rhs, zero);
+        Value signsDiffer = arith::XOrIOp::create(b, loc, remNegative, rhsNegative);
+        Value adjust = arith::AndIOp::create(b, loc, nonzero, signsDiffer);
+        return arith::SelectOp::create(b, loc, adjust,
+                                       arith::AddIOp::create(b, loc, rem, rhs), rem);
+      });
+}
+
+/// Where(condition, X, Y): X where the bool condition holds, else Y, all
+/// three broadcast together.
+static llvm::Error convertWhere(NodeImporter &imp) {
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(3);
+  if (!operands)
+    return operands.takeError();
+  const OnnxValue &condition = (*operands)[0], &x = (*operands)[1], &y = (*operands)[2];
+  if (condition.onnxType != onnx::TensorProto::BOOL)
+    return imp.fail("the condition must be bool, got " + onnxTypeName(condition.onnxType));
+  if (x.onnxType != y.onnxType)
+    return imp.fail("X and Y have different types (" + onnxTypeName(x.onnxType) +
+                    " and " + onnxTypeName(y.onnxType) + ")");
+  Value result = buildElementwise(
+      imp.builder(), imp.loc(), {condition.value, x.value, y.value},
+      tensorTypeOf(x.value).getElementType(),
+      [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+        return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+      });
+  if (!result)
+    return imp.fail("operand shapes do not broadcast");
+  imp.setOutput(0, result, x.onnxType);
+  return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Softmax and LogSoftmax
+//===----------------------------------------------------------------------===//
+
+/// Softmax along `axis` of `x`: exp(x - max) / sum(exp(x - max)); with
+/// `logarithm`, LogSoftmax: x - max - log(sum(exp(x - max))).
+static Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis,
+                          bool logarithm) {
   RankedTensorType type = tensorTypeOf(x);
   Type elementType = type.getElementType();
   Value max = buildReduction(
@@ -97,13 +222,23 @@ static Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis) {
                                return arith::AddFOp::create(nb, nl, args[0], args[1]);
                              });
   Value sumKept = buildReshape(b, loc, sum, keptShape);
+  if (logarithm)
+    return buildElementwise(
+        b, loc, {x, maxKept, sumKept}, elementType,
+        [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value shifted = arith::SubFOp::create(nb, nl, args[0], args[1]);
+          return arith::SubFOp::create(nb, nl, shifted,
+                                       math::LogOp::create(nb, nl, args[2]));
+        });
   return buildElementwise(b, loc, {exps, sumKept}, elementType,
                           [](OpBuilder &nb, Location nl, ValueRange args) {
                             return arith::DivFOp::create(nb, nl, args[0], args[1]);
                           });
 }
 
-static llvm::Error convertSoftmax(NodeImporter &imp) {
+/// Softmax or LogSoftmax (`logarithm`) with the axis semantics of the
+/// node's opset.
+static llvm::Error convertSoftmax(NodeImporter &imp, bool logarithm) {
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
     return x.takeError();
@@ -127,10 +262,11 @@ static llvm::Error convertSoftmax(NodeImporter &imp) {
     for (int64_t i = 0; i < rank; ++i)
       (i < axis ? outer : inner) *= type.getDimSize(i);
     Value flat = buildReshape(b, imp.loc(), x->value, {outer, inner});
-    result = buildReshape(b, imp.loc(), buildSoftmax(b, imp.loc(), flat, 1),
+    result = buildReshape(b, imp.loc(),
+                          buildSoftmax(b, imp.loc(), flat, 1, logarithm),
                           type.getShape());
   } else {
-    result = buildSoftmax(b, imp.loc(), x->value, axis);
+    result = buildSoftmax(b, imp.loc(), x->value, axis, logarithm);
   }
   imp.setOutput(0, result, x->onnxType);
   return llvm::Error::success();
@@ -138,27 +274,48 @@ static llvm::Error convertSoftmax(NodeImporter &imp) {
 
 void mlir::nibble::onnx_import::registerElementwiseConverters(
     ConverterRegistry &registry) {
-  addBinary<arith::AddFOp, arith::AddIOp>(registry, "Add");
-  addBinary<arith::SubFOp, arith::SubIOp>(registry, "Sub");
-  addBinary<arith::MulFOp, arith::MulIOp>(registry, "Mul");
-  addBinary<arith::DivFOp, arith::DivSIOp, arith::DivUIOp>(registry, "Div");
+  using namespace arith;
+  addElementwiseConverter(registry, "Add", 2, kNumericElements, foldLeft<AddFOp, AddIOp>());
+  addElementwiseConverter(registry, "Sub", 2, kNumericElements, foldLeft<SubFOp, SubIOp>());
+  addElementwiseConverter(registry, "Mul", 2, kNumericElements, foldLeft<MulFOp, MulIOp>());
+  addElementwiseConverter(registry, "Div", 2, kNumericElements,
+                          foldLeft<DivFOp, DivSIOp, DivUIOp>());
+  registry["::Mod"] = convertMod;
 
-  addUnaryFloat(registry, "Relu", [](OpBuilder &b, Location loc, Value x) -> Value {
-    // max(x, 0) that keeps NaN, as ONNX Runtime does.
-    Value zero = floatConstantLike(b, loc, x, 0.0);
-    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, x, zero);
-    return arith::SelectOp::create(b, loc, positive, x, zero);
-  });
-  addUnaryFloat(registry, "Sigmoid", [](OpBuilder &b, Location loc, Value x) -> Value {
-    Value one = floatConstantLike(b, loc, x, 1.0);
-    Value expNeg = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-    return arith::DivFOp::create(b, loc, one, arith::AddFOp::create(b, loc, one, expNeg));
-  });
-  addUnaryFloat(registry, "Tanh", [](OpBuilder &b, Location loc, Value x) -> Value {
-    return math::TanhOp::create(b, loc, x);
-  });
-  addUnaryFloat(registry, "Erf", [](OpBuilder &b, Location loc, Value x) -> Value {
-    return math::ErfOp::create(b, loc, x);
-  });
-  registry["::Softmax"] = convertSoftmax;
+  addElementwiseConverter(registry, "Max", 0, kNumericElements,
+                          foldLeft<MaximumFOp, MaxSIOp, MaxUIOp>());
+  addElementwiseConverter(registry, "Min", 0, kNumericElements,
+                          foldLeft<MinimumFOp, MinSIOp, MinUIOp>());
+  addElementwiseConverter(registry, "Sum", 0, kNumericElements, foldLeft<AddFOp, AddIOp>());
+  addElementwiseConverter(registry, "Mean", 0, kFloatElements, meanBody);
+
+  const int32_t kBool = onnx::TensorProto::BOOL;
+  addElementwiseConverter(registry, "Equal", 2, kAnyElements,
+                          compare(CmpFPredicate::OEQ, CmpIPredicate::eq, CmpIPredicate::eq),
+                          kBool);
+  addElementwiseConverter(registry, "Less", 2, kNumericElements,
+                          compare(CmpFPredicate::OLT, CmpIPredicate::slt, CmpIPredicate::ult),
+                          kBool);
+  addElementwiseConverter(registry, "LessOrEqual", 2, kNumericElements,
+                          compare(CmpFPredicate::OLE, CmpIPredicate::sle, CmpIPredicate::ule),
+                          kBool);
+  addElementwiseConverter(registry, "Greater", 2, kNumericElements,
+                          compare(CmpFPredicate::OGT, CmpIPredicate::sgt, CmpIPredicate::ugt),
+                          kBool);
+  addElementwiseConverter(registry, "GreaterOrEqual", 2, kNumericElements,
+                          compare(CmpFPredicate::OGE, CmpIPredicate::sge, CmpIPredicate::uge),
+                          kBool);
+
+  addElementwiseConverter(registry, "And", 2, kBoolElements, foldLeft<AndIOp, AndIOp>());
+  addElementwiseConverter(registry, "Or", 2, kBoolElements, foldLeft<OrIOp, OrIOp>());
+  addElementwiseConverter(registry, "Xor", 2, kBoolElements, foldLeft<XOrIOp, XOrIOp>());
+  addElementwiseConverter(registry, "Not", 1, kBoolElements,
+                          [](OpBuilder &b, Location loc, ValueRange args,
+                             const ElementContext &ctx) -> Value {
+                            return XOrIOp::create(b, loc, args[0], ctx.constant(b, loc, 1));
+                          });
+  registry["::Where"] = convertWhere;
+
+  registry["::Softmax"] = [](NodeImporter &imp) { return convertSoftmax(imp, false); };
+  registry["::LogSoftmax"] = [](NodeImporter &imp) { return convertSoftmax(imp, true); };
 }

@@ -170,3 +170,170 @@ Value mlir::nibble::onnx_import::buildZeroFilled(OpBuilder &b, Location loc,
   Value empty = tensor::EmptyOp::create(b, loc, shape, elementType);
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
+
+//===----------------------------------------------------------------------===//
+// Sliding windows (Conv, ConvTranspose, pooling)
+//===----------------------------------------------------------------------===//
+
+#include "ImportContext.h"
+
+llvm::Expected<SlidingWindow>
+mlir::nibble::onnx_import::readSlidingWindow(NodeImporter &imp,
+                                             ArrayRef<int64_t> kernel) {
+  size_t rank = kernel.size();
+  SlidingWindow window;
+  window.kernel.assign(kernel.begin(), kernel.end());
+  for (int64_t k : kernel)
+    if (k <= 0)
+      return imp.fail("kernel_shape entries must be positive");
+  auto readPerDim = [&](llvm::StringRef name, SmallVector<int64_t> &out,
+                        int64_t minValue) -> llvm::Error {
+    out.assign(rank, 1);
+    std::optional<SmallVector<int64_t>> given = imp.intsAttr(name);
+    if (!given || given->empty())
+      return llvm::Error::success();
+    if (given->size() != rank)
+      return imp.fail(name + " has " + llvm::Twine(given->size()) +
+                      " entries for " + llvm::Twine(rank) + " spatial dims");
+    for (int64_t v : *given)
+      if (v < minValue)
+        return imp.fail(name + " entries must be >= " + llvm::Twine(minValue));
+    out = *given;
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = readPerDim("strides", window.strides, 1))
+    return std::move(e);
+  if (llvm::Error e = readPerDim("dilations", window.dilations, 1))
+    return std::move(e);
+  window.padBegin.assign(rank, 0);
+  window.padEnd.assign(rank, 0);
+  if (std::optional<SmallVector<int64_t>> pads = imp.intsAttr("pads");
+      pads && !pads->empty()) {
+    if (pads->size() != 2 * rank)
+      return imp.fail("pads has " + llvm::Twine(pads->size()) + " entries for " +
+                      llvm::Twine(rank) + " spatial dims (expected " +
+                      llvm::Twine(2 * rank) + ")");
+    for (size_t i = 0; i < rank; ++i) {
+      window.padBegin[i] = (*pads)[i];
+      window.padEnd[i] = (*pads)[rank + i];
+    }
+  }
+  window.autoPad = imp.stringAttr("auto_pad").value_or("NOTSET");
+  if (window.autoPad != "NOTSET" && window.autoPad != "SAME_UPPER" &&
+      window.autoPad != "SAME_LOWER" && window.autoPad != "VALID")
+    return imp.fail("auto_pad '" + window.autoPad +
+                    "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
+  return window;
+}
+
+llvm::Error mlir::nibble::onnx_import::resolveSlidingWindow(
+    NodeImporter &imp, SlidingWindow &window, ArrayRef<int64_t> inputSpatial,
+    bool ceilMode) {
+  window.outSize.clear();
+  for (size_t i = 0; i < inputSpatial.size(); ++i) {
+    int64_t in = inputSpatial[i], stride = window.strides[i];
+    int64_t span = window.span(i);
+    int64_t &begin = window.padBegin[i], &end = window.padEnd[i];
+    int64_t out;
+    if (window.autoPad == "SAME_UPPER" || window.autoPad == "SAME_LOWER") {
+      out = (in + stride - 1) / stride;
+      int64_t total = (out - 1) * stride + span - in;
+      if (!window.negativeSamePads)
+        total = std::max<int64_t>(0, total);
+      // SAME_UPPER puts the odd element at the end, SAME_LOWER at the start
+      // (rounding toward zero when negative, as ONNX Runtime does).
+      begin = window.autoPad == "SAME_UPPER" ? total / 2 : (total + 1) / 2;
+      end = total - begin;
+    } else {
+      if (window.autoPad == "VALID")
+        begin = end = 0;
+      if (begin < 0 || end < 0)
+        return imp.fail("negative pads are not supported");
+      int64_t room = in + begin + end - span;
+      if (room < 0)
+        return imp.fail("the window (" + llvm::Twine(span) +
+                        ") is larger than the padded input (" +
+                        llvm::Twine(in + begin + end) + ") in spatial dim " +
+                        llvm::Twine(i));
+      out = room / stride + 1;
+      if (ceilMode && room % stride != 0) {
+        ++out;
+        // The last window must start inside the input or its begin padding.
+        if ((out - 1) * stride >= in + begin)
+          --out;
+      }
+    }
+    window.outSize.push_back(out);
+  }
+  return llvm::Error::success();
+}
+
+Value mlir::nibble::onnx_import::buildStridedPad(
+    OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> low,
+    ArrayRef<int64_t> strides, ArrayRef<int64_t> size, TypedAttr padValue) {
+  RankedTensorType type = tensorTypeOf(input);
+  size_t leading = type.getRank() - low.size();
+  SmallVector<int64_t> shape(type.getShape().take_front(leading));
+  shape.append(size.begin(), size.end());
+  if (ArrayRef<int64_t>(shape) == type.getShape() &&
+      llvm::all_of(low, [](int64_t v) { return v == 0; }))
+    return input;
+  Value empty = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+  SmallVector<utils::IteratorType> iterators(shape.size(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, empty.getType(), ValueRange{}, ValueRange{empty},
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(shape.size())}, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange) {
+        auto indexConstant = [&](int64_t v) -> Value {
+          return arith::ConstantIndexOp::create(nb, nl, v);
+        };
+        SmallVector<Value> sourceIndices;
+        Value valid;
+        for (size_t d = 0; d < shape.size(); ++d) {
+          Value index = linalg::IndexOp::create(nb, nl, d);
+          if (d < leading) {
+            sourceIndices.push_back(index);
+            continue;
+          }
+          size_t i = d - leading;
+          int64_t stride = strides[i], in = type.getDimSize(d);
+          if (stride == 1 && low[i] <= 0 && size[i] - low[i] <= in) {
+            // Every position reads the input: a plain (possibly cropping)
+            // shift.
+            sourceIndices.push_back(
+                low[i] == 0 ? index
+                            : arith::AddIOp::create(nb, nl, index,
+                                                    indexConstant(-low[i]))
+                                  .getResult());
+            continue;
+          }
+          // rel = index - low must be a multiple of the stride in
+          // [0, (in - 1) * stride].
+          Value rel = arith::SubIOp::create(nb, nl, index, indexConstant(low[i]));
+          Value zero = indexConstant(0), maxRel = indexConstant((in - 1) * stride);
+          Value inRange = arith::AndIOp::create(
+              nb, nl,
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, rel, zero),
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sle, rel, maxRel));
+          Value clamped = arith::MinSIOp::create(
+              nb, nl, arith::MaxSIOp::create(nb, nl, rel, zero), maxRel);
+          if (stride != 1) {
+            Value strideValue = indexConstant(stride);
+            Value onGrid = arith::CmpIOp::create(
+                nb, nl, arith::CmpIPredicate::eq,
+                arith::RemUIOp::create(nb, nl, clamped, strideValue), zero);
+            inRange = arith::AndIOp::create(nb, nl, inRange, onGrid);
+            clamped = arith::DivUIOp::create(nb, nl, clamped, strideValue);
+          }
+          sourceIndices.push_back(clamped);
+          valid = valid ? arith::AndIOp::create(nb, nl, valid, inRange) : inRange;
+        }
+        Value element = tensor::ExtractOp::create(nb, nl, input, sourceIndices);
+        if (valid)
+          element = arith::SelectOp::create(
+              nb, nl, valid, element, arith::ConstantOp::create(nb, nl, padValue));
+        linalg::YieldOp::create(nb, nl, element);
+      });
+  return generic.getResult(0);
+}

@@ -62,6 +62,53 @@ Value buildF32Constant(OpBuilder &b, Location loc, float value);
 Value buildZeroFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                       Type elementType);
 
+//===----------------------------------------------------------------------===//
+// Sliding windows (Conv, ConvTranspose, pooling)
+//===----------------------------------------------------------------------===//
+
+class NodeImporter;
+
+/// The spatial geometry of a sliding-window op, one entry per spatial dim.
+struct SlidingWindow {
+  SmallVector<int64_t> kernel, strides, dilations;
+  /// Padding before and after each spatial dim (`pads`, or from auto_pad).
+  SmallVector<int64_t> padBegin, padEnd;
+  /// "NOTSET", "SAME_UPPER", "SAME_LOWER" or "VALID".
+  std::string autoPad = "NOTSET";
+  /// Whether SAME_* padding may come out negative (a kernel smaller than
+  /// the stride), cropping the input: ONNX Runtime crops for pooling but
+  /// pads Conv by zero.
+  bool negativeSamePads = false;
+  /// The output's spatial size (set by resolveSlidingWindow).
+  SmallVector<int64_t> outSize;
+
+  /// The extent of one window: (kernel - 1) * dilation + 1.
+  int64_t span(size_t i) const { return (kernel[i] - 1) * dilations[i] + 1; }
+};
+
+/// Reads the strides, dilations, pads and auto_pad attributes of a
+/// sliding-window node with `kernel` (defaults 1, 1, 0 and NOTSET) and
+/// checks their lengths and values.
+llvm::Expected<SlidingWindow> readSlidingWindow(NodeImporter &imp,
+                                                ArrayRef<int64_t> kernel);
+
+/// Sets the pads (for auto_pad SAME_* and VALID) and the output size of Conv
+/// or pooling over an input of spatial size `inputSpatial`:
+/// floor((in + pads - span) / stride) + 1, rounded up under `ceilMode`
+/// unless the last window would start in the end padding.
+llvm::Error resolveSlidingWindow(NodeImporter &imp, SlidingWindow &window,
+                                 ArrayRef<int64_t> inputSpatial, bool ceilMode);
+
+/// `input` with its trailing `low.size()` (spatial) dims spread out and
+/// padded: element j of spatial dim i lands at low[i] + j * strides[i] of a
+/// tensor of spatial size `size`, and every other element is `padValue`.
+/// With unit strides this is a constant pad (`low` may be negative to crop).
+/// Built as a gather (linalg.generic with tensor.extract) so that it lowers
+/// to plain loops without memref.copy.
+Value buildStridedPad(OpBuilder &b, Location loc, Value input,
+                      ArrayRef<int64_t> low, ArrayRef<int64_t> strides,
+                      ArrayRef<int64_t> size, TypedAttr padValue);
+
 } // namespace mlir::nibble::onnx_import
 
 #endif // NIBBLE_LIB_IMPORT_ONNX_IRBUILDERS_H

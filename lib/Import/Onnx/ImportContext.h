@@ -107,6 +107,53 @@ void registerConvolutionConverters(ConverterRegistry &registry);
 void registerPoolingConverters(ConverterRegistry &registry);
 void registerResizeConverters(ConverterRegistry &registry);
 
+//===----------------------------------------------------------------------===//
+// Elementwise conversion (shared by ElementwiseOps.cpp and MathOps.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Element type classes an elementwise op accepts, as a bitmask.
+enum ElementClass : unsigned {
+  kFloatElements = 1,
+  kIntElements = 2,
+  kBoolElements = 4,
+  kNumericElements = kFloatElements | kIntElements,
+  kAnyElements = kNumericElements | kBoolElements,
+};
+
+/// The class (kFloatElements, kIntElements or kBoolElements) of an MLIR
+/// element type; 0 for types converters do not compute on (int4).
+unsigned elementClassOf(Type type);
+
+/// What an elementwise scalar body knows besides its operands: their MLIR
+/// element type, whether the ONNX type is unsigned, and the node (for
+/// attributes).
+struct ElementContext {
+  Type type;
+  bool isUnsigned;
+  const NodeImporter &node;
+
+  bool isFloat() const { return isa<FloatType>(type); }
+  /// A scalar constant of the operands' element type.
+  Value constant(OpBuilder &b, Location loc, double value) const;
+};
+
+using ElementBody =
+    std::function<Value(OpBuilder &, Location, ValueRange, const ElementContext &)>;
+
+/// Converts an elementwise node over `operands`, which must share one ONNX
+/// type of a class in `accepted`: broadcasts them numpy-style, applies `body`
+/// to each tuple of scalars and binds output 0 with ONNX type
+/// `resultOnnxType` (the operands' type when 0).
+llvm::Error convertElementwise(NodeImporter &imp, ArrayRef<OnnxValue> operands,
+                               unsigned accepted, const ElementBody &body,
+                               int32_t resultOnnxType = 0);
+
+/// Registers `opType` as convertElementwise over all of the node's inputs:
+/// exactly `arity` of them, or one or more when `arity` is 0 (Sum, Max...).
+void addElementwiseConverter(ConverterRegistry &registry, llvm::StringRef opType,
+                             int arity, unsigned accepted, ElementBody body,
+                             int32_t resultOnnxType = 0);
+
 } // namespace mlir::nibble::onnx_import
 
 #endif // NIBBLE_LIB_IMPORT_ONNX_IMPORTCONTEXT_H

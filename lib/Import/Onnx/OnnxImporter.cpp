@@ -9,6 +9,7 @@
 #include "nibble/Import/Onnx/OnnxImporter.h"
 
 #include "ImportContext.h"
+#include "ImportFolding.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -193,6 +194,22 @@ resolveInputShape(const onnx::ValueInfoProto &info, const ImportOptions &options
   return shape;
 }
 
+/// Element types the runtime can pass in and out (ModelABI.h's nibble_dtype).
+static bool isGraphIOType(int32_t onnxType) {
+  switch (static_cast<OnnxDType>(onnxType)) {
+  case OnnxDType::Float: case OnnxDType::UInt8: case OnnxDType::Int8:
+  case OnnxDType::Int32: case OnnxDType::Int64: case OnnxDType::Bool:
+  case OnnxDType::Double:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static llvm::StringRef graphIOTypeNames() {
+  return "float32, float64, int8, uint8, int32, int64, bool";
+}
+
 static const ConverterRegistry &getConverters() {
   static const ConverterRegistry registry = [] {
     ConverterRegistry r;
@@ -290,9 +307,16 @@ llvm::Error GraphImporter::importNode(const onnx::NodeProto &node) {
   NodeImporter importer(builder, node, values, opset->second, baseDir);
   if (llvm::Error err = converter->second(importer))
     return err;
-  for (const std::string &output : node.output())
-    if (!output.empty() && !values.count(output))
+  for (const std::string &output : node.output()) {
+    if (output.empty())
+      continue;
+    auto it = values.find(output);
+    if (it == values.end())
       return importer.fail("output '" + output + "' is not supported by nibble");
+    // Small results computed from constants (shape arithmetic) become
+    // constants, so later nodes can rely on them at compile time.
+    it->second.value = foldToConstant(builder, it->second.value);
+  }
   return llvm::Error::success();
 }
 
@@ -316,10 +340,10 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
                                      "' is not a tensor; nibble compiles tensor inputs only");
     int32_t dtype = info.type().tensor_type().elem_type();
     Type elementType = getElementType(&ctx, dtype);
-    if (!elementType || elementType.isInteger(4))
-      return llvm::createStringError("graph input '" + info.name() +
-                                     "' has unsupported element type " +
-                                     onnxTypeName(dtype));
+    if (!elementType || !isGraphIOType(dtype))
+      return llvm::createStringError("graph input '" + info.name() + "' has element type " +
+                                     onnxTypeName(dtype) + ", which nibble binaries cannot "
+                                     "take yet (supported: " + graphIOTypeNames() + ")");
     llvm::Expected<std::vector<int64_t>> shape = resolveInputShape(info, options);
     if (!shape)
       return shape.takeError();
@@ -355,9 +379,11 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
       return llvm::createStringError("graph output '" + info.name() +
                                      "' is not produced by any node");
     RankedTensorType type = cast<RankedTensorType>(it->second.value.getType());
-    if (type.getElementType().isInteger(4))
-      return llvm::createStringError("graph output '" + info.name() +
-                                     "' is int4/uint4, which nibble cannot return yet");
+    if (!isGraphIOType(it->second.onnxType))
+      return llvm::createStringError("graph output '" + info.name() + "' has element type " +
+                                     onnxTypeName(it->second.onnxType) +
+                                     ", which nibble binaries cannot return yet (supported: " +
+                                     graphIOTypeNames() + ")");
     results.push_back(it->second.value);
     result.outputs.push_back({info.name(), it->second.onnxType,
                               std::vector<int64_t>(type.getShape().begin(),

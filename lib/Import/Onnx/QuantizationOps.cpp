@@ -18,6 +18,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
 using namespace mlir::nibble;
@@ -213,68 +214,61 @@ static llvm::Error convertDequantizeLinear(NodeImporter &imp) {
 // MatMulInteger
 //===----------------------------------------------------------------------===//
 
-static llvm::Error convertMatMulInteger(NodeImporter &imp) {
-  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
-  if (!operands)
-    return operands.takeError();
-  OnnxValue *a = &(*operands)[0], *bIn = &(*operands)[1];
-  if (!storageOf(a->onnxType) || !storageOf(bIn->onnxType) ||
-      tensorTypeOf(a->value).getElementType() != imp.builder().getI8Type() ||
-      tensorTypeOf(bIn->value).getElementType() != imp.builder().getI8Type())
-    return imp.fail("A and B must be int8 or uint8");
-  RankedTensorType aType = tensorTypeOf(a->value), bType = tensorTypeOf(bIn->value);
-  if (aType.getRank() < 2 || bType.getRank() != 2)
-    return imp.fail("supports A of rank >= 2 and a 2-D B");
-  int64_t k = aType.getShape().back(), n = bType.getDimSize(1);
-  if (bType.getDimSize(0) != k)
-    return imp.fail("inner dimensions differ");
+/// A zero point or scale of an integer matmul operand: a scalar (rank 0 after
+/// reshaping) or, where `columns` > 0, one per output column.
+static llvm::Expected<Value> perTensorOrColumn(NodeImporter &imp, int index,
+                                               int64_t columns, llvm::StringRef what) {
+  if (!imp.hasInput(index))
+    return Value();
+  llvm::Expected<OnnxValue> v = imp.input(index);
+  if (!v)
+    return v.takeError();
+  int64_t count = tensorTypeOf(v->value).getNumElements();
+  if (count == 1)
+    return buildReshape(imp.builder(), imp.loc(), v->value, {});
+  if (columns > 0 && count == columns)
+    return buildReshape(imp.builder(), imp.loc(), v->value, {columns});
+  return imp.fail(what + " must be a scalar" + (columns > 0 ? " or one per column" : ""));
+}
+
+namespace {
+/// The operands of an exact integer matmul `(A - a_zp) x (B - b_zp)`.
+struct IntegerMatmulOperands {
+  OnnxValue a, b;
+  Value aZeroPoint, bZeroPoint; // rank 0, or [N] for B
+};
+} // namespace
+
+/// `(A - a_zp) x (B - b_zp)` accumulated exactly in i32, for A[..., K] and
+/// B[K, N] of int8/uint8; returns [..., N].
+static Value buildIntegerMatmul(NodeImporter &imp, const IntegerMatmulOperands &ops) {
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
-  // Zero points: A per tensor; B per tensor or per column.
-  auto zeroPointOperand = [&](int index, int64_t columns) -> llvm::Expected<Value> {
-    if (!imp.hasInput(index))
-      return Value();
-    llvm::Expected<OnnxValue> zp = imp.input(index);
-    if (!zp)
-      return zp.takeError();
-    int64_t count = tensorTypeOf(zp->value).getNumElements();
-    if (count == 1)
-      return buildReshape(b, loc, zp->value, {});
-    if (columns > 0 && count == columns)
-      return buildReshape(b, loc, zp->value, {columns});
-    return imp.fail("zero point of input " + llvm::Twine(index - 2) +
-                    " must be a scalar" + (columns > 0 ? " or per column" : ""));
-  };
-  llvm::Expected<Value> aZp = zeroPointOperand(2, 0);
-  if (!aZp)
-    return aZp.takeError();
-  llvm::Expected<Value> bZp = zeroPointOperand(3, n);
-  if (!bZp)
-    return bZp.takeError();
-
-  int64_t rows = aType.getNumElements() / k;
-  Value a2D = buildReshape(b, loc, a->value, {rows, k});
   MLIRContext *ctx = imp.context();
+  RankedTensorType aType = tensorTypeOf(ops.a.value);
+  int64_t k = aType.getShape().back();
+  int64_t n = tensorTypeOf(ops.b.value).getDimSize(1);
+  int64_t rows = aType.getNumElements() / std::max<int64_t>(k, 1);
   auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
   // Loops (m, n, k).
-  SmallVector<Value> inputs{a2D, bIn->value};
+  SmallVector<Value> inputs{buildReshape(b, loc, ops.a.value, {rows, k}), ops.b.value};
   SmallVector<AffineMap> maps{AffineMap::get(3, 0, {d(0), d(2)}, ctx),
                               AffineMap::get(3, 0, {d(2), d(1)}, ctx)};
-  if (*aZp) {
-    inputs.push_back(*aZp);
+  if (ops.aZeroPoint) {
+    inputs.push_back(ops.aZeroPoint);
     maps.push_back(AffineMap::get(3, 0, {}, ctx));
   }
-  if (*bZp) {
-    inputs.push_back(*bZp);
-    maps.push_back(tensorTypeOf(*bZp).getRank() == 0
+  if (ops.bZeroPoint) {
+    inputs.push_back(ops.bZeroPoint);
+    maps.push_back(tensorTypeOf(ops.bZeroPoint).getRank() == 0
                        ? AffineMap::get(3, 0, {}, ctx)
                        : AffineMap::get(3, 0, {d(1)}, ctx));
   }
   maps.push_back(AffineMap::get(3, 0, {d(0), d(1)}, ctx));
   Value init = buildZeroFilled(b, loc, {rows, n}, b.getI32Type());
-  bool aUnsigned = isUnsignedOnnxType(a->onnxType);
-  bool bUnsigned = isUnsignedOnnxType(bIn->onnxType);
-  bool hasAZp = static_cast<bool>(*aZp), hasBZp = static_cast<bool>(*bZp);
+  bool aUnsigned = isUnsignedOnnxType(ops.a.onnxType);
+  bool bUnsigned = isUnsignedOnnxType(ops.b.onnxType);
+  bool hasAZp = static_cast<bool>(ops.aZeroPoint), hasBZp = static_cast<bool>(ops.bZeroPoint);
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), inputs, ValueRange{init}, maps,
       {utils::IteratorType::parallel, utils::IteratorType::parallel,
@@ -292,12 +286,166 @@ static llvm::Error convertMatMulInteger(NodeImporter &imp) {
         if (hasBZp)
           bv = arith::SubIOp::create(nb, nl, bv, ext(args[next++], bUnsigned));
         Value product = arith::MulIOp::create(nb, nl, av, bv);
-        linalg::YieldOp::create(nb, nl, ValueRange{arith::AddIOp::create(nb, nl, args.back(), product)});
+        linalg::YieldOp::create(nb, nl,
+                                ValueRange{arith::AddIOp::create(nb, nl, args.back(), product)});
       });
   SmallVector<int64_t> outShape(aType.getShape().drop_back());
   outShape.push_back(n);
-  imp.setOutput(0, buildReshape(b, loc, generic.getResult(0), outShape),
-                onnx::TensorProto::INT32);
+  return buildReshape(b, loc, generic.getResult(0), outShape);
+}
+
+/// Reads A (input 0), B (input `bIndex`) and their zero points for
+/// MatMulInteger (zero points at 2, 3) and QLinearMatMul (at 2, 5).
+static llvm::Expected<IntegerMatmulOperands>
+readIntegerMatmulOperands(NodeImporter &imp, int bIndex, int aZpIndex, int bZpIndex) {
+  llvm::Expected<OnnxValue> a = imp.input(0);
+  if (!a)
+    return a.takeError();
+  llvm::Expected<OnnxValue> bIn = imp.input(bIndex);
+  if (!bIn)
+    return bIn.takeError();
+  if (!storageOf(a->onnxType) || !storageOf(bIn->onnxType) ||
+      tensorTypeOf(a->value).getElementType() != imp.builder().getI8Type() ||
+      tensorTypeOf(bIn->value).getElementType() != imp.builder().getI8Type())
+    return imp.fail("A and B must be int8 or uint8");
+  RankedTensorType aType = tensorTypeOf(a->value), bType = tensorTypeOf(bIn->value);
+  if (aType.getRank() < 1 || bType.getRank() != 2)
+    return imp.fail("supports a 2-D B (batched B is not supported yet)");
+  int64_t n = bType.getDimSize(1);
+  if (bType.getDimSize(0) != aType.getShape().back())
+    return imp.fail("inner dimensions differ");
+  llvm::Expected<Value> aZp = perTensorOrColumn(imp, aZpIndex, 0, "a_zero_point");
+  if (!aZp)
+    return aZp.takeError();
+  llvm::Expected<Value> bZp = perTensorOrColumn(imp, bZpIndex, n, "b_zero_point");
+  if (!bZp)
+    return bZp.takeError();
+  return IntegerMatmulOperands{*a, *bIn, *aZp, *bZp};
+}
+
+static llvm::Error convertMatMulInteger(NodeImporter &imp) {
+  llvm::Expected<IntegerMatmulOperands> ops = readIntegerMatmulOperands(imp, 1, 2, 3);
+  if (!ops)
+    return ops.takeError();
+  imp.setOutput(0, buildIntegerMatmul(imp, *ops), onnx::TensorProto::INT32);
+  return llvm::Error::success();
+}
+
+/// `saturate(roundeven(x) + zp)` into the storage of `storageType`, for
+/// f32 `x` and a rank-0 zero point (or none).
+static Value buildRequantize(NodeImporter &imp, Value x, Value zeroPoint,
+                             int32_t storageType) {
+  auto [bits, isSigned] = *storageOf(storageType);
+  OpBuilder &b = imp.builder();
+  double qmin = isSigned ? -(1 << (bits - 1)) : 0;
+  double qmax = isSigned ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+  SmallVector<Value> operands{x};
+  if (zeroPoint)
+    operands.push_back(zeroPoint);
+  return buildElementwise(
+      b, imp.loc(), operands, b.getI8Type(),
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value v = math::RoundEvenOp::create(nb, nl, args[0]);
+        if (args.size() > 1) {
+          Value zp = isSigned ? arith::SIToFPOp::create(nb, nl, nb.getF32Type(), args[1]).getResult()
+                              : arith::UIToFPOp::create(nb, nl, nb.getF32Type(), args[1]).getResult();
+          v = arith::AddFOp::create(nb, nl, v, zp);
+        }
+        Value lo = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(qmin));
+        Value hi = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(qmax));
+        v = arith::MinNumFOp::create(nb, nl, arith::MaxNumFOp::create(nb, nl, v, lo), hi);
+        return isSigned ? arith::FPToSIOp::create(nb, nl, nb.getI8Type(), v).getResult()
+                        : arith::FPToUIOp::create(nb, nl, nb.getI8Type(), v).getResult();
+      });
+}
+
+/// QLinearMatMul: the exact integer product scaled by a_scale * b_scale /
+/// y_scale, then requantized (as the ONNX reference does).
+static llvm::Error convertQLinearMatMul(NodeImporter &imp) {
+  llvm::Expected<IntegerMatmulOperands> ops = readIntegerMatmulOperands(imp, 3, 2, 5);
+  if (!ops)
+    return ops.takeError();
+  int64_t n = tensorTypeOf(ops->b.value).getDimSize(1);
+  llvm::Expected<Value> aScale = perTensorOrColumn(imp, 1, 0, "a_scale");
+  llvm::Expected<Value> bScale = perTensorOrColumn(imp, 4, n, "b_scale");
+  llvm::Expected<Value> yScale = perTensorOrColumn(imp, 6, 0, "y_scale");
+  llvm::Expected<Value> yZp = perTensorOrColumn(imp, 7, 0, "y_zero_point");
+  for (llvm::Expected<Value> *v : {&aScale, &bScale, &yScale, &yZp})
+    if (!*v)
+      return v->takeError();
+  if (!*aScale || !*bScale || !*yScale)
+    return imp.fail("a_scale, b_scale and y_scale are required");
+  int32_t outType = imp.hasInput(7) ? cantFail(imp.input(7)).onnxType : ops->a.onnxType;
+  OpBuilder &b = imp.builder();
+  Value product = buildIntegerMatmul(imp, *ops);
+  Value scaled = buildElementwise(
+      b, imp.loc(), {product, *aScale, *bScale, *yScale}, b.getF32Type(),
+      [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        // float16 scales are widened: the product is formed in f32.
+        auto f32 = [&](Value v) -> Value {
+          return v.getType().isF32() ? v : arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
+        };
+        Value multiplier = arith::DivFOp::create(
+            nb, nl, arith::MulFOp::create(nb, nl, f32(args[1]), f32(args[2])), f32(args[3]));
+        Value acc = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), args[0]);
+        return arith::MulFOp::create(nb, nl, acc, multiplier);
+      });
+  imp.setOutput(0, buildRequantize(imp, scaled, *yZp, outType), outType);
+  return llvm::Error::success();
+}
+
+/// DynamicQuantizeLinear: uint8 with scale and zero point from the range of
+/// x extended to include 0 (ONNX opset 11).
+static llvm::Error convertDynamicQuantizeLinear(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  if (!tensorTypeOf(x->value).getElementType().isF32())
+    return imp.fail("x must be float32");
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  RankedTensorType type = tensorTypeOf(x->value);
+  Value flat = buildReshape(b, loc, x->value, {type.getNumElements()});
+  Type f32 = b.getF32Type();
+  auto reduce = [&](bool isMax) {
+    return buildReduction(b, loc, flat, 0, b.getF32FloatAttr(0.0f),
+                          [isMax](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                            if (isMax)
+                              return arith::MaximumFOp::create(nb, nl, args[0], args[1]);
+                            return arith::MinimumFOp::create(nb, nl, args[0], args[1]);
+                          });
+  };
+  // Starting both reductions at 0 includes 0 in the range, as the spec does.
+  Value maxValue = reduce(true), minValue = reduce(false);
+  Value scale = buildElementwise(
+      b, loc, {maxValue, minValue}, f32, [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value range = arith::SubFOp::create(nb, nl, args[0], args[1]);
+        Value zero = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0.0f));
+        Value one = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(1.0f));
+        Value qrange = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(255.0f));
+        Value isEmpty = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ, range, zero);
+        return arith::DivFOp::create(
+            nb, nl, arith::SelectOp::create(nb, nl, isEmpty, one, range), qrange);
+      });
+  Value zeroPoint = buildElementwise(
+      b, loc, {minValue, scale}, b.getI8Type(),
+      [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value zero = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0.0f));
+        Value hi = arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(255.0f));
+        Value initial = arith::SubFOp::create(nb, nl, zero,
+                                              arith::DivFOp::create(nb, nl, args[0], args[1]));
+        Value clamped = arith::MinNumFOp::create(
+            nb, nl, arith::MaxNumFOp::create(nb, nl, initial, zero), hi);
+        return arith::FPToUIOp::create(nb, nl, nb.getI8Type(),
+                                       math::RoundEvenOp::create(nb, nl, clamped));
+      });
+  auto scheme = SchemeAttr::get(imp.context(), 8, /*isSigned=*/false, Granularity::PerTensor,
+                                0, 0, /*hasZeroPoint=*/true, cast<FloatType>(f32));
+  Value y = QuantizeOp::create(b, loc, RankedTensorType::get(type.getShape(), b.getI8Type()),
+                               x->value, scale, zeroPoint, scheme);
+  imp.setOutput(0, y, onnx::TensorProto::UINT8);
+  imp.setOutput(1, scale, onnx::TensorProto::FLOAT);
+  imp.setOutput(2, zeroPoint, onnx::TensorProto::UINT8);
   return llvm::Error::success();
 }
 
@@ -429,5 +577,7 @@ void mlir::nibble::onnx_import::registerQuantizationConverters(
   registry["::QuantizeLinear"] = convertQuantizeLinear;
   registry["::DequantizeLinear"] = convertDequantizeLinear;
   registry["::MatMulInteger"] = convertMatMulInteger;
+  registry["::QLinearMatMul"] = convertQLinearMatMul;
+  registry["::DynamicQuantizeLinear"] = convertDynamicQuantizeLinear;
   registry["com.microsoft::MatMulNBits"] = convertMatMulNBits;
 }

@@ -1,4 +1,11 @@
 //===- ShapeOps.cpp - ONNX Reshape, Transpose, Identity, Constant ---------===//
+//
+// Reshape is a view (collapse to rank 1, then expand); a constant input
+// folds to a reshaped constant so shape computations stay constant.
+// Transpose is linalg.transpose. Constant covers every value_* form except
+// strings and sparse tensors.
+//
+//===----------------------------------------------------------------------===//
 
 #include "IRBuilders.h"
 #include "ImportContext.h"
@@ -6,11 +13,13 @@
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 using namespace mlir;
 using namespace mlir::nibble;
 using namespace mlir::nibble::onnx_import;
 
+/// Identity: the input value itself.
 static llvm::Error convertIdentity(NodeImporter &imp) {
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
@@ -19,6 +28,7 @@ static llvm::Error convertIdentity(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// Constant: value (a TensorProto), value_float(s) or value_int(s).
 static llvm::Error convertConstant(NodeImporter &imp) {
   OpBuilder &b = imp.builder();
   ElementsAttr value;
@@ -54,6 +64,7 @@ static llvm::Error convertConstant(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// Transpose: perm, or the reversed dims by default.
 static llvm::Error convertTranspose(NodeImporter &imp) {
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
@@ -79,6 +90,21 @@ static llvm::Error convertTranspose(NodeImporter &imp) {
   imp.setOutput(0, buildTranspose(imp.builder(), imp.loc(), x->value, perm),
                 x->onnxType);
   return llvm::Error::success();
+}
+
+/// The constant behind `value` under `shape` (same data, no copy for
+/// resource blobs), or null when `value` is not a constant.
+static ElementsAttr reshapeConstant(Value value, ArrayRef<int64_t> shape) {
+  Attribute attr = getConstantElements(value);
+  if (!attr)
+    return {};
+  auto type = RankedTensorType::get(
+      shape, cast<ShapedType>(cast<TypedAttr>(attr).getType()).getElementType());
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr))
+    return dense.reshape(type);
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr))
+    return DenseResourceElementsAttr::get(type, resource.getRawHandle());
+  return {};
 }
 
 /// The output shape of ONNX Reshape: 0 copies the input dim (unless
@@ -123,6 +149,8 @@ resolveReshape(NodeImporter &imp, ArrayRef<int64_t> inputShape,
   return shape;
 }
 
+/// Reshape: the shape attribute before opset 5, a constant input from it;
+/// a constant input folds to a reshaped constant.
 static llvm::Error convertReshape(NodeImporter &imp) {
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
@@ -131,11 +159,18 @@ static llvm::Error convertReshape(NodeImporter &imp) {
   if (imp.opset() < 5) {
     requested = imp.intsAttr("shape").value_or(SmallVector<int64_t>{});
   } else {
-    llvm::Expected<ElementsAttr> shapeAttr = imp.constantInput(1, "the shape input");
+    llvm::Expected<OnnxValue> shapeInput = imp.input(1);
+    if (!shapeInput)
+      return shapeInput.takeError();
+    // Initializers, Constant nodes and folded shape computations are all
+    // arith.constant here.
+    Attribute shapeAttr = getConstantElements(shapeInput->value);
     if (!shapeAttr)
-      return shapeAttr.takeError();
+      return imp.fail("the shape input ('" + imp.node().input(1) +
+                      "') is computed at run time, but nibble needs it at "
+                      "compile time; only static shapes are supported");
     std::optional<SmallVector<int64_t>> values =
-        readIntElements(*shapeAttr, /*isSigned=*/true);
+        readIntElements(shapeAttr, /*isSigned=*/true);
     if (!values)
       return imp.fail("the shape input must be an int64 constant");
     requested = *values;
@@ -145,6 +180,14 @@ static llvm::Error convertReshape(NodeImporter &imp) {
       resolveReshape(imp, tensorTypeOf(x->value).getShape(), requested, allowZero);
   if (!shape)
     return shape.takeError();
+  // Reshapes inside shape computations fold so later ops see constants.
+  if (ElementsAttr folded = reshapeConstant(x->value, *shape)) {
+    imp.setOutput(0,
+                  arith::ConstantOp::create(imp.builder(), imp.loc(),
+                                            cast<TypedAttr>(folded)),
+                  x->onnxType);
+    return llvm::Error::success();
+  }
   imp.setOutput(0, buildReshape(imp.builder(), imp.loc(), x->value, *shape),
                 x->onnxType);
   return llvm::Error::success();

@@ -34,6 +34,18 @@ def shape_from_input(path):
     save(graph, path, opset=14)
 
 
+def constant_data(path):
+    # Reshaping a constant (as shape computations do) folds to a constant.
+    data = numpy_helper.from_array(np.arange(6, dtype=np.int64), "data")
+    s = numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["data", "shape"], ["y"], name="reshape")],
+        "reshape_constant", [], [helper.make_tensor_value_info("y", TensorProto.INT64, None)],
+        [data, s],
+    )
+    save(graph, path, opset=14)
+
+
 dispatch({
     # [2, 3, 4] -> [0, -1] = [2, 12]
     "copy_and_infer": lambda path: build(path, [0, -1]),
@@ -44,4 +56,9 @@ dispatch({
     "wrong_count": lambda path: build(path, [5, 5]),
     "copy_past_rank": lambda path: build(path, [2, 3, 4, 0], input_shape=(2, 3, 4)),
     "shape_from_input": shape_from_input,
+    "constant_data": constant_data,
+    # allowzero keeps a 0 as a zero-size dim: [0, 3] -> [3, 0].
+    "allowzero": lambda path: build(path, [3, 0], allowzero=1, input_shape=(0, 3)),
+    # Without allowzero the 0 copies dim 1 (3): 0 elements into 9.
+    "zero_copies": lambda path: build(path, [3, 0], input_shape=(0, 3)),
 })
