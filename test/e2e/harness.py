@@ -7,6 +7,8 @@ the executable's --input/--output-dir, and one-line errors.
 
 from __future__ import annotations
 
+import re
+
 import os
 import subprocess
 from pathlib import Path
@@ -92,7 +94,9 @@ def run_executable(exe: Path, inputs: dict[str, np.ndarray], work_dir: Path,
                    output_names: list[str]) -> dict[str, np.ndarray]:
     """Runs a compiled model on `inputs`, asserts success, returns its outputs.
 
-    Every name in `output_names` must have been written as DIR/<name>.npy.
+    Every name in `output_names` must have been written as DIR/<name>.npy,
+    with characters outside [A-Za-z0-9._-] replaced by '_' (as the runtime
+    does for names like "onnx::Shape_422").
     """
     out_dir = work_dir / "outputs"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -101,10 +105,14 @@ def run_executable(exe: Path, inputs: dict[str, np.ndarray], work_dir: Path,
     assert proc.returncode == 0, f"compiled model failed\n{describe(proc)}"
     outputs = {}
     for name in output_names:
-        path = out_dir / f"{name}.npy"
+        path = out_dir / f"{output_file_stem(name)}.npy"
         assert path.is_file(), f"{exe} did not write {path}\n{describe(proc)}"
         outputs[name] = np.load(path)
     return outputs
+
+
+def output_file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def graph_output_names(model_path: Path) -> list[str]:
