@@ -79,6 +79,11 @@ static const char *dtypeEnumerator(int32_t onnxType) {
   case OnnxDType::Int64: return "NIBBLE_DTYPE_I64";
   case OnnxDType::Bool: return "NIBBLE_DTYPE_BOOL";
   case OnnxDType::Double: return "NIBBLE_DTYPE_F64";
+  case OnnxDType::Float16: return "NIBBLE_DTYPE_F16";
+  case OnnxDType::Int16: return "NIBBLE_DTYPE_I16";
+  case OnnxDType::UInt16: return "NIBBLE_DTYPE_U16";
+  case OnnxDType::UInt32: return "NIBBLE_DTYPE_U32";
+  case OnnxDType::UInt64: return "NIBBLE_DTYPE_U64";
   default: return nullptr;
   }
 }

@@ -232,6 +232,18 @@ struct Random {
   }
 };
 
+/// The IEEE half-precision bits of `Value`, which must be a normal number
+/// of magnitude below 2 (what fillRandom draws) or zero.
+uint16_t halfBits(float Value) {
+  uint32_t Bits;
+  std::memcpy(&Bits, &Value, sizeof(Bits));
+  uint16_t Sign = uint16_t((Bits >> 16) & 0x8000);
+  int32_t Exponent = int32_t((Bits >> 23) & 0xFF) - 127 + 15;
+  if (Exponent <= 0) // too small for a normal half: flush to zero
+    return Sign;
+  return uint16_t(Sign | (Exponent << 10) | ((Bits >> 13) & 0x3FF));
+}
+
 /// Floats uniform in [-1, 1); integers in [0, 4), small enough to be valid
 /// indices for almost any Gather; bools 0 or 1.
 void fillRandom(const nibble_tensor_desc &Desc, void *Data, Random &Rng) {
@@ -242,11 +254,13 @@ void fillRandom(const nibble_tensor_desc &Desc, void *Data, Random &Rng) {
     uint64_t Bits = Rng.next();
     float F = float(Bits >> 40) * 0x1p-23f - 1.0f;
     double D = double(Bits >> 11) * 0x1p-52 - 1.0;
+    uint16_t H = halfBits(F);
     uint64_t Int = Bits % (Desc.dtype == NIBBLE_DTYPE_BOOL ? 2 : 4);
     // The host is little-endian (see Npy.cpp), so the low Size bytes of Int
     // are the integer in any width.
     const void *Value = Desc.dtype == NIBBLE_DTYPE_F32   ? (const void *)&F
                         : Desc.dtype == NIBBLE_DTYPE_F64 ? (const void *)&D
+                        : Desc.dtype == NIBBLE_DTYPE_F16 ? (const void *)&H
                                                          : &Int;
     std::memcpy(Bytes + I * Size, Value, Size);
   }

@@ -35,7 +35,9 @@ const DtypeCode DtypeCodes[] = {
     {"<f4", NIBBLE_DTYPE_F32},  {"<f8", NIBBLE_DTYPE_F64},
     {"|i1", NIBBLE_DTYPE_I8},   {"|u1", NIBBLE_DTYPE_U8},
     {"<i4", NIBBLE_DTYPE_I32},  {"<i8", NIBBLE_DTYPE_I64},
-    {"|b1", NIBBLE_DTYPE_BOOL},
+    {"|b1", NIBBLE_DTYPE_BOOL}, {"<f2", NIBBLE_DTYPE_F16},
+    {"<i2", NIBBLE_DTYPE_I16},  {"<u2", NIBBLE_DTYPE_U16},
+    {"<u4", NIBBLE_DTYPE_U32},  {"<u8", NIBBLE_DTYPE_U64},
 };
 
 const DtypeCode *findDescr(const std::string &Descr) {

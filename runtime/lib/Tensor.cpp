@@ -24,6 +24,11 @@ const DtypeInfo Dtypes[] = {
     {NIBBLE_DTYPE_I32, 4, "int32", "i32"},
     {NIBBLE_DTYPE_I64, 8, "int64", "i64"},
     {NIBBLE_DTYPE_BOOL, 1, "bool", "bool"},
+    {NIBBLE_DTYPE_F16, 2, "float16", "f16"},
+    {NIBBLE_DTYPE_I16, 2, "int16", "i16"},
+    {NIBBLE_DTYPE_U16, 2, "uint16", "u16"},
+    {NIBBLE_DTYPE_U32, 4, "uint32", "u32"},
+    {NIBBLE_DTYPE_U64, 8, "uint64", "u64"},
 };
 const DtypeInfo Unknown = {NIBBLE_DTYPE_F32, 0, "unknown", "unknown"};
 

@@ -58,7 +58,8 @@ const std::string F32x6(24, '\1');
 TEST(NpyTest, RoundTripsEveryDtypeAndRank) {
   const nibble_dtype Dtypes[] = {
       NIBBLE_DTYPE_F32, NIBBLE_DTYPE_F64, NIBBLE_DTYPE_I8,  NIBBLE_DTYPE_U8,
-      NIBBLE_DTYPE_I32, NIBBLE_DTYPE_I64, NIBBLE_DTYPE_BOOL};
+      NIBBLE_DTYPE_I32, NIBBLE_DTYPE_I64, NIBBLE_DTYPE_BOOL, NIBBLE_DTYPE_F16,
+      NIBBLE_DTYPE_I16, NIBBLE_DTYPE_U16, NIBBLE_DTYPE_U32, NIBBLE_DTYPE_U64};
   const std::vector<std::vector<int64_t>> Shapes = {
       {}, {5}, {2, 3}, {2, 1, 3}, {1, 2, 2, 3}, {0, 4}};
   for (nibble_dtype Dtype : Dtypes) {
@@ -187,7 +188,7 @@ TEST(NpyTest, RejectsUnsupportedLayoutsAndDtypes) {
                   "big-endian data ('>f4'); save arr.astype('<f4')");
   EXPECT_CONTAINS(parseError(makeNpy(header(">i8", false), F32x6)),
                   "big-endian");
-  for (const char *Descr : {"<f2", "<c8", "|O", "<U3", "", "=f4", "|i4"})
+  for (const char *Descr : {"<c8", "|O", "<U3", "", "=f4", "|i4", "<f16"})
     EXPECT_CONTAINS(parseError(makeNpy(header(Descr, false), F32x6)),
                     "', which is not supported; save it as float32");
 }

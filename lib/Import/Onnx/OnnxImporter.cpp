@@ -197,9 +197,10 @@ resolveInputShape(const onnx::ValueInfoProto &info, const ImportOptions &options
 /// Element types the runtime can pass in and out (ModelABI.h's nibble_dtype).
 static bool isGraphIOType(int32_t onnxType) {
   switch (static_cast<OnnxDType>(onnxType)) {
-  case OnnxDType::Float: case OnnxDType::UInt8: case OnnxDType::Int8:
-  case OnnxDType::Int32: case OnnxDType::Int64: case OnnxDType::Bool:
-  case OnnxDType::Double:
+  case OnnxDType::Float: case OnnxDType::Float16: case OnnxDType::Double:
+  case OnnxDType::UInt8: case OnnxDType::Int8: case OnnxDType::UInt16:
+  case OnnxDType::Int16: case OnnxDType::UInt32: case OnnxDType::Int32:
+  case OnnxDType::UInt64: case OnnxDType::Int64: case OnnxDType::Bool:
     return true;
   default:
     return false;
@@ -207,7 +208,7 @@ static bool isGraphIOType(int32_t onnxType) {
 }
 
 static llvm::StringRef graphIOTypeNames() {
-  return "float32, float64, int8, uint8, int32, int64, bool";
+  return "float16/32/64, int8/16/32/64, uint8/16/32/64, bool";
 }
 
 static const ConverterRegistry &getConverters() {

@@ -29,8 +29,12 @@ Type mlir::nibble::onnx_import::getElementType(MLIRContext *ctx,
   case onnx::TensorProto::FLOAT16: return b.getF16Type();
   case onnx::TensorProto::UINT8:
   case onnx::TensorProto::INT8: return b.getI8Type();
-  case onnx::TensorProto::INT32: return b.getI32Type();
-  case onnx::TensorProto::INT64: return b.getI64Type();
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16: return b.getI16Type();
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32: return b.getI32Type();
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64: return b.getI64Type();
   case onnx::TensorProto::BOOL: return b.getI1Type();
   case static_cast<int32_t>(OnnxDType::UInt4):
   case static_cast<int32_t>(OnnxDType::Int4): return b.getIntegerType(4);
@@ -166,16 +170,14 @@ mlir::nibble::onnx_import::importTensor(const onnx::TensorProto &tensor,
     case onnx::TensorProto::INT32:
       appendRaw(tensor.int32_data().data(), tensor.int32_data_size() * 4);
       break;
-    default: // int8, uint8, bool, float16 and packed int4 live in int32_data
-      for (int32_t v : tensor.int32_data()) {
-        if (elementType.isF16()) {
-          uint16_t h = static_cast<uint16_t>(v);
-          appendRaw(&h, 2);
-        } else {
-          char c = static_cast<char>(v);
-          appendRaw(&c, 1);
-        }
-      }
+    case onnx::TensorProto::UINT32:
+    case onnx::TensorProto::UINT64:
+      for (uint64_t v : tensor.uint64_data())
+        appendRaw(&v, elementBytes); // little-endian: the low bytes
+      break;
+    default: // (u)int8/16, bool, float16 and packed int4 live in int32_data
+      for (int32_t v : tensor.int32_data())
+        appendRaw(&v, elementBytes); // little-endian: the low bytes
     }
   }
 

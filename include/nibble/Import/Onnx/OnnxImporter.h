@@ -24,8 +24,9 @@ namespace mlir::nibble {
 /// ONNX element types that graph inputs and outputs may have (values of
 /// onnx.TensorProto.DataType).
 enum class OnnxDType : int32_t {
-  Float = 1, UInt8 = 2, Int8 = 3, Int32 = 6, Int64 = 7, Bool = 9,
-  Double = 11, UInt4 = 21, Int4 = 22,
+  Float = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6, Int64 = 7,
+  Bool = 9, Float16 = 10, Double = 11, UInt32 = 12, UInt64 = 13, UInt4 = 21,
+  Int4 = 22,
 };
 
 /// A graph input or output as the runtime sees it.

@@ -21,10 +21,15 @@ typedef enum nibble_dtype {
   NIBBLE_DTYPE_F32 = 1,
   NIBBLE_DTYPE_U8 = 2,
   NIBBLE_DTYPE_I8 = 3,
+  NIBBLE_DTYPE_U16 = 4,
+  NIBBLE_DTYPE_I16 = 5,
   NIBBLE_DTYPE_I32 = 6,
   NIBBLE_DTYPE_I64 = 7,
   NIBBLE_DTYPE_BOOL = 9,
+  NIBBLE_DTYPE_F16 = 10,
   NIBBLE_DTYPE_F64 = 11,
+  NIBBLE_DTYPE_U32 = 12,
+  NIBBLE_DTYPE_U64 = 13,
 } nibble_dtype;
 
 /* One graph input or output: its ONNX name, element type and static shape. */
