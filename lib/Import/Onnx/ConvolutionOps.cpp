@@ -24,6 +24,7 @@
 
 #include "IRBuilders.h"
 #include "ImportContext.h"
+#include "QuantBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -249,12 +250,12 @@ static Value buildWideConv(OpBuilder &b, Location loc, Value phased,
 /// each output channel if `withBias` and the node has one, else zeros.
 static llvm::Expected<Value> buildBiasInit(NodeImporter &imp,
                                            ArrayRef<int64_t> outShape,
-                                           Type elementType, bool withBias) {
+                                           Type elementType, int biasInput) {
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
-  if (!withBias || !imp.hasInput(2))
+  if (biasInput < 0 || !imp.hasInput(biasInput))
     return buildZeroFilled(b, loc, outShape, elementType);
-  llvm::Expected<OnnxValue> bias = imp.input(2);
+  llvm::Expected<OnnxValue> bias = imp.input(biasInput);
   if (!bias)
     return bias.takeError();
   int64_t groups = outShape[1], perGroup = outShape[2];
@@ -298,12 +299,15 @@ struct ConvOperands {
 /// holding input channels (Conv: 1, ConvTranspose: 0).
 static llvm::Expected<ConvOperands> readConvOperands(NodeImporter &imp,
                                                      unsigned weightInputDim,
-                                                     bool integer = false) {
-  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
-  if (!operands)
-    return operands.takeError();
-  ConvOperands result{(*operands)[0], (*operands)[1],
-                      imp.intAttr("group").value_or(1), {}};
+                                                     bool integer = false,
+                                                     int weightIndex = 1) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  llvm::Expected<OnnxValue> w = imp.input(weightIndex);
+  if (!w)
+    return w.takeError();
+  ConvOperands result{*x, *w, imp.intAttr("group").value_or(1), {}};
   RankedTensorType xType = tensorTypeOf(result.x.value);
   RankedTensorType wType = tensorTypeOf(result.weight.value);
   auto isByte = [](int32_t t) {
@@ -350,12 +354,11 @@ static Value mergeChannels(OpBuilder &b, Location loc, Value v) {
 }
 
 /// The convolution of `x` [N, C, in...] with `weight` laid out as
-/// buildPhasedWeight says, as [N, M, out...]; starts from the bias if
-/// `withBias`.
-static llvm::Error emitGroupedConv(NodeImporter &imp, Value x, Value weight,
-                                   bool inputChannelsFirst, int64_t groups,
-                                   ArrayRef<ConvDim> dims, bool withBias,
-                                   int32_t outOnnxType) {
+/// buildPhasedWeight says, as [N, M, out...]; starts from the bias (node
+/// input `biasInput`, none if negative).
+static llvm::Expected<Value> buildGroupedConv(NodeImporter &imp, Value x, Value weight,
+                                              bool inputChannelsFirst, int64_t groups,
+                                              ArrayRef<ConvDim> dims, int biasInput) {
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
   RankedTensorType xType = tensorTypeOf(x);
@@ -365,7 +368,7 @@ static llvm::Error emitGroupedConv(NodeImporter &imp, Value x, Value weight,
   int64_t outPerGroup = tensorTypeOf(phasedWeight).getDimSize(1);
   SmallVector<int64_t> wideShape{xType.getDimSize(0), groups, outPerGroup,
                                  wideSize(dims)};
-  llvm::Expected<Value> init = buildBiasInit(imp, wideShape, elementType, withBias);
+  llvm::Expected<Value> init = buildBiasInit(imp, wideShape, elementType, biasInput);
   if (!init)
     return init.takeError();
   Value wide = buildWideConv(b, loc, buildPhasedInput(b, loc, x, groups, dims),
@@ -380,14 +383,14 @@ static llvm::Error emitGroupedConv(NodeImporter &imp, Value x, Value weight,
   Value result = buildStridedPad(b, loc, buildReshape(b, loc, wide, rowsShape),
                                  noOffset, unitStrides, outSize,
                                  b.getZeroAttr(elementType));
-  imp.setOutput(0, mergeChannels(b, loc, result), outOnnxType);
-  return llvm::Error::success();
+  return mergeChannels(b, loc, result);
 }
 
-/// Conv and ConvInteger (once its zero points are subtracted): padding and
-/// output size from the attributes; starts from the bias if `withBias`.
-static llvm::Error emitConv(NodeImporter &imp, const ConvOperands &operands,
-                            int32_t outOnnxType, bool withBias) {
+/// Conv, ConvInteger and QLinearConv (once zero points are subtracted):
+/// padding and output size from the attributes; starts from the bias (node
+/// input `biasInput`, none if negative).
+static llvm::Expected<Value> buildConv(NodeImporter &imp, const ConvOperands &operands,
+                                       int biasInput) {
   RankedTensorType xType = tensorTypeOf(operands.x.value);
   int64_t outChannels = tensorTypeOf(operands.weight.value).getDimSize(0);
   if (outChannels % operands.groups != 0)
@@ -405,16 +408,25 @@ static llvm::Error emitConv(NodeImporter &imp, const ConvOperands &operands,
     dims.push_back(ConvDim{inSize[i], window->outSize[i], window->kernel[i],
                            window->dilations[i], window->strides[i],
                            window->padBegin[i], /*spread=*/1, /*flip=*/false});
-  return emitGroupedConv(imp, operands.x.value, operands.weight.value,
-                         /*inputChannelsFirst=*/false, operands.groups, dims,
-                         withBias, outOnnxType);
+  return buildGroupedConv(imp, operands.x.value, operands.weight.value,
+                          /*inputChannelsFirst=*/false, operands.groups, dims,
+                          biasInput);
+}
+
+/// Binds output 0 to `result` or passes its error on.
+static llvm::Error setResult(NodeImporter &imp, llvm::Expected<Value> result,
+                             int32_t onnxType) {
+  if (!result)
+    return result.takeError();
+  imp.setOutput(0, *result, onnxType);
+  return llvm::Error::success();
 }
 
 static llvm::Error convertConv(NodeImporter &imp) {
   llvm::Expected<ConvOperands> operands = readConvOperands(imp, 1);
   if (!operands)
     return operands.takeError();
-  return emitConv(imp, *operands, operands->x.onnxType, /*withBias=*/true);
+  return setResult(imp, buildConv(imp, *operands, /*biasInput=*/2), operands->x.onnxType);
 }
 
 /// `v` - zero point (input `zpIndex`, if given) widened to i32. The zero
@@ -466,11 +478,82 @@ static llvm::Error convertConvInteger(NodeImporter &imp) {
     return w.takeError();
   operands->x.value = *x;
   operands->weight.value = *w;
-  return emitConv(imp, *operands, onnx::TensorProto::INT32, /*withBias=*/false);
+  return setResult(imp, buildConv(imp, *operands, /*biasInput=*/-1),
+                   onnx::TensorProto::INT32);
 }
 
 /// Floor division (ONNX's pad formulas use Python's // on values that may
 /// be negative).
+/// A QLinearConv scale: rank 0, or (w_scale per output channel) shaped to
+/// broadcast along dim 1 of a rank-`rank` result.
+static llvm::Expected<Value> readConvScale(NodeImporter &imp, int index, int64_t channels,
+                                           int64_t rank) {
+  llvm::Expected<OnnxValue> scale = imp.input(index);
+  if (!scale)
+    return scale.takeError();
+  int64_t count = tensorTypeOf(scale->value).getNumElements();
+  if (count == 1)
+    return buildReshape(imp.builder(), imp.loc(), scale->value, {});
+  if (channels > 0 && count == channels) {
+    SmallVector<int64_t> shape(rank, 1);
+    shape[1] = channels;
+    return buildReshape(imp.builder(), imp.loc(), scale->value, shape);
+  }
+  return imp.fail("scale input " + llvm::Twine(index) + " must be a scalar" +
+                  (channels > 0 ? " or one per output channel" : ""));
+}
+
+/// QLinearConv: the exact ConvInteger result (plus the int32 bias) scaled by
+/// x_scale * w_scale / y_scale and requantized, as the ONNX reference does.
+static llvm::Error convertQLinearConv(NodeImporter &imp) {
+  llvm::Expected<ConvOperands> operands =
+      readConvOperands(imp, 1, /*integer=*/true, /*weightIndex=*/3);
+  if (!operands)
+    return operands.takeError();
+  int64_t outChannels = tensorTypeOf(operands->weight.value).getDimSize(0);
+  llvm::Expected<Value> x = subtractZeroPoint(imp, operands->x, 2, 0);
+  if (!x)
+    return x.takeError();
+  llvm::Expected<Value> w = subtractZeroPoint(imp, operands->weight, 5, outChannels);
+  if (!w)
+    return w.takeError();
+  operands->x.value = *x;
+  operands->weight.value = *w;
+  llvm::Expected<Value> acc = buildConv(imp, *operands, /*biasInput=*/8);
+  if (!acc)
+    return acc.takeError();
+  int64_t rank = tensorTypeOf(*acc).getRank();
+  llvm::Expected<Value> xScale = readConvScale(imp, 1, 0, rank);
+  llvm::Expected<Value> wScale = readConvScale(imp, 4, outChannels, rank);
+  llvm::Expected<Value> yScale = readConvScale(imp, 6, 0, rank);
+  for (llvm::Expected<Value> *v : {&xScale, &wScale, &yScale})
+    if (!*v)
+      return v->takeError();
+  Value yZeroPoint;
+  int32_t outType = operands->x.onnxType;
+  if (imp.hasInput(7)) {
+    OnnxValue zp = cantFail(imp.input(7));
+    yZeroPoint = buildReshape(imp.builder(), imp.loc(), zp.value, {});
+    outType = zp.onnxType;
+  }
+  if (outType != onnx::TensorProto::INT8 && outType != onnx::TensorProto::UINT8)
+    return imp.fail("y_zero_point must be int8 or uint8");
+  OpBuilder &b = imp.builder();
+  Value scaled = buildElementwise(
+      b, imp.loc(), {*acc, *xScale, *wScale, *yScale}, b.getF32Type(),
+      [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        auto f32 = [&](Value v) -> Value {
+          return v.getType().isF32() ? v : arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
+        };
+        Value multiplier = arith::DivFOp::create(
+            nb, nl, arith::MulFOp::create(nb, nl, f32(args[1]), f32(args[2])), f32(args[3]));
+        Value value = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), args[0]);
+        return arith::MulFOp::create(nb, nl, value, multiplier);
+      });
+  imp.setOutput(0, buildRequantize(imp, scaled, yZeroPoint, outType), outType);
+  return llvm::Error::success();
+}
+
 static int64_t floorDiv(int64_t a, int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
 }
@@ -536,14 +619,17 @@ static llvm::Error convertConvTranspose(NodeImporter &imp) {
                            window->dilations[i], /*stride=*/1,
                            window->span(i) - 1 - padBegin[i],
                            /*spread=*/window->strides[i], /*flip=*/true});
-  return emitGroupedConv(imp, x, operands->weight.value,
-                         /*inputChannelsFirst=*/true, groups, dims,
-                         /*withBias=*/true, operands->x.onnxType);
+  return setResult(imp,
+                   buildGroupedConv(imp, x, operands->weight.value,
+                                    /*inputChannelsFirst=*/true, groups, dims,
+                                    /*biasInput=*/2),
+                   operands->x.onnxType);
 }
 
 void mlir::nibble::onnx_import::registerConvolutionConverters(
     ConverterRegistry &registry) {
   registry["::Conv"] = convertConv;
   registry["::ConvInteger"] = convertConvInteger;
+  registry["::QLinearConv"] = convertQLinearConv;
   registry["::ConvTranspose"] = convertConvTranspose;
 }

@@ -17,6 +17,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
+#include <map>
+
 using namespace mlir;
 using namespace mlir::nibble;
 using namespace mlir::nibble::onnx_import;
@@ -199,7 +201,133 @@ static llvm::Error convertGemm(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+//===----------------------------------------------------------------------===//
+// Einsum
+//===----------------------------------------------------------------------===//
+
+/// The subscripts of an Einsum equation: one letter string per operand and
+/// the output's. An implicit output is the letters used exactly once, in
+/// alphabetical order (numpy's rule).
+static llvm::Expected<std::pair<SmallVector<std::string>, std::string>>
+parseEinsumEquation(NodeImporter &imp, StringRef equation, size_t numOperands) {
+  std::string compact;
+  for (char c : equation)
+    if (!isspace(static_cast<unsigned char>(c)))
+      compact += c;
+  if (StringRef(compact).contains("..."))
+    return imp.fail("equations with '...' (broadcast dimensions) are not supported");
+  auto [lhs, rhs] = StringRef(compact).split("->");
+  SmallVector<StringRef> parts;
+  lhs.split(parts, ',');
+  if (parts.size() != numOperands)
+    return imp.fail("the equation names " + Twine(parts.size()) + " operands but the node has " +
+                    Twine(numOperands));
+  SmallVector<std::string> operands;
+  std::map<char, int> uses;
+  for (StringRef part : parts) {
+    for (char c : part) {
+      if (!isalpha(static_cast<unsigned char>(c)))
+        return imp.fail("unexpected character '" + Twine(c) + "' in the equation");
+      if (part.count(c) > 1)
+        return imp.fail("a letter repeated within one operand (diagonals, traces) is not supported");
+      ++uses[c];
+    }
+    operands.push_back(part.str());
+  }
+  std::string output;
+  if (compact.find("->") != std::string::npos) {
+    output = rhs.str();
+  } else {
+    for (auto [letter, count] : uses)
+      if (count == 1)
+        output += letter;
+  }
+  for (char c : output)
+    if (!uses.count(c))
+      return imp.fail("output letter '" + Twine(c) + "' appears in no operand");
+  return std::make_pair(operands, output);
+}
+
+/// Einsum without ellipses or diagonals is one linalg.generic: a loop per
+/// letter, output letters parallel, the others summed.
+static llvm::Error convertEinsum(NodeImporter &imp) {
+  std::optional<std::string> equation = imp.stringAttr("equation");
+  if (!equation)
+    return imp.fail("the equation attribute is required");
+  SmallVector<OnnxValue> operands;
+  for (int i = 0; i < imp.numInputs(); ++i) {
+    llvm::Expected<OnnxValue> v = imp.input(i);
+    if (!v)
+      return v.takeError();
+    operands.push_back(*v);
+  }
+  if (operands.empty())
+    return imp.fail("needs at least one input");
+  auto parsed = parseEinsumEquation(imp, *equation, operands.size());
+  if (!parsed)
+    return parsed.takeError();
+  auto &[subscripts, output] = *parsed;
+  Type elementType = tensorTypeOf(operands[0].value).getElementType();
+  // Loop order: output letters, then summed letters by first appearance.
+  std::string loops = output;
+  std::map<char, int64_t> sizes;
+  for (auto [operand, letters] : llvm::zip(operands, subscripts)) {
+    RankedTensorType type = tensorTypeOf(operand.value);
+    if (type.getElementType() != elementType)
+      return imp.fail("operands have different element types");
+    if (static_cast<size_t>(type.getRank()) != letters.size())
+      return imp.fail("operand subscripts '" + letters + "' do not match its rank " +
+                      Twine(type.getRank()));
+    for (auto [letter, size] : llvm::zip(letters, type.getShape())) {
+      auto [it, inserted] = sizes.insert({letter, size});
+      if (!inserted && it->second != size)
+        return imp.fail("letter '" + Twine(letter) + "' has sizes " + Twine(it->second) +
+                        " and " + Twine(size));
+      if (loops.find(letter) == std::string::npos)
+        loops += letter;
+    }
+  }
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  MLIRContext *ctx = imp.context();
+  auto mapOf = [&](StringRef letters) {
+    SmallVector<AffineExpr> exprs;
+    for (char c : letters)
+      exprs.push_back(b.getAffineDimExpr(loops.find(c)));
+    return AffineMap::get(loops.size(), 0, exprs, ctx);
+  };
+  SmallVector<AffineMap> maps;
+  SmallVector<Value> inputs;
+  for (auto [operand, letters] : llvm::zip(operands, subscripts)) {
+    inputs.push_back(operand.value);
+    maps.push_back(mapOf(letters));
+  }
+  maps.push_back(mapOf(output));
+  SmallVector<int64_t> outShape;
+  for (char c : output)
+    outShape.push_back(sizes[c]);
+  SmallVector<utils::IteratorType> iterators(loops.size(), utils::IteratorType::parallel);
+  for (size_t i = output.size(); i < loops.size(); ++i)
+    iterators[i] = utils::IteratorType::reduction;
+  bool isFloat = isa<FloatType>(elementType);
+  Value init = buildZeroFilled(b, loc, outShape, elementType);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value product = args[0];
+        for (Value v : args.drop_front().drop_back())
+          product = isFloat ? arith::MulFOp::create(nb, nl, product, v).getResult()
+                            : arith::MulIOp::create(nb, nl, product, v).getResult();
+        Value sum = isFloat ? arith::AddFOp::create(nb, nl, args.back(), product).getResult()
+                            : arith::AddIOp::create(nb, nl, args.back(), product).getResult();
+        linalg::YieldOp::create(nb, nl, ValueRange{sum});
+      });
+  imp.setOutput(0, generic.getResult(0), operands[0].onnxType);
+  return llvm::Error::success();
+}
+
 void mlir::nibble::onnx_import::registerMatmulConverters(ConverterRegistry &registry) {
+  registry["::Einsum"] = convertEinsum;
   registry["::MatMul"] = convertMatMul;
   registry["::Gemm"] = convertGemm;
 }

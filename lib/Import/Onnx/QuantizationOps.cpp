@@ -12,6 +12,7 @@
 #include "IRBuilders.h"
 #include "ImportContext.h"
 #include "MatmulBuilders.h"
+#include "QuantBuilders.h"
 
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
@@ -331,10 +332,8 @@ static llvm::Error convertMatMulInteger(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
-/// `saturate(roundeven(x) + zp)` into the storage of `storageType`, for
-/// f32 `x` and a rank-0 zero point (or none).
-static Value buildRequantize(NodeImporter &imp, Value x, Value zeroPoint,
-                             int32_t storageType) {
+Value mlir::nibble::onnx_import::buildRequantize(NodeImporter &imp, Value x,
+                                                Value zeroPoint, int32_t storageType) {
   auto [bits, isSigned] = *storageOf(storageType);
   OpBuilder &b = imp.builder();
   double qmin = isSigned ? -(1 << (bits - 1)) : 0;
@@ -376,6 +375,8 @@ static llvm::Error convertQLinearMatMul(NodeImporter &imp) {
   if (!*aScale || !*bScale || !*yScale)
     return imp.fail("a_scale, b_scale and y_scale are required");
   int32_t outType = imp.hasInput(7) ? cantFail(imp.input(7)).onnxType : ops->a.onnxType;
+  if (outType != onnx::TensorProto::INT8 && outType != onnx::TensorProto::UINT8)
+    return imp.fail("y_zero_point must be int8 or uint8");
   OpBuilder &b = imp.builder();
   Value product = buildIntegerMatmul(imp, *ops);
   Value scaled = buildElementwise(
