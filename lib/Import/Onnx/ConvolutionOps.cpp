@@ -464,26 +464,35 @@ static llvm::Expected<Value> subtractZeroPoint(NodeImporter &imp, OnnxValue v,
       });
 }
 
-/// ConvInteger: (X - x_zero_point) conv (W - w_zero_point), exact in int32.
-static llvm::Error convertConvInteger(NodeImporter &imp) {
-  llvm::Expected<ConvOperands> operands = readConvOperands(imp, 1, /*integer=*/true);
+/// X and W of ConvInteger / QLinearConv (W at input `weightIndex`) with
+/// their zero points (inputs `xZpIndex`, `wZpIndex`) subtracted, in int32.
+static llvm::Expected<ConvOperands>
+readIntegerConvOperands(NodeImporter &imp, int weightIndex, int xZpIndex, int wZpIndex) {
+  llvm::Expected<ConvOperands> operands =
+      readConvOperands(imp, 1, /*integer=*/true, weightIndex);
   if (!operands)
     return operands.takeError();
   int64_t outChannels = tensorTypeOf(operands->weight.value).getDimSize(0);
-  llvm::Expected<Value> x = subtractZeroPoint(imp, operands->x, 2, 0);
+  llvm::Expected<Value> x = subtractZeroPoint(imp, operands->x, xZpIndex, 0);
   if (!x)
     return x.takeError();
-  llvm::Expected<Value> w = subtractZeroPoint(imp, operands->weight, 3, outChannels);
+  llvm::Expected<Value> w = subtractZeroPoint(imp, operands->weight, wZpIndex, outChannels);
   if (!w)
     return w.takeError();
   operands->x.value = *x;
   operands->weight.value = *w;
+  return operands;
+}
+
+/// ConvInteger: (X - x_zero_point) conv (W - w_zero_point), exact in int32.
+static llvm::Error convertConvInteger(NodeImporter &imp) {
+  llvm::Expected<ConvOperands> operands = readIntegerConvOperands(imp, 1, 2, 3);
+  if (!operands)
+    return operands.takeError();
   return setResult(imp, buildConv(imp, *operands, /*biasInput=*/-1),
                    onnx::TensorProto::INT32);
 }
 
-/// Floor division (ONNX's pad formulas use Python's // on values that may
-/// be negative).
 /// A QLinearConv scale: rank 0, or (w_scale per output channel) shaped to
 /// broadcast along dim 1 of a rank-`rank` result.
 static llvm::Expected<Value> readConvScale(NodeImporter &imp, int index, int64_t channels,
@@ -506,19 +515,10 @@ static llvm::Expected<Value> readConvScale(NodeImporter &imp, int index, int64_t
 /// QLinearConv: the exact ConvInteger result (plus the int32 bias) scaled by
 /// x_scale * w_scale / y_scale and requantized, as the ONNX reference does.
 static llvm::Error convertQLinearConv(NodeImporter &imp) {
-  llvm::Expected<ConvOperands> operands =
-      readConvOperands(imp, 1, /*integer=*/true, /*weightIndex=*/3);
+  llvm::Expected<ConvOperands> operands = readIntegerConvOperands(imp, 3, 2, 5);
   if (!operands)
     return operands.takeError();
   int64_t outChannels = tensorTypeOf(operands->weight.value).getDimSize(0);
-  llvm::Expected<Value> x = subtractZeroPoint(imp, operands->x, 2, 0);
-  if (!x)
-    return x.takeError();
-  llvm::Expected<Value> w = subtractZeroPoint(imp, operands->weight, 5, outChannels);
-  if (!w)
-    return w.takeError();
-  operands->x.value = *x;
-  operands->weight.value = *w;
   llvm::Expected<Value> acc = buildConv(imp, *operands, /*biasInput=*/8);
   if (!acc)
     return acc.takeError();
@@ -538,18 +538,7 @@ static llvm::Error convertQLinearConv(NodeImporter &imp) {
   }
   if (outType != onnx::TensorProto::INT8 && outType != onnx::TensorProto::UINT8)
     return imp.fail("y_zero_point must be int8 or uint8");
-  OpBuilder &b = imp.builder();
-  Value scaled = buildElementwise(
-      b, imp.loc(), {*acc, *xScale, *wScale, *yScale}, b.getF32Type(),
-      [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-        auto f32 = [&](Value v) -> Value {
-          return v.getType().isF32() ? v : arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
-        };
-        Value multiplier = arith::DivFOp::create(
-            nb, nl, arith::MulFOp::create(nb, nl, f32(args[1]), f32(args[2])), f32(args[3]));
-        Value value = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), args[0]);
-        return arith::MulFOp::create(nb, nl, value, multiplier);
-      });
+  Value scaled = buildRescaledAccumulator(imp, *acc, *xScale, *wScale, *yScale);
   imp.setOutput(0, buildRequantize(imp, scaled, yZeroPoint, outType), outType);
   return llvm::Error::success();
 }

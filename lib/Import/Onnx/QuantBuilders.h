@@ -7,6 +7,12 @@
 
 namespace mlir::nibble::onnx_import {
 
+/// float(acc) * (aScale * bScale / yScale), elementwise with broadcasting:
+/// the exact integer result of QLinearMatMul / QLinearConv rescaled to the
+/// output's scale (as the ONNX reference does; f16 scales widened to f32).
+Value buildRescaledAccumulator(NodeImporter &imp, Value acc, Value aScale, Value bScale,
+                               Value yScale);
+
 /// `saturate(roundeven(x) + zp)` into the 8-bit storage of `storageType`
 /// (int8 or uint8), for f32 `x` and a rank-0 zero point (or none): the last
 /// step of QLinearMatMul and QLinearConv.

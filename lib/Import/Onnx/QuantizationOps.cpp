@@ -332,6 +332,24 @@ static llvm::Error convertMatMulInteger(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+Value mlir::nibble::onnx_import::buildRescaledAccumulator(NodeImporter &imp, Value acc,
+                                                         Value aScale, Value bScale,
+                                                         Value yScale) {
+  OpBuilder &b = imp.builder();
+  return buildElementwise(
+      b, imp.loc(), {acc, aScale, bScale, yScale}, b.getF32Type(),
+      [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        // float16 scales are widened: the product is formed in f32.
+        auto f32 = [&](Value v) -> Value {
+          return v.getType().isF32() ? v : arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
+        };
+        Value multiplier = arith::DivFOp::create(
+            nb, nl, arith::MulFOp::create(nb, nl, f32(args[1]), f32(args[2])), f32(args[3]));
+        Value value = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), args[0]);
+        return arith::MulFOp::create(nb, nl, value, multiplier);
+      });
+}
+
 Value mlir::nibble::onnx_import::buildRequantize(NodeImporter &imp, Value x,
                                                 Value zeroPoint, int32_t storageType) {
   auto [bits, isSigned] = *storageOf(storageType);
@@ -377,20 +395,8 @@ static llvm::Error convertQLinearMatMul(NodeImporter &imp) {
   int32_t outType = imp.hasInput(7) ? cantFail(imp.input(7)).onnxType : ops->a.onnxType;
   if (outType != onnx::TensorProto::INT8 && outType != onnx::TensorProto::UINT8)
     return imp.fail("y_zero_point must be int8 or uint8");
-  OpBuilder &b = imp.builder();
   Value product = buildIntegerMatmul(imp, *ops);
-  Value scaled = buildElementwise(
-      b, imp.loc(), {product, *aScale, *bScale, *yScale}, b.getF32Type(),
-      [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-        // float16 scales are widened: the product is formed in f32.
-        auto f32 = [&](Value v) -> Value {
-          return v.getType().isF32() ? v : arith::ExtFOp::create(nb, nl, nb.getF32Type(), v);
-        };
-        Value multiplier = arith::DivFOp::create(
-            nb, nl, arith::MulFOp::create(nb, nl, f32(args[1]), f32(args[2])), f32(args[3]));
-        Value acc = arith::SIToFPOp::create(nb, nl, nb.getF32Type(), args[0]);
-        return arith::MulFOp::create(nb, nl, acc, multiplier);
-      });
+  Value scaled = buildRescaledAccumulator(imp, product, *aScale, *bScale, *yScale);
   imp.setOutput(0, buildRequantize(imp, scaled, *yZp, outType), outType);
   return llvm::Error::success();
 }
