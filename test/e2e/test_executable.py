@@ -136,3 +136,40 @@ def test_library_header_compiles_into_a_c_program(nibble_compile, tmp_path):
     first_output = model.graph.output[0].name
     assert abs(float(proc.stdout) - float(reference[first_output].flat[0])) <= 1e-4 * max(
         1.0, float(np.abs(reference[first_output]).max()))
+
+
+def reshape_with_shape_input() -> onnx.ModelProto:
+    """y = Reshape(x, s) with the target shape s a graph input."""
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")], "bind",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [4, 6]),
+         onnx.helper.make_tensor_value_info("s", onnx.TensorProto.INT64, [2])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)])
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)],
+                                  ir_version=models.IR_VERSION)
+
+
+def test_bind_input_freezes_a_shape_parameter(nibble_compile, tmp_path):
+    """Without --bind-input the shape input is refused with a hint; frozen to
+    a .npy file it becomes a constant, the binary takes only x, and the result
+    matches onnxruntime fed the same shape."""
+    model_path = tmp_path / "bind.onnx"
+    onnx.save(reshape_with_shape_input(), model_path)
+    refused = harness.compile_model(nibble_compile, model_path, tmp_path / "exe")
+    harness.assert_one_line_error(refused, "nibble-compile: error: ", "'s'", "--bind-input")
+
+    shape = np.array([3, 8], dtype=np.int64)
+    np.save(tmp_path / "s.npy", shape)
+    exe = harness.compile_ok(nibble_compile, model_path, tmp_path / "exe",
+                             bind_input=f"s={tmp_path / 's.npy'}")
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    got = harness.run_executable(exe, {"x": x}, tmp_path / "run", ["y"])["y"]
+    want = harness.ort_run(model_path, {"x": x, "s": shape})["y"]
+    np.testing.assert_array_equal(got, want)
+    info = run(exe, "--info")
+    assert "  s  " not in info.stdout, "a frozen input must not be a runtime input"
+
+    np.save(tmp_path / "s32.npy", shape.astype(np.int32))
+    wrong_dtype = harness.compile_model(nibble_compile, model_path, tmp_path / "exe2",
+                                        bind_input=f"s={tmp_path / 's32.npy'}")
+    harness.assert_one_line_error(wrong_dtype, "nibble-compile: error: ", "'s'", "int32", "int64")

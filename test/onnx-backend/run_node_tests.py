@@ -7,6 +7,11 @@ Each test directory (`<data>/node/test_*/model.onnx` with
 run on every data set, and each output compared with the expected one:
 floats with rtol 1e-3 and atol 1e-5, integers and booleans exactly.
 
+Graph inputs that nibble needs at compile time (a Reshape's shape or a
+reduction's axes passed as an input) are frozen to the test's data with
+`nibble-compile --bind-input`, as a user of an ahead-of-time compiler would;
+the summary says how many passes needed that.
+
 A test ends in one of these states:
   pass            every output of every data set matches
   mismatch        it ran, but an output differs (or has the wrong dtype/shape)
@@ -32,12 +37,13 @@ import concurrent.futures
 import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +64,12 @@ class Result:
     status: str
     detail: str = ""
     seconds: float = 0.0
+    bound: list[str] = field(default_factory=list)
+
+
+# A compile error naming a value nibble needs at compile time.
+NEEDS_CONSTANT = re.compile(r"\('([^']+)'\) (?:is computed at run time|must be a constant)")
+MAX_BINDINGS = 8
 
 
 def default_data_dir() -> Path:
@@ -106,27 +118,79 @@ def compare(name: str, got: np.ndarray, want: np.ndarray) -> str:
     return ""
 
 
+def graph_inputs_feeding(model: onnx.ModelProto, value: str, inputs: list[str]) -> list[str]:
+    """The graph inputs `value` is computed from (itself if it is one)."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    found, stack, seen = [], [value], set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in inputs:
+            found.append(name)
+        elif name in producers:
+            stack.extend(producers[name].input)
+    return sorted(found)
+
+
+def bind_from_data(test_dir: Path, names: list[str], input_names: list[str],
+                   work: Path) -> list[str] | None:
+    """--bind-input flags freezing `names` to their test data, or None when
+    the data sets disagree on a value (then it is a real run-time input)."""
+    flags = []
+    for name in names:
+        index = input_names.index(name)
+        values = [load_tensor(d / f"input_{index}.pb")
+                  for d in sorted(test_dir.glob("test_data_set_*"))
+                  if (d / f"input_{index}.pb").exists()]
+        if not values or any(not np.array_equal(values[0], v) for v in values[1:]):
+            return None
+        path = work / f"{test_dir.name}.bound{index}.npy"
+        np.save(path, values[0])
+        flags.append(f"--bind-input={name}={path}")
+    return flags
+
+
 def run_test(test_dir: Path, compiler: Path, work: Path) -> Result:
+    """Compiles and runs one node test. Graph inputs that nibble needs at
+    compile time (a Reshape's shape, a reduction's axes given as inputs) are
+    frozen to their test data with --bind-input, as a user of an
+    ahead-of-time compiler would; such passes are reported separately."""
     start = time.monotonic()
     name = test_dir.name
     model = onnx.load(test_dir / "model.onnx", load_external_data=False)
     exe = work / name
-    state, proc = run_tool([compiler, test_dir / "model.onnx", "-o", exe], COMPILE_TIMEOUT_S)
+    input_names = [i.name for i in model.graph.input
+                   if i.name not in {t.name for t in model.graph.initializer}]
+    bound: list[str] = []
+    bind_flags: list[str] = []
+    for _ in range(MAX_BINDINGS + 1):
+        state, proc = run_tool([compiler, test_dir / "model.onnx", "-o", exe, *bind_flags],
+                               COMPILE_TIMEOUT_S)
+        if state != "error":
+            break
+        match = NEEDS_CONSTANT.search(proc.stderr)
+        feeding = graph_inputs_feeding(model, match.group(1), input_names) if match else []
+        new = [n for n in feeding if n not in bound]
+        flags = bind_from_data(test_dir, new, input_names, work) if new else None
+        if not flags:
+            break
+        bound += new
+        bind_flags += flags
     if state != "ok":
         detail = one_line(proc.stderr) if proc else f"compile timed out after {COMPILE_TIMEOUT_S} s"
         status = "compile-error" if state == "error" else state
-        return Result(name, status, detail, time.monotonic() - start)
+        return Result(name, status, detail, time.monotonic() - start, bound)
 
-    input_names = [i.name for i in model.graph.input
-                   if i.name not in {t.name for t in model.graph.initializer}]
     output_names = [o.name for o in model.graph.output]
     data_sets = sorted(test_dir.glob("test_data_set_*"))
     for data_set in data_sets:
         args = [exe]
         for i, input_name in enumerate(input_names):
             pb = data_set / f"input_{i}.pb"
-            if not pb.exists():
-                continue  # an omitted optional input
+            if not pb.exists() or input_name in bound:
+                continue  # an omitted optional input, or frozen at compile time
             npy = work / f"{name}.in{i}.npy"
             np.save(npy, load_tensor(pb))
             args += ["--input", f"{input_name}={npy}"]
@@ -136,19 +200,19 @@ def run_test(test_dir: Path, compiler: Path, work: Path) -> Result:
         if state != "ok":
             detail = one_line(proc.stderr) if proc else f"run timed out after {RUN_TIMEOUT_S} s"
             status = "run-error" if state == "error" else state
-            return Result(name, status, detail, time.monotonic() - start)
+            return Result(name, status, detail, time.monotonic() - start, bound)
         for j, output_name in enumerate(output_names):
             want = load_tensor(data_set / f"output_{j}.pb")
             safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in output_name)
             got_path = out_dir / f"{safe}.npy"
             if not got_path.exists():
                 return Result(name, "mismatch", f"output {output_name} was not written",
-                              time.monotonic() - start)
+                              time.monotonic() - start, bound)
             why = compare(output_name, np.load(got_path), want)
             if why:
-                return Result(name, "mismatch", why, time.monotonic() - start)
+                return Result(name, "mismatch", why, time.monotonic() - start, bound)
         shutil.rmtree(out_dir, ignore_errors=True)
-    return Result(name, PASS, "", time.monotonic() - start)
+    return Result(name, PASS, "", time.monotonic() - start, bound)
 
 
 def read_manifest(path: Path) -> dict[str, str]:
@@ -219,7 +283,8 @@ def main() -> int:
                     result = Result(test.name, "mismatch", f"runner: {error}")
                 results.append(result)
                 if args.verbose:
-                    print(f"{result.status:14} {result.name}  {result.detail}")
+                    frozen = f" [bound: {', '.join(result.bound)}]" if result.bound else ""
+                    print(f"{result.status:14} {result.name}{frozen}  {result.detail}")
     elapsed = time.monotonic() - start
 
     if args.write_manifest:
@@ -234,8 +299,10 @@ def main() -> int:
     by_status: dict[str, int] = {}
     for r in results:
         by_status[r.status] = by_status.get(r.status, 0) + 1
+    with_bound = sum(1 for r in results if r.status == PASS and r.bound)
     print(f"node tests: {len(results)} in {elapsed:.0f} s; " +
-          ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+          ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) +
+          f"; {with_bound} of the passes froze parameter inputs with --bind-input")
     if args.manifest:
         for r in sorted(unexpected_failures, key=lambda r: r.name):
             print(f"UNEXPECTED {r.status}: {r.name}: {r.detail}")

@@ -48,6 +48,11 @@ int main(int argc, char **argv) {
   cl::list<std::string> inputShapes(
       "input-shape", cl::desc("fix a graph input's shape, e.g. x:1x3x224x224"),
       cl::value_desc("NAME:DxD"), cl::cat(category));
+  cl::list<std::string> boundInputs(
+      "bind-input",
+      cl::desc("freeze a graph input to a .npy file's contents at compile time "
+               "(e.g. a shape or axes input)"),
+      cl::value_desc("NAME=FILE.npy"), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "nibble: ONNX -> quantized native code\n");
 
@@ -77,6 +82,9 @@ int main(int argc, char **argv) {
   options.quantize.groupSize = groupSize;
   for (const std::string &spec : inputShapes)
     if (llvm::Error err = parseInputShape(spec, options.import))
+      return fail(llvm::toString(std::move(err)));
+  for (const std::string &spec : boundInputs)
+    if (llvm::Error err = parseBoundInput(spec, options.import))
       return fail(llvm::toString(std::move(err)));
   if (llvm::Error err = compileModel(input, options))
     return fail(llvm::toString(std::move(err)));

@@ -11,6 +11,9 @@
 #include "ImportContext.h"
 #include "ImportFolding.h"
 
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Runtime/Npy.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -79,7 +82,8 @@ llvm::Expected<ElementsAttr> NodeImporter::constantInput(int i,
   if (auto elements = dyn_cast_or_null<ElementsAttr>(attr))
     return elements;
   return fail(what + " ('" + nodeProto.input(i) +
-              "') must be a constant (an initializer or Constant node)");
+              "') must be a constant (an initializer, a Constant node, or a graph "
+              "input frozen with --bind-input)");
 }
 
 const onnx::AttributeProto *NodeImporter::attr(llvm::StringRef name) const {
@@ -153,6 +157,49 @@ llvm::Error mlir::nibble::parseInputShape(llvm::StringRef spec,
   }
   options.inputShapes[name] = std::move(shape);
   return llvm::Error::success();
+}
+
+llvm::Error mlir::nibble::parseBoundInput(llvm::StringRef spec,
+                                          ImportOptions &options) {
+  auto [name, file] = spec.split('=');
+  if (name.empty() || file.empty())
+    return llvm::createStringError("--bind-input expects NAME=FILE.npy, got '" +
+                                   spec.str() + "'");
+  options.boundInputs[name] = file.str();
+  return llvm::Error::success();
+}
+
+/// The constant a `--bind-input` file gives graph input `info`; its dtype
+/// must be the input's and its shape must fit the declared one.
+static llvm::Expected<ElementsAttr> readBoundInput(const onnx::ValueInfoProto &info,
+                                                   llvm::StringRef path,
+                                                   MLIRContext &ctx) {
+  ::nibble::NpyArray array;
+  std::string error;
+  if (!::nibble::readNpy(path.str(), array, error))
+    return llvm::createStringError("--bind-input for '" + info.name() + "': " + error);
+  int32_t dtype = info.type().tensor_type().elem_type();
+  if (static_cast<int32_t>(array.Dtype) != dtype)
+    return llvm::createStringError("--bind-input for '" + info.name() + "': the file holds " +
+                                   onnxTypeName(array.Dtype) + " but the input is " +
+                                   onnxTypeName(dtype));
+  const auto &dims = info.type().tensor_type().shape().dim();
+  bool fits = !info.type().tensor_type().has_shape() ||
+              dims.size() == static_cast<int>(array.Shape.size());
+  for (int i = 0; fits && info.type().tensor_type().has_shape() && i < dims.size(); ++i)
+    fits = !dims[i].has_dim_value() || dims[i].dim_value() == array.Shape[i];
+  if (!fits)
+    return llvm::createStringError("--bind-input for '" + info.name() +
+                                   "': the file's shape does not fit the input's declared shape");
+  auto type = RankedTensorType::get(array.Shape, getElementType(&ctx, dtype));
+  if (type.getElementType().isInteger(1)) {
+    SmallVector<bool> bits(array.Bytes.begin(), array.Bytes.end());
+    return cast<ElementsAttr>(DenseElementsAttr::get(type, ArrayRef<bool>(bits)));
+  }
+  return makeRawConstant(type,
+                         ArrayRef<char>(reinterpret_cast<const char *>(array.Bytes.data()),
+                                        array.Bytes.size()),
+                         info.name());
 }
 
 /// The static shape of graph input `info`, from the model or --input-shape.
@@ -333,9 +380,23 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
   for (const onnx::TensorProto &t : graph.initializer())
     initializerNames.insert(t.name());
   SmallVector<Type> argTypes;
+  struct BoundInput {
+    std::string name;
+    ElementsAttr value;
+    int32_t onnxType;
+  };
+  SmallVector<BoundInput> boundConstants;
   for (const onnx::ValueInfoProto &info : graph.input()) {
     if (initializerNames.contains(info.name()))
       continue;
+    if (auto bound = options.boundInputs.find(info.name());
+        bound != options.boundInputs.end()) {
+      llvm::Expected<ElementsAttr> value = readBoundInput(info, bound->second, ctx);
+      if (!value)
+        return value.takeError();
+      boundConstants.push_back({info.name(), *value, info.type().tensor_type().elem_type()});
+      continue;
+    }
     if (!info.type().has_tensor_type())
       return llvm::createStringError("graph input '" + info.name() +
                                      "' is not a tensor; nibble compiles tensor inputs only");
@@ -358,6 +419,12 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
       return llvm::createStringError("--input-shape names '" +
                                      entry.getKey().str() +
                                      "', which is not a graph input");
+  for (const auto &entry : options.boundInputs)
+    if (llvm::none_of(boundConstants, [&](const BoundInput &bound) {
+          return bound.name == entry.getKey();
+        }))
+      return llvm::createStringError("--bind-input names '" + entry.getKey().str() +
+                                     "', which is not a graph input");
 
   builder.setInsertionPointToEnd(result.module->getBody());
   auto func = func::FuncOp::create(builder, UnknownLoc::get(&ctx), options.entryName,
@@ -366,6 +433,11 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
   builder.setInsertionPointToStart(entry);
   for (auto [i, input] : llvm::enumerate(result.inputs))
     values[input.name] = OnnxValue{entry->getArgument(i), input.onnxType};
+  for (const BoundInput &bound : boundConstants) {
+    Location loc = NameLoc::get(builder.getStringAttr(bound.name));
+    values[bound.name] = OnnxValue{
+        arith::ConstantOp::create(builder, loc, cast<TypedAttr>(bound.value)), bound.onnxType};
+  }
 
   if (llvm::Error err = importInitializers())
     return std::move(err);

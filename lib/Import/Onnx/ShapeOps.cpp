@@ -168,7 +168,7 @@ static llvm::Error convertReshape(NodeImporter &imp) {
     if (!shapeAttr)
       return imp.fail("the shape input ('" + imp.node().input(1) +
                       "') is computed at run time, but nibble needs it at "
-                      "compile time; only static shapes are supported");
+                      "compile time; if it is a graph input, freeze it with --bind-input");
     std::optional<SmallVector<int64_t>> values =
         readIntElements(shapeAttr, /*isSigned=*/true);
     if (!values)

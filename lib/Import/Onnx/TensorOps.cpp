@@ -272,7 +272,7 @@ requireConstantInput(NodeImporter &imp, int i, llvm::StringRef what) {
     return *c;
   return imp.fail(what + " ('" + imp.node().input(i) +
                   "') is computed at run time, but nibble needs it at "
-                  "compile time; only static shapes are supported");
+                  "compile time; if it is a graph input, freeze it with --bind-input");
 }
 
 /// Input `i` as a constant list of integers (int32 or int64).

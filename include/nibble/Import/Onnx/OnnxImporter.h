@@ -39,6 +39,10 @@ struct GraphTensorInfo {
 struct ImportOptions {
   /// Static shapes for graph inputs, by input name (`--input-shape`).
   llvm::StringMap<std::vector<int64_t>> inputShapes;
+  /// Graph inputs frozen to the contents of a .npy file, by input name
+  /// (`--bind-input`): they become constants, so parameters such as a
+  /// Reshape's shape or a reduction's axes are known at compile time.
+  llvm::StringMap<std::string> boundInputs;
   /// Name of the generated entry function.
   std::string entryName = "main";
 };
@@ -61,6 +65,9 @@ std::vector<std::string> getSupportedOnnxOps();
 
 /// Parses `NAME:DxDxD` (as given to `--input-shape`) into `options`.
 llvm::Error parseInputShape(llvm::StringRef spec, ImportOptions &options);
+
+/// Parses `NAME=FILE.npy` (as given to `--bind-input`) into `options`.
+llvm::Error parseBoundInput(llvm::StringRef spec, ImportOptions &options);
 
 } // namespace mlir::nibble
 
