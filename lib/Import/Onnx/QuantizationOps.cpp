@@ -513,7 +513,7 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
   // 2^(bits-1); subtracting it gives exactly a signed symmetric weight.
   bool isSigned = !zeroPoints;
   int64_t defaultZp = int64_t(1) << (bits - 1);
-  SmallVector<int64_t> weight(k * n), blockScales(numBlocks * n), blockZps;
+  SmallVector<int64_t> weight(k * n), blockZps;
   for (int64_t col = 0; col < n; ++col)
     for (int64_t row = 0; row < k; ++row) {
       int64_t block = row / blockSize, inBlock = row % blockSize;
@@ -522,9 +522,6 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
                             : ((*packed)[byteIndex + inBlock / 2] >> (4 * (inBlock % 2))) & 0xF;
       weight[row * n + col] = isSigned ? q - defaultZp : q;
     }
-  for (int64_t col = 0; col < n; ++col)
-    for (int64_t block = 0; block < numBlocks; ++block)
-      blockScales[block * n + col] = 0; // filled below as floats
   SmallVector<float> scaleKN(numBlocks * n);
   for (int64_t col = 0; col < n; ++col)
     for (int64_t block = 0; block < numBlocks; ++block)
