@@ -8,7 +8,8 @@ site passes arguments ctypes would have to guess the types of.
 from __future__ import annotations
 
 import ctypes
-from ctypes import POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t, c_void_p
+from ctypes import (CFUNCTYPE, POINTER, c_char_p, c_double, c_int, c_int32, c_int64,
+                    c_size_t, c_void_p)
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,20 @@ class LayerDesc(ctypes.Structure):
     ]
 
 
+class DeviceHooks(ctypes.Structure):
+    """nibble_device_hooks: how a model that runs on an accelerator reports
+    and times its device. Each field is NULL or callable from Python."""
+
+    _fields_ = [
+        # NULL (None) when the device is usable, else one line saying why not.
+        ("status", CFUNCTYPE(c_char_p)),
+        # time_runs(buffers, runs, ms): 0, or non-zero with status() saying why.
+        ("time_runs", CFUNCTYPE(c_int, POINTER(c_void_p), c_int32, POINTER(c_double))),
+        # The device's name, e.g. b"NVIDIA H100 80GB HBM3 (sm_90)", or None.
+        ("describe", CFUNCTYPE(c_char_p)),
+    ]
+
+
 class ModelDesc(ctypes.Structure):
     """nibble_model_desc: the static description of a compiled model."""
 
@@ -66,6 +81,7 @@ class ModelDesc(ctypes.Structure):
         ("layers", POINTER(LayerDesc)),
         ("weight_bytes", c_int64),
         ("entry", c_void_p),  # never called from Python: nibble_model_run is
+        ("device", POINTER(DeviceHooks)),  # NULL (falsy) for a CPU model
     ]
 
 

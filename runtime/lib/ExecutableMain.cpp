@@ -1,9 +1,10 @@
 //===- ExecutableMain.cpp - main() of a model compiled to an executable ---===//
 //
 // `nibble-compile --emit=exe` links this with the model. It runs the model on
-// .npy files, benchmarks it, or describes it. Every failure is one line on
-// stderr starting with "nibble: " and exit code 2 (the command line does not
-// fit the tool or the model's inputs) or 1 (a file or the data is bad).
+// .npy files, benchmarks it (a device model with the device's own timer), or
+// describes it. Every failure is one line on stderr starting with "nibble: "
+// and exit code 2 (the command line does not fit the tool or the model's
+// inputs) or 1 (a file or the data is bad).
 //
 //===----------------------------------------------------------------------===//
 #include "nibble/Runtime/Npy.h"
@@ -302,17 +303,38 @@ void writeOutputs(const nibble_model_desc &Desc,
   }
 }
 
-void bench(const std::function<void()> &Run, const Options &Opts) {
+/// The device's status line without the "nibble: " that main() adds back.
+std::string deviceStatus(const nibble_device_hooks &Device) {
+  const char *Status = Device.status ? Device.status() : nullptr;
+  std::string Message =
+      Status && *Status ? Status : "the device failed without saying why";
+  return Message.rfind("nibble: ", 0) == 0 ? Message.substr(8) : Message;
+}
+
+/// Times Opts.Bench runs after Opts.Warmup untimed ones and prints the
+/// latencies. A device model times itself with device events (Buffers are
+/// the inputs then the outputs); host time would include the copies.
+void bench(const std::function<void()> &Run, const nibble_model_desc &Desc,
+           void *const *Buffers, const Options &Opts) {
   using Clock = std::chrono::steady_clock;
   for (int64_t I = 0; I < Opts.Warmup; ++I)
     Run();
+  const nibble_device_hooks *Device =
+      Desc.device && Desc.device->time_runs ? Desc.device : nullptr;
   std::vector<double> Ms;
-  Ms.reserve(Opts.Bench);
-  for (int64_t I = 0; I < Opts.Bench; ++I) {
-    Clock::time_point Start = Clock::now();
-    Run();
-    Ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - Start)
-                     .count());
+  if (Device) {
+    Ms.resize(Opts.Bench); // --bench is at most 1e9, so it fits an int32_t.
+    if (Device->time_runs(Buffers, int32_t(Opts.Bench), Ms.data()) != 0)
+      failWith(ExitDataError, deviceStatus(*Device));
+  } else {
+    Ms.reserve(Opts.Bench);
+    for (int64_t I = 0; I < Opts.Bench; ++I) {
+      Clock::time_point Start = Clock::now();
+      Run();
+      Ms.push_back(
+          std::chrono::duration<double, std::milli>(Clock::now() - Start)
+              .count());
+    }
   }
   std::sort(Ms.begin(), Ms.end());
   // Nearest-rank percentiles: always one of the measured latencies.
@@ -324,12 +346,12 @@ void bench(const std::function<void()> &Run, const Options &Opts) {
   for (double M : Ms)
     Mean += M / Ms.size();
   const char *Format =
-      Opts.Json
-          ? "{\"n\":%zu,\"min_ms\":%.6f,\"p50_ms\":%.6f,\"p90_ms\":%.6f,"
-            "\"mean_ms\":%.6f}\n"
-          : "n=%zu  min=%.3f ms  p50=%.3f ms  p90=%.3f ms  mean=%.3f ms\n";
+      Opts.Json ? "{\"n\":%zu,\"min_ms\":%.6f,\"p50_ms\":%.6f,\"p90_ms\":%.6f,"
+                  "\"mean_ms\":%.6f,\"timer\":\"%s\"}\n"
+                : "n=%zu  min=%.3f ms  p50=%.3f ms  p90=%.3f ms  mean=%.3f ms  "
+                  "timer=%s\n";
   std::printf(Format, Ms.size(), Ms.front(), percentile(0.5), percentile(0.9),
-              Mean);
+              Mean, Device ? "device" : "host");
 }
 
 void printTable(const std::vector<std::vector<std::string>> &Rows) {
@@ -361,6 +383,18 @@ void printTensors(const char *Title, const nibble_tensor_desc *Descs,
 void printInfo(const nibble_model_desc &Desc) {
   std::printf("model:  %s\ntarget: %s\n", str(Desc.model_name),
               str(Desc.target));
+  // Describing the model must work where it cannot run: no driver or GPU.
+  if (const nibble_device_hooks *Device = Desc.device) {
+    const char *Name = Device->describe ? Device->describe() : nullptr;
+    const char *Status = Device->status ? Device->status() : nullptr;
+    if (Name && *Name)
+      std::printf("device: %s\n", oneLine(Name).c_str());
+    else if (Status && *Status)
+      std::printf("device: unavailable: %s\n",
+                  oneLine(deviceStatus(*Device)).c_str());
+    else
+      std::printf("device: unknown\n");
+  }
   printTensors("inputs", Desc.inputs, Desc.num_inputs);
   printTensors("outputs", Desc.outputs, Desc.num_outputs);
   std::vector<std::vector<std::string>> Rows = {
@@ -433,6 +467,10 @@ int runMain(int Argc, char **Argv) {
   }
   for (const AlignedBuffer &Buffer : Outputs)
     Out.push_back(Buffer.data());
+  std::vector<void *> All; // Inputs then outputs, for the device's timer.
+  for (const AlignedBuffer &Buffer : Inputs)
+    All.push_back(Buffer.data());
+  All.insert(All.end(), Out.begin(), Out.end());
   auto Run = [&] {
     if (nibble_model_run(Model.get(), Desc.num_inputs, Names.data(), In.data(),
                          Out.data()) == 0)
@@ -442,7 +480,7 @@ int runMain(int Argc, char **Argv) {
              Error.rfind("nibble: ", 0) == 0 ? Error.substr(8) : Error);
   };
   if (Opts.HaveBench) {
-    bench(Run, Opts);
+    bench(Run, Desc, All.data(), Opts);
   } else {
     Run();
     writeOutputs(Desc, Outputs, Opts.OutputDir);

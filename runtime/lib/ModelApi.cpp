@@ -3,7 +3,9 @@
 // Implements nibble.h on top of the model descriptor. Inputs arrive by name
 // in any order and are put into descriptor order; buffers that are not
 // 64-byte aligned go through aligned scratch copies because generated code
-// may assume the alignment. Nothing here throws or aborts across the C API.
+// may assume the alignment. A model that runs on a device (desc.device) is
+// asked for the device's status before and after each run. Nothing here
+// throws or aborts across the C API.
 //
 //===----------------------------------------------------------------------===//
 #include "nibble/Runtime/Tensor.h"
@@ -43,6 +45,22 @@ bool isAligned(const void *Ptr) {
 int fail(nibble_model *Model, const std::string &Message) {
   Model->LastError = oneLine("nibble: " + Message);
   return 1;
+}
+
+/// Fails with the device's status line, if it reports one. The device adds
+/// "nibble: " itself, which fail() must not repeat.
+bool deviceFailed(nibble_model *Model, const nibble_model_desc &Desc) {
+  if (!Desc.device || !Desc.device->status)
+    return false;
+  const char *Status = Desc.device->status();
+  if (!Status || !*Status)
+    return false;
+  std::string Message = Status;
+  if (Message.rfind("nibble: ", 0) == 0)
+    Message.erase(0, 8);
+  fail(Model, Message.empty() ? "the model's device failed without saying why"
+                              : Message);
+  return true;
 }
 
 /// Returns a pointer to pass to the entry for caller buffer Ptr: Ptr itself
@@ -117,6 +135,11 @@ int runChecked(nibble_model *Model, int32_t NumInputs,
                       std::to_string(nibble_tensor_bytes(&Desc.outputs[I])) +
                       " bytes");
 
+  // A missing driver or GPU, or an error an earlier run left behind, fails
+  // the run before the entry is called.
+  if (deviceFailed(Model, Desc))
+    return 1;
+
   // Inputs, then outputs, each 64-byte aligned.
   Model->Scratch.resize(Desc.num_inputs + Desc.num_outputs);
   std::vector<void *> Buffers;
@@ -129,6 +152,10 @@ int runChecked(nibble_model *Model, int32_t NumInputs,
                                   nibble_tensor_bytes(&Desc.outputs[I]),
                                   /*CopyIn=*/false));
   Desc.entry(Buffers.data());
+  // Kernels run asynchronously: their errors show up only now. The outputs
+  // then hold nothing useful, so they are left alone.
+  if (deviceFailed(Model, Desc))
+    return 1;
   for (int32_t I = 0; I < Desc.num_outputs; ++I)
     if (Buffers[Desc.num_inputs + I] != Outputs[I])
       std::memcpy(Outputs[I], Buffers[Desc.num_inputs + I],

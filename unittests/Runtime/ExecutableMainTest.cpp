@@ -1,11 +1,13 @@
 //===- ExecutableMainTest.cpp - Tests of a model executable's CLI ---------===//
 //
-// Runs nibble-fake-model (FakeModel.c + nibble_runtime_main) as a process and
-// checks its output files, its stdout, and the error contract: one line on
-// stderr starting with "nibble: ", exit code 2 for a bad command line and 1
-// for bad files or data.
+// Runs nibble-fake-model (FakeModel.c + nibble_runtime_main) and the device
+// models (FakeDeviceModel.c, FakeCudaModel.c) as processes and checks their
+// output files, their stdout, and the error contract: one line on stderr
+// starting with "nibble: ", exit code 2 for a bad command line and 1 for bad
+// files or data.
 //
 //===----------------------------------------------------------------------===//
+#include "nibble/Runtime/CudaRuntime.h"
 #include "nibble/Runtime/Npy.h"
 
 #include "gtest/gtest.h"
@@ -63,12 +65,14 @@ protected:
         << Error;
   }
 
-  /// Runs the fake model with Args (a shell word list; "@" stands for Dir).
-  Result run(std::string Args) {
+  /// Runs the fake model Exe with Args (a shell word list; "@" stands for
+  /// Dir) and environment assignments Env ("NAME='value' ...").
+  Result run(std::string Args, const char *Exe = NIBBLE_FAKE_MODEL,
+             const std::string &Env = "") {
     for (size_t At; (At = Args.find('@')) != std::string::npos;)
       Args.replace(At, 1, Dir);
-    std::string Cmd = std::string("'") + NIBBLE_FAKE_MODEL + "' " + Args +
-                      " >'" + Dir + "/stdout' 2>'" + Dir + "/stderr'";
+    std::string Cmd = Env + " '" + Exe + "' " + Args + " >'" + Dir +
+                      "/stdout' 2>'" + Dir + "/stderr'";
     int Status = std::system(Cmd.c_str());
     return {WIFEXITED(Status) ? WEXITSTATUS(Status) : -1,
             readText(Dir + "/stdout"), readText(Dir + "/stderr")};
@@ -127,7 +131,8 @@ TEST_F(ExecutableMainTest, BenchPrintsOneJsonLine) {
   EXPECT_EQ(R.Err, "");
   const std::string Num = "([0-9]+(\\.[0-9]+)?)";
   std::regex Json("\\{\"n\":5,\"min_ms\":" + Num + ",\"p50_ms\":" + Num +
-                  ",\"p90_ms\":" + Num + ",\"mean_ms\":" + Num + "\\}\n");
+                  ",\"p90_ms\":" + Num + ",\"mean_ms\":" + Num +
+                  ",\"timer\":\"host\"\\}\n");
   std::smatch Match;
   ASSERT_TRUE(std::regex_match(R.Out, Match, Json)) << R.Out;
   double Min = std::stod(Match[1]), P50 = std::stod(Match[3]),
@@ -141,7 +146,141 @@ TEST_F(ExecutableMainTest, BenchesOnGivenInputs) {
   ASSERT_EQ(R.Code, 0) << R.Err;
   EXPECT_CONTAINS(R.Out, "n=3 ");
   EXPECT_CONTAINS(R.Out, "p90=");
+  EXPECT_CONTAINS(R.Out, "timer=host");
   EXPECT_EQ(R.Err, "");
+}
+
+TEST_F(ExecutableMainTest, CpuModelHasNoDeviceLine) {
+  Result R = run("--info");
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  EXPECT_EQ(R.Out.find("device:"), std::string::npos) << R.Out;
+}
+
+// nibble-fake-device-model: device hooks that pretend to be a GPU.
+const char NoDevice[] = "NIBBLE_FAKE_DEVICE_ERROR='nibble: no fake GPU here; "
+                        "use the host'";
+
+TEST_F(ExecutableMainTest, DeviceModelBenchUsesTheDeviceTimer) {
+  // The fake device's runs take 4, 1, 3, 2, 5 ms.
+  Result R = run("--bench 5 --json", NIBBLE_FAKE_DEVICE_MODEL);
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  EXPECT_EQ(R.Err, "");
+  EXPECT_EQ(R.Out, "{\"n\":5,\"min_ms\":1.000000,\"p50_ms\":3.000000,"
+                   "\"p90_ms\":5.000000,\"mean_ms\":3.000000,"
+                   "\"timer\":\"device\"}\n");
+  R = run("--bench 2 --warmup 0", NIBBLE_FAKE_DEVICE_MODEL);
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  EXPECT_EQ(R.Out, "n=2  min=1.000 ms  p50=1.000 ms  p90=4.000 ms  "
+                   "mean=2.500 ms  timer=device\n");
+}
+
+TEST_F(ExecutableMainTest, DeviceModelInfoNamesTheDevice) {
+  Result R = run("--info", NIBBLE_FAKE_DEVICE_MODEL);
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  EXPECT_CONTAINS(R.Out, "target: fake-gpu\ndevice: Fake GPU (sm_00)\n");
+  R = run("--info", NIBBLE_FAKE_DEVICE_MODEL, NoDevice);
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  EXPECT_EQ(R.Err, "");
+  EXPECT_CONTAINS(R.Out,
+                  "device: unavailable: no fake GPU here; use the host\n");
+}
+
+TEST_F(ExecutableMainTest, DeviceModelRuns) {
+  writeArray("x4.npy", NIBBLE_DTYPE_F32, {4}, std::vector<float>{1, 2, 3, 4});
+  Result R =
+      run("--input x=@/x4.npy --output-dir @/out", NIBBLE_FAKE_DEVICE_MODEL);
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  NpyArray Y;
+  std::string Error;
+  ASSERT_TRUE(readNpy(Dir + "/out/y.npy", Y, Error)) << Error;
+  const float *Values = reinterpret_cast<const float *>(Y.Bytes.data());
+  EXPECT_EQ(std::vector<float>(Values, Values + 4),
+            (std::vector<float>{2, 4, 6, 8}));
+}
+
+TEST_F(ExecutableMainTest, DeviceModelFailsInOneLineWithoutItsDevice) {
+  writeArray("x4.npy", NIBBLE_DTYPE_F32, {4}, std::vector<float>{1, 2, 3, 4});
+  // Through nibble_model_run, then through time_runs (no warm-up run).
+  for (const char *Args : {"--input x=@/x4.npy --output-dir @/out", "--bench 3",
+                           "--bench 3 --warmup 0 --json"}) {
+    Result R = run(Args, NIBBLE_FAKE_DEVICE_MODEL, NoDevice);
+    EXPECT_EQ(R.Code, 1) << Args;
+    EXPECT_EQ(R.Err, "nibble: no fake GPU here; use the host\n") << Args;
+    EXPECT_EQ(R.Out, "") << Args;
+  }
+}
+
+// nibble-fake-cuda-model: the real CUDA runtime, with or without a GPU.
+TEST_F(ExecutableMainTest, CudaModelInfoWorksWithoutAGpu) {
+  Result R = run("--info", NIBBLE_FAKE_CUDA_MODEL);
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  EXPECT_EQ(R.Err, "");
+  EXPECT_CONTAINS(R.Out, "model:  fake-cuda\n");
+  if (const char *Status = nibble_cuda_status())
+    EXPECT_CONTAINS(R.Out,
+                    "device: unavailable: " + std::string(Status + 8) + "\n");
+  else
+    EXPECT_CONTAINS(R.Out,
+                    "device: " + std::string(nibble_cuda_describe()) + "\n");
+}
+
+TEST_F(ExecutableMainTest, CudaModelRunsOrSaysWhyNot) {
+  writeArray("x8.npy", NIBBLE_DTYPE_F32, {8},
+             std::vector<float>{10, 20, 30, 40, 50, 60, 70, 80});
+  Result R =
+      run("--input x=@/x8.npy --output-dir @/out", NIBBLE_FAKE_CUDA_MODEL);
+  if (const char *Status = nibble_cuda_status()) {
+    EXPECT_EQ(R.Code, 1);
+    EXPECT_EQ(R.Err, std::string(Status) + "\n");
+    EXPECT_FALSE(std::filesystem::exists(Dir + "/out"));
+    return;
+  }
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  NpyArray Y, Ones, Halves;
+  std::string Error;
+  ASSERT_TRUE(readNpy(Dir + "/out/y.npy", Y, Error)) << Error;
+  const float *Values = reinterpret_cast<const float *>(Y.Bytes.data());
+  EXPECT_EQ(std::vector<float>(Values, Values + 8),
+            (std::vector<float>{10, 21, 32, 43, 54, 65, 76, 87}));
+  ASSERT_TRUE(readNpy(Dir + "/out/ones.npy", Ones, Error)) << Error;
+  Values = reinterpret_cast<const float *>(Ones.Bytes.data());
+  EXPECT_EQ(std::vector<float>(Values, Values + 8), std::vector<float>(8, 1));
+  ASSERT_TRUE(readNpy(Dir + "/out/halves.npy", Halves, Error)) << Error;
+  const uint16_t *Bits =
+      reinterpret_cast<const uint16_t *>(Halves.Bytes.data());
+  EXPECT_EQ(std::vector<uint16_t>(Bits, Bits + 4),
+            std::vector<uint16_t>(4, 0x3c00));
+}
+
+TEST_F(ExecutableMainTest, CudaModelBenchesOrSaysWhyNot) {
+  Result R = run("--bench 5 --json", NIBBLE_FAKE_CUDA_MODEL);
+  if (const char *Status = nibble_cuda_status()) {
+    EXPECT_EQ(R.Code, 1);
+    EXPECT_EQ(R.Err, std::string(Status) + "\n");
+    return;
+  }
+  ASSERT_EQ(R.Code, 0) << R.Err;
+  EXPECT_EQ(R.Err, "");
+  EXPECT_CONTAINS(R.Out, "{\"n\":5,\"min_ms\":");
+  EXPECT_CONTAINS(R.Out, ",\"timer\":\"device\"}\n");
+  EXPECT_EQ(R.Out.find("\"min_ms\":0.000000"), std::string::npos) << R.Out;
+}
+
+TEST_F(ExecutableMainTest, CudaModelReportsAKernelErrorInOneLine) {
+  if (const char *Status = nibble_cuda_status())
+    GTEST_SKIP() << Status;
+  writeArray("x8.npy", NIBBLE_DTYPE_F32, {8}, std::vector<float>(8, 1));
+  Result R =
+      run("--input x=@/x8.npy --output-dir @/out", NIBBLE_FAKE_CUDA_MODEL,
+          "NIBBLE_FAKE_CUDA_KERNEL=nibble_test_missing");
+  EXPECT_EQ(R.Code, 1);
+  EXPECT_EQ(R.Err.rfind("nibble: CUDA error in cuModuleGetFunction (kernel "
+                        "'nibble_test_missing'): ",
+                        0),
+            0u)
+      << R.Err;
+  EXPECT_EQ(R.Err.find('\n'), R.Err.size() - 1) << R.Err;
+  EXPECT_FALSE(std::filesystem::exists(Dir + "/out"));
 }
 
 // Each bad invocation: arguments, exit code, and a part of the message.

@@ -46,8 +46,9 @@ static const nibble_layer_desc Layers[] = {
     {"fc1", "MatMul", "int8", 1024},
     {"head", "Gemm", "int4-g128", 512},
 };
-static const nibble_model_desc Desc = {"fake", "x86_64 generic", 2, Inputs,
-                                       2,      Outputs,          2, Layers,
-                                       1536,   fakeEntry};
+/* A CPU model: no device hooks. */
+static const nibble_model_desc Desc = {"fake", "x86_64 generic", 2,   Inputs,
+                                       2,      Outputs,          2,   Layers,
+                                       1536,   fakeEntry,        NULL};
 
 const nibble_model_desc *nibble_model_descriptor(void) { return &Desc; }

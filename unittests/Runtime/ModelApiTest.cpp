@@ -34,8 +34,25 @@ const nibble_tensor_desc Inputs[] = {{"a", NIBBLE_DTYPE_F32, 2, Shape},
 const nibble_tensor_desc Outputs[] = {{"sum", NIBBLE_DTYPE_F32, 2, Shape}};
 const nibble_layer_desc Layers[] = {{"add", "Add", "fp32", 0}};
 // Mutable so that a test can break the descriptor (and restore it).
-nibble_model_desc FakeDesc = {"add",   "test", 2,      Inputs, 1,
-                              Outputs, 1,      Layers, 0,      addEntry};
+nibble_model_desc FakeDesc = {"add", "test", 2, Inputs,   1,      Outputs,
+                              1,     Layers, 0, addEntry, nullptr};
+
+// Device hooks for FakeDesc.device: the status is StatusBefore until the
+// entry runs, then StatusAfter (an asynchronous kernel error).
+const char *StatusBefore = nullptr;
+const char *StatusAfter = nullptr;
+bool EntryRan = false;
+
+const char *fakeStatus() { return EntryRan ? StatusAfter : StatusBefore; }
+
+void deviceEntry(void *const *Buffers) {
+  EntryRan = true;
+  addEntry(Buffers);
+}
+
+int noTimeRuns(void *const *, int32_t, double *) { return 1; }
+
+const nibble_device_hooks FakeHooks = {fakeStatus, noTimeRuns, nullptr};
 
 } // namespace
 
@@ -56,6 +73,16 @@ protected:
   void TearDown() override {
     nibble_model_free(Model);
     FakeDesc.entry = addEntry;
+    FakeDesc.device = nullptr;
+    StatusBefore = StatusAfter = nullptr;
+    EntryRan = false;
+  }
+
+  void useFakeDevice(const char *Before, const char *After) {
+    FakeDesc.entry = deviceEntry;
+    FakeDesc.device = &FakeHooks;
+    StatusBefore = Before;
+    StatusAfter = After;
   }
 
   int run(int32_t N, const char *const *Names, const void *const *Data) {
@@ -180,6 +207,49 @@ TEST_F(ModelApiTest, RejectsADescriptorWithoutEntry) {
   FakeDesc.entry = nullptr;
   expectError(run(2, Names, Data), "nibble: the model has no descriptor or "
                                    "entry function");
+}
+
+TEST_F(ModelApiTest, RunsOnAWorkingDevice) {
+  useFakeDevice(nullptr, nullptr);
+  ASSERT_EQ(run(2, Names, Data), 0) << nibble_model_last_error(Model);
+  EXPECT_EQ(EntryCalls, 1);
+  EXPECT_EQ(Sum[3], 44);
+  EXPECT_STREQ(nibble_model_last_error(Model), "");
+}
+
+TEST_F(ModelApiTest, FailsWithTheDeviceStatusBeforeTheRun) {
+  const char Status[] = "nibble: no CUDA GPU found (cuDeviceGetCount returned "
+                        "0); run the model on a machine with an NVIDIA GPU, "
+                        "or recompile it with --target=host";
+  useFakeDevice(Status, Status);
+  EXPECT_NE(run(2, Names, Data), 0);
+  EXPECT_EQ(EntryCalls, 0);
+  // Exactly the device's line: "nibble: " is not repeated.
+  EXPECT_STREQ(nibble_model_last_error(Model), Status);
+}
+
+TEST_F(ModelApiTest, FailsWithAnErrorTheRunLeftBehind) {
+  useFakeDevice(nullptr, "nibble: CUDA error in cuStreamSynchronize: an "
+                         "illegal memory access was encountered (code 700)");
+  // An unaligned output goes through a scratch copy, which must not be
+  // copied back when the device failed.
+  alignas(64) unsigned char Storage[64 + 16 + 4];
+  float *USum = reinterpret_cast<float *>(Storage + 4);
+  for (int I = 0; I < 4; ++I)
+    USum[I] = -1;
+  void *Out[] = {USum};
+  EXPECT_NE(nibble_model_run(Model, 2, Names, Data, Out), 0);
+  EXPECT_EQ(EntryCalls, 1);
+  EXPECT_STREQ(nibble_model_last_error(Model),
+               "nibble: CUDA error in cuStreamSynchronize: an illegal memory "
+               "access was encountered (code 700)");
+  EXPECT_EQ(USum[0], -1);
+}
+
+TEST_F(ModelApiTest, PrefixesADeviceStatusThatLacksIt) {
+  useFakeDevice("device lost", nullptr);
+  EXPECT_NE(run(2, Names, Data), 0);
+  EXPECT_STREQ(nibble_model_last_error(Model), "nibble: device lost");
 }
 
 } // namespace

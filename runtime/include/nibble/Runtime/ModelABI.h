@@ -52,6 +52,25 @@ typedef struct nibble_layer_desc {
  * the outputs; each points to a dense row-major buffer of the described shape. */
 typedef void (*nibble_entry_fn)(void *const *buffers);
 
+/* Present when the model's code runs on an accelerator (e.g. CUDA); NULL for
+ * CPU models. The entry still takes host buffers: it copies them to the device
+ * and back itself. */
+typedef struct nibble_device_hooks {
+  /* NULL when the device is usable, else one line (no trailing newline) saying
+   * why not, e.g. that no CUDA driver or GPU was found. Also reports the first
+   * error of an earlier run. */
+  const char *(*status)(void);
+  /* Runs the model `runs` times on device-resident copies of `buffers` (inputs
+   * then outputs in descriptor order, host memory), timing each run with
+   * device events after one untimed warm-up run; writes milliseconds per run
+   * to ms[0..runs). Copies the outputs back once at the end. Returns 0, or
+   * non-zero with status() saying why. */
+  int (*time_runs)(void *const *buffers, int32_t runs, double *ms);
+  /* Human-readable device name for --info, e.g.
+   * "NVIDIA H100 80GB HBM3 (sm_90)"; NULL if unknown. */
+  const char *(*describe)(void);
+} nibble_device_hooks;
+
 typedef struct nibble_model_desc {
   const char *model_name;
   const char *target; /* e.g. "x86_64 skylake-avx512" */
@@ -63,6 +82,7 @@ typedef struct nibble_model_desc {
   const nibble_layer_desc *layers;
   int64_t weight_bytes; /* all constant data in the binary */
   nibble_entry_fn entry;
+  const nibble_device_hooks *device; /* NULL on CPU */
 } nibble_model_desc;
 
 /* Defined by the code nibble-compile generates for each model. */
