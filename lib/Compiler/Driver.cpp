@@ -6,6 +6,7 @@
 #include "nibble/Compiler/Linker.h"
 #include "nibble/Compiler/ModelDescription.h"
 #include "nibble/Target/CPU/CPUTarget.h"
+#include "nibble/Target/CUDA/CUDATarget.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -90,7 +91,16 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
                                    "' is not supported yet; use none, int8 or int4");
   if (options.quantize.groupSize < 2)
     return llvm::createStringError("--group-size must be at least 2");
-  llvm::Expected<CPUTarget> target = resolveCPUTarget(options.target);
+  // A CUDA build's host code is plain x86-64, so it runs on any GPU host.
+  std::optional<CUDATarget> cudaTarget;
+  if (isCUDATargetName(options.target)) {
+    llvm::Expected<CUDATarget> resolved = resolveCUDATarget(options.target);
+    if (!resolved)
+      return resolved.takeError();
+    cudaTarget = *resolved;
+  }
+  llvm::Expected<CPUTarget> target =
+      resolveCPUTarget(cudaTarget ? llvm::StringRef("x86-64") : llvm::StringRef(options.target));
   if (!target)
     return target.takeError();
 
@@ -143,7 +153,8 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
   description.modelName = imported->graphName.empty()
                               ? llvm::sys::path::stem(modelPath).str()
                               : imported->graphName;
-  description.target = target->describe();
+  description.target = cudaTarget ? cudaTarget->describe() : target->describe();
+  description.onCUDADevice = cudaTarget.has_value();
   description.inputs = imported->inputs;
   description.outputs = imported->outputs;
   describeLayers(module, description);
@@ -153,8 +164,20 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
     if (func.getSymName() == options.import.entryName)
       func.setSymName(kEntrySymbol);
   });
-  if (llvm::Error err = runPasses(module, buildCPULoweringPhase, "lower"))
+  if (cudaTarget) {
+    if (llvm::Error err = runPasses(module, buildCUDAKernelPhase, "lower"))
+      return err;
+    if (llvm::Error err = runPasses(
+            module,
+            [&](PassManager &pm) {
+              buildCUDABinaryPhase(pm, cudaTarget->chip, cudaTarget->toolkitPath,
+                                   cudaTarget->libdevicePath);
+            },
+            "lower"))
+      return err;
+  } else if (llvm::Error err = runPasses(module, buildCPULoweringPhase, "lower")) {
     return err;
+  }
   if (options.emit == EmitKind::MLIR)
     return std::move(*emitMLIRIfStopping(stop));
 

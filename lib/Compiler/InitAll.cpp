@@ -7,11 +7,14 @@
 #include "nibble/Dialect/Nibble/Transforms/Passes.h"
 #include "nibble/Compiler/Pipelines.h"
 #include "nibble/Target/CPU/Passes.h"
+#include "nibble/Target/CUDA/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void mlir::nibble::registerAllNibbleDialects(DialectRegistry &registry) {
   registry.insert<NibbleDialect>();
@@ -20,6 +23,10 @@ void mlir::nibble::registerAllNibbleDialects(DialectRegistry &registry) {
   // able to parse anything the pipelines print.
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // The CUDA lowering serializes gpu.module ops: that needs the NVVM target
+  // and the LLVM IR translations of every dialect inside a kernel module.
+  mlir::registerAllToLLVMIRTranslations(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 }
 
 void mlir::nibble::registerAllNibblePasses() {
@@ -27,5 +34,6 @@ void mlir::nibble::registerAllNibblePasses() {
   registerNibblePasses();
   registerNibbleConversionPasses();
   registerNibbleCPUPasses();
+  registerNibbleCUDAPasses();
   registerNibblePipelines();
 }

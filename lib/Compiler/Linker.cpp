@@ -66,6 +66,24 @@ static llvm::Error runTool(llvm::ArrayRef<std::string> args, llvm::StringRef log
   return llvm::createStringError("linking failed: " + firstLine);
 }
 
+std::vector<std::string> mlir::nibble::runtimeArchives(const ModelDescription &description,
+                                                       bool library) {
+  std::string dir = runtimeLibraryDir();
+  std::vector<std::string> archives;
+  // A library exports the whole C API, used or not.
+  if (library)
+    archives.push_back("-Wl,--whole-archive");
+  else
+    archives.push_back(dir + "/libnibble_runtime_main.a");
+  // The CUDA runtime goes first: it uses the base runtime's helpers.
+  if (description.onCUDADevice)
+    archives.push_back(dir + "/libnibble_runtime_cuda.a");
+  archives.push_back(dir + "/libnibble_runtime.a");
+  if (library)
+    archives.push_back("-Wl,--no-whole-archive");
+  return archives;
+}
+
 llvm::Error mlir::nibble::linkModel(llvm::Module &llvmModule, const CPUTarget &target,
                                     const ModelDescription &description,
                                     llvm::StringRef entrySymbol, bool library,
@@ -92,18 +110,15 @@ llvm::Error mlir::nibble::linkModel(llvm::Module &llvmModule, const CPUTarget &t
   llvm::Expected<std::string> cxx = findCompilerDriver();
   if (!cxx)
     return cxx.takeError();
-  std::string runtimeDir = runtimeLibraryDir();
   std::string linked = inScratch(library ? "model.so" : "model.exe");
   // The glue is C; compile it as C whatever the driver is.
   std::vector<std::string> args = {*cxx, "-O2", "-x", "c", gluePath, "-x", "none",
                                    objectPath};
   if (library)
-    args.insert(args.end(), {"-shared", "-Wl,--whole-archive",
-                             runtimeDir + "/libnibble_runtime.a", "-Wl,--no-whole-archive"});
-  else
-    args.insert(args.end(), {runtimeDir + "/libnibble_runtime_main.a",
-                             runtimeDir + "/libnibble_runtime.a"});
-  args.insert(args.end(), {"-lm", "-lpthread", "-o", linked});
+    args.push_back("-shared");
+  std::vector<std::string> archives = runtimeArchives(description, library);
+  args.insert(args.end(), archives.begin(), archives.end());
+  args.insert(args.end(), {"-lm", "-lpthread", "-ldl", "-o", linked});
   if (llvm::Error err = runTool(args, inScratch("link.log")))
     return err;
 

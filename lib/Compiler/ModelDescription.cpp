@@ -120,10 +120,28 @@ std::string mlir::nibble::generateDescriptorSource(const ModelDescription &d,
   if (numBuffers == 0)
     os << "void";
   os << ");\n\n"
-     << "static void run(void *const *buffers) {\n  " << entrySymbol << "(";
+     << "static void " << (d.onCUDADevice ? "device_run" : "run")
+     << "(void *const *buffers) {\n  " << entrySymbol << "(";
   for (size_t i = 0; i < numBuffers; ++i)
     os << (i ? ", " : "") << "buffers[" << i << "]";
   os << ");\n}\n\n";
+  if (d.onCUDADevice) {
+    // The entry takes device buffers; the CUDA runtime copies the caller's
+    // host buffers in and out around it.
+    os << "typedef void (*nibble_device_entry)(void *const *);\n"
+       << "void nibble_cuda_run(const nibble_model_desc *, nibble_device_entry, void *const *);\n"
+       << "int nibble_cuda_time_runs(const nibble_model_desc *, nibble_device_entry,\n"
+       << "                          void *const *, int32_t, double *);\n"
+       << "const char *nibble_cuda_status(void);\n"
+       << "const char *nibble_cuda_describe(void);\n\n"
+       << "static const nibble_model_desc descriptor;\n"
+       << "static void run(void *const *buffers) {\n"
+       << "  nibble_cuda_run(&descriptor, device_run, buffers);\n}\n"
+       << "static int time_runs(void *const *buffers, int32_t runs, double *ms) {\n"
+       << "  return nibble_cuda_time_runs(&descriptor, device_run, buffers, runs, ms);\n}\n"
+       << "static const nibble_device_hooks device = {nibble_cuda_status, time_runs,\n"
+       << "                                           nibble_cuda_describe};\n\n";
+  }
   emitTensorTable(os, "inputs", d.inputs);
   emitTensorTable(os, "outputs", d.outputs);
   os << "static const nibble_layer_desc layers[] = {\n";
@@ -136,7 +154,8 @@ std::string mlir::nibble::generateDescriptorSource(const ModelDescription &d,
      << "static const nibble_model_desc descriptor = {\n"
      << "  " << cString(d.modelName) << ", " << cString(d.target) << ",\n"
      << "  " << d.inputs.size() << ", inputs, " << d.outputs.size() << ", outputs,\n"
-     << "  " << d.layers.size() << ", layers, " << d.weightBytes << ", run,\n"
+     << "  " << d.layers.size() << ", layers, " << d.weightBytes << ", run, "
+     << (d.onCUDADevice ? "&device" : "0") << ",\n"
      << "};\n\n"
      << "const nibble_model_desc *nibble_model_descriptor(void) { return &descriptor; }\n";
   return text;

@@ -5,6 +5,7 @@
 #include "nibble/Conversion/Passes.h"
 #include "nibble/Dialect/Nibble/Transforms/Passes.h"
 #include "nibble/Target/CPU/Passes.h"
+#include "nibble/Target/CUDA/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
@@ -88,6 +89,74 @@ void mlir::nibble::buildCPULoweringPhase(OpPassManager &pm) {
     llvm::report_fatal_error("nibble: the built-in CPU pipeline does not parse");
 }
 
+/// The CUDA lowering up to outlined kernels. Like the CPU pipeline up to
+/// bufferization, then:
+///  - matmuls with constant weights become fused dequant-GEMV kernels over
+///    weights prepacked at compile time (before nibble-to-linalg, which
+///    would unpack them);
+///  - every copy becomes a loop (no memcpy on device buffers);
+///  - the remaining linalg ops become parallel loops, tiled into blocks of
+///    threads and turned into gpu.launch; host code left only allocates;
+///  - buffers move to device memory, kernels are outlined and launched
+///    asynchronously on one stream, synchronized once at the end.
+static constexpr llvm::StringLiteral kCUDAKernelPipeline =
+    "func.func(nibble-cuda-pack-matmul-weights),"
+    "convert-nibble-to-linalg,canonicalize,cse,"
+    "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise),canonicalize,cse,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
+    "func.func(buffer-deallocation-pipeline),"
+    "func.func(nibble-cpu-strided-copies-to-linalg{all-copies=true},"
+    "nibble-cuda-dequant-matmul-kernels,convert-linalg-to-parallel-loops,"
+    "nibble-cuda-tile-parallel-loops,convert-parallel-loops-to-gpu,"
+    "nibble-cuda-device-buffers),"
+    "canonicalize,cse,gpu-launch-sink-index-computations,gpu-kernel-outlining,"
+    "func.func(gpu-async-region)";
+
+void mlir::nibble::buildCUDAKernelPhase(OpPassManager &pm) {
+  if (failed(parsePassPipeline(kCUDAKernelPipeline, pm)))
+    llvm::report_fatal_error("nibble: the built-in CUDA kernel pipeline does not parse");
+}
+
+void mlir::nibble::buildCUDABinaryPhase(OpPassManager &pm, llvm::StringRef chip,
+                                        llvm::StringRef toolkitPath,
+                                        llvm::StringRef libdevicePath,
+                                        llvm::StringRef format) {
+  // Mirrors upstream's gpu-lower-to-nvvm-pipeline with bare pointers on
+  // both sides, libdevice linked into the kernels and a chosen toolkit.
+  std::string pipeline =
+      ("lower-affine,convert-scf-to-cf,"
+       "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},"
+       "expand-strided-metadata,lower-affine,"
+       "nvvm-attach-target{chip=" + chip + " O=3 l=" + libdevicePath + "},"
+       "convert-arith-to-llvm,convert-index-to-llvm,canonicalize,cse,"
+       "gpu.module(convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true},"
+       "canonicalize,cse,reconcile-unrealized-casts),"
+       "gpu-to-llvm{use-bare-pointers-for-host=true use-bare-pointers-for-kernels=true},"
+       "gpu-module-to-binary{format=" + format + " toolkit=" + toolkitPath + "},"
+       "convert-math-to-llvm,convert-math-to-libm,convert-ub-to-llvm,"
+       "canonicalize,cse,reconcile-unrealized-casts,"
+       "nibble-cuda-resident-constants")
+          .str();
+  if (failed(parsePassPipeline(pipeline, pm)))
+    llvm::report_fatal_error("nibble: the built-in CUDA binary pipeline does not parse");
+}
+
+namespace {
+struct CUDABinaryPipelineOptions : public PassPipelineOptions<CUDABinaryPipelineOptions> {
+  Option<std::string> chip{*this, "chip", llvm::cl::desc("sm_80 or sm_90"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> toolkit{*this, "toolkit", llvm::cl::desc("CUDA toolkit root"),
+                              llvm::cl::init("/usr/local/cuda")};
+  Option<std::string> libdevice{
+      *this, "libdevice", llvm::cl::desc("libdevice bitcode"),
+      llvm::cl::init("/usr/local/cuda/nvvm/libdevice/libdevice.10.bc")};
+  Option<std::string> format{*this, "format", llvm::cl::desc("bin (cubin) or isa (PTX)"),
+                             llvm::cl::init("bin")};
+};
+} // namespace
+
 void mlir::nibble::registerNibblePipelines() {
   PassPipelineRegistration<>(
       "nibble-fuse-phase", "the fuse phase: dequantize+matmul fusion, cleanup",
@@ -95,4 +164,15 @@ void mlir::nibble::registerNibblePipelines() {
   PassPipelineRegistration<>(
       "nibble-cpu-lowering", "lower nibble/linalg on tensors to the LLVM dialect",
       [](OpPassManager &pm) { buildCPULoweringPhase(pm); });
+  PassPipelineRegistration<>(
+      "nibble-cuda-kernels",
+      "lower nibble/linalg on tensors to outlined GPU kernels (no toolkit needed)",
+      [](OpPassManager &pm) { buildCUDAKernelPhase(pm); });
+  PassPipelineRegistration<CUDABinaryPipelineOptions>(
+      "nibble-cuda-binary",
+      "lower outlined GPU kernels to cubin (or PTX) and the host to the LLVM dialect",
+      [](OpPassManager &pm, const CUDABinaryPipelineOptions &options) {
+        buildCUDABinaryPhase(pm, options.chip, options.toolkit, options.libdevice,
+                             options.format);
+      });
 }

@@ -1,7 +1,7 @@
 //===- nibble-compile.cpp - ONNX model -> quantized native binary ---------===//
 //
 //   nibble-compile MODEL.onnx -o OUT [--emit=exe|lib|obj|mlir|llvm]
-//       [--compile-to=PHASE] [--target=host|x86-64-avx512|x86-64-avx2]
+//       [--compile-to=PHASE] [--target=host|x86-64-avx512|x86-64-avx2|cuda-sm80|cuda-sm90]
 //       [--quantize=none|int8|int4] [--group-size=N] [--input-shape=NAME:DxD]
 //
 // Every failure is one line on stderr and exit code 1.
@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
       "compile-to", cl::desc("stop after a phase (with --emit=mlir): import, "
                              "quantize, fuse, lower"),
       cl::cat(category));
-  cl::opt<std::string> target("target", cl::desc("host, x86-64-avx512, x86-64-avx2"),
+  cl::opt<std::string> target("target", cl::desc("host, x86-64-avx512, x86-64-avx2, cuda-sm80, cuda-sm90 (NVIDIA GPU; needs the CUDA toolkit)"),
                               cl::init("host"), cl::cat(category));
   cl::opt<std::string> quantize("quantize", cl::desc("weight precision: none, int8, int4"),
                                 cl::init("none"), cl::cat(category));

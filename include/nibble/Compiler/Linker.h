@@ -8,6 +8,9 @@
 
 #include "llvm/Support/Error.h"
 
+#include <string>
+#include <vector>
+
 namespace llvm {
 class Module;
 } // namespace llvm
@@ -23,6 +26,10 @@ llvm::Error linkModel(llvm::Module &llvmModule, const CPUTarget &target,
                       const ModelDescription &description,
                       llvm::StringRef entrySymbol, bool library,
                       llvm::StringRef output);
+
+/// The runtime archives a model links against, for `description`'s target.
+std::vector<std::string> runtimeArchives(const ModelDescription &description,
+                                         bool library);
 
 } // namespace mlir::nibble
 

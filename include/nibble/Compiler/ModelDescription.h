@@ -30,6 +30,9 @@ struct LayerDescription {
 struct ModelDescription {
   std::string modelName;
   std::string target;
+  /// True when the entry runs on a CUDA GPU: it then takes device pointers
+  /// and the glue routes every call through the CUDA runtime.
+  bool onCUDADevice = false;
   std::vector<GraphTensorInfo> inputs;
   std::vector<GraphTensorInfo> outputs;
   std::vector<LayerDescription> layers;

@@ -51,8 +51,24 @@ void buildFusePhase(OpPassManager &pm);
 /// output (outputs written in place).
 void buildCPULoweringPhase(OpPassManager &pm);
 
+/// Adds the first half of the CUDA lowering, which needs no toolkit:
+/// prepacked fused dequant-GEMV kernels for nibble.matmul, every other op
+/// as a loop kernel, device buffers, outlined gpu.module kernels launched
+/// asynchronously on one stream.
+void buildCUDAKernelPhase(OpPassManager &pm);
+
+/// Adds the second half: kernels to NVVM and cubin for `chip` (ptxas from
+/// `toolkitPath`, math from `libdevicePath`), the host to the LLVM dialect
+/// with one bare pointer (device memory) per input and output.
+/// `format` is gpu-module-to-binary's: "bin" (cubin, the default) or "isa"
+/// (PTX text, for inspection; needs no ptxas).
+void buildCUDABinaryPhase(OpPassManager &pm, llvm::StringRef chip,
+                          llvm::StringRef toolkitPath, llvm::StringRef libdevicePath,
+                          llvm::StringRef format = "bin");
+
 /// Registers the phases as named pipelines for nibble-opt
-/// (`--nibble-quantize-phase`, `--nibble-fuse-phase`, `--nibble-cpu-lowering`).
+/// (`--nibble-fuse-phase`, `--nibble-cpu-lowering`, `--nibble-cuda-kernels`,
+/// `--nibble-cuda-binary`).
 void registerNibblePipelines();
 
 } // namespace nibble

@@ -22,10 +22,11 @@ namespace {
 struct NibbleCPUStridedCopiesToLinalgPass final
     : nibble::impl::NibbleCPUStridedCopiesToLinalgPassBase<
           NibbleCPUStridedCopiesToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation().walk([&](memref::CopyOp copy) {
-      if (!isContiguous(copy.getSource().getType()) ||
+      if (allCopies || !isContiguous(copy.getSource().getType()) ||
           !isContiguous(copy.getTarget().getType()))
         copies.push_back(copy);
     });

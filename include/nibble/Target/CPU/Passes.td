@@ -50,7 +50,15 @@ def NibbleCPUStridedCopiesToLinalgPass
     copies (slices returned as outputs, concatenation parts, padding) into
     `linalg.copy`, which becomes plain loops; contiguous copies stay
     `memref.copy` and lower to `memcpy`.
+
+    With `all-copies`, contiguous copies are rewritten too: on the CUDA
+    target every copy must become a kernel, since the host cannot memcpy
+    device buffers.
   }];
+  let options = [
+    Option<"allCopies", "all-copies", "bool", "false",
+           "also rewrite contiguous copies">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 

@@ -1,0 +1,121 @@
+//===- Passes.td - CUDA target passes ----------------------*- tablegen -*-===//
+
+#ifndef NIBBLE_TARGET_CUDA_PASSES_TD
+#define NIBBLE_TARGET_CUDA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def NibbleCUDAPackMatmulWeightsPass
+    : Pass<"nibble-cuda-pack-matmul-weights", "func::FuncOp"> {
+  let summary = "prepack constant nibble.matmul weights for the GPU kernel";
+  let description = [{
+    Rewrites every `nibble.matmul` whose weight, scale and zero point are
+    constants, whose K is a multiple of 4 and whose groups (if any) are
+    multiples of 4 along K into a `linalg.generic` over the kernel's
+    weight layout, marked `nibble.dequant_matmul` for
+    `nibble-cuda-dequant-matmul-kernels`:
+
+    - weights transposed to `N x K` and packed into `i32` words (eight
+      4-bit or four 8-bit values) in the order the kernel's lanes consume
+      them (`GemvLayout.h`): a lane's 32 values of a 1024-wide block of K
+      are one 16-byte (int4) or 32-byte (int8) run, while the activations
+      they multiply are read by the warp in coalesced 512-byte loads; K is
+      zero-padded to a multiple of 1024;
+    - scales as `N x G` (G groups along K; per-channel and per-tensor
+      schemes become one group);
+    - zero points folded at compile time into `scale * zero_point`, also
+      `N x G`, so the kernel computes `s * dot(q, x) - (s * z) * sum(x)`.
+
+    The generic is a faithful reference of that computation, so the IR
+    stays correct if no kernel replaces it. Leading batch dimensions of the
+    activations are collapsed into M; a bias becomes an elementwise add.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def NibbleCUDADequantMatmulKernelsPass
+    : Pass<"nibble-cuda-dequant-matmul-kernels", "func::FuncOp"> {
+  let summary = "replace packed dequant-matmul generics by fused GPU kernels";
+  let description = [{
+    Runs on bufferized IR. Each `linalg.generic` marked
+    `nibble.dequant_matmul` (see `nibble-cuda-pack-matmul-weights`) with
+    dense row-major operands becomes a `gpu.launch` of a fused
+    dequantize+GEMV kernel:
+
+    - a block of 4 warps covers 16 output columns, each warp 4 columns;
+    - per 1024-wide block of K, a lane loads its 32 values of each of its
+      warp's 4 columns with one 16-byte (int4) or 32-byte (int8) load (the
+      weights are read exactly once per M tile; two blocks' loads are in
+      flight at once) and unpacks them in registers without int-to-float
+      conversions; the warp reads the matching activations in coalesced
+      512-byte loads, once for the 4 columns;
+    - rows of M are processed 4 at a time with all accumulators in
+      registers; a warp then reduces each accumulator with shuffles and
+      lane 0 stores the result.
+
+    Generics with other layouts are left alone (they become ordinary loop
+    kernels).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def NibbleCUDATileParallelLoopsPass
+    : Pass<"nibble-cuda-tile-parallel-loops", "func::FuncOp"> {
+  let summary = "shape loop nests into GPU blocks of threads";
+  let description = [{
+    Prepares the loops of bufferized linalg ops for
+    `gpu-map-parallel-loops` and `convert-parallel-loops-to-gpu`:
+
+    - each outermost `scf.parallel` is tiled so that its inner loop covers
+      up to `threads-per-block` iterations, taken from the innermost
+      (contiguous) dimensions first; the inner loop becomes the threads of
+      a block and the outer loop the grid;
+    - code that is not inside any parallel loop but touches memory (a
+      reduction to a scalar, say) is wrapped in a one-iteration parallel
+      loop, so it runs as a single-thread kernel instead of on the host,
+      which cannot read device memory.
+  }];
+  let options = [
+    Option<"threadsPerBlock", "threads-per-block", "int64_t", "256",
+           "the most threads of one block">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def NibbleCUDADeviceBuffersPass
+    : Pass<"nibble-cuda-device-buffers", "func::FuncOp"> {
+  let summary = "allocate the host function's buffers in device memory";
+  let description = [{
+    After all computation has moved into kernels, the host function only
+    allocates, frees and launches. This pass turns `memref.alloc` and
+    `memref.dealloc` into `gpu.alloc` and `gpu.dealloc`. Any other memory
+    access left on the host is an error, since host code cannot touch
+    device memory.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def NibbleCUDAResidentConstantsPass
+    : Pass<"nibble-cuda-resident-constants", "ModuleOp"> {
+  let summary = "read constant globals through their device-resident copies";
+  let description = [{
+    Runs on the host module in the LLVM dialect. Kernels must read weights
+    from device memory, but constants live in the executable. Every address
+    of a constant global taken by host code is replaced by a call to the
+    runtime's `nibble_cuda_resident(ptr, bytes)`, which uploads the
+    constant once, on first use, and returns its device copy.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // NIBBLE_TARGET_CUDA_PASSES_TD

@@ -1,0 +1,374 @@
+//===- DequantMatmulKernels.cpp - fused dequantize+GEMV GPU kernels -------===//
+//
+// Replaces each bufferized generic marked nibble.dequant_matmul with a
+// gpu.launch whose body is the fused kernel described in Passes.td. The
+// kernel is written out op by op here (unrolled over the 32 values of a
+// lane's chunk, the 4 columns of a warp and up to 8 rows of M), so what
+// reaches the NVPTX backend is straight-line register code around 16-byte
+// loads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nibble/Target/CUDA/Passes.h"
+
+#include "nibble/Target/CUDA/GemvLayout.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::nibble {
+#define GEN_PASS_DEF_NIBBLECUDADEQUANTMATMULKERNELSPASS
+#include "nibble/Target/CUDA/Passes.h.inc"
+} // namespace mlir::nibble
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+namespace {
+
+using gemv::kWarpSize;
+constexpr int64_t kWarpsPerBlock = 4;
+constexpr int64_t kColumnsPerWarp = 4;
+constexpr int64_t kMaxRowsPerTile = 4;
+// Steps of a lane whose loads are issued together (memory-level parallelism).
+constexpr int64_t kStepsInFlight = 2;
+
+/// What the kernel needs to know about one packed matmul.
+struct KernelShape {
+  int64_t m, n, k, bits, groupSize;
+  bool isSigned, hasZeroPoint;
+};
+
+bool isDenseRowMajor(Value value) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  return type && type.hasStaticShape() && type.getLayout().isIdentity();
+}
+
+std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
+  auto info = op->getAttrOfType<DictionaryAttr>(kDequantMatmulAttr);
+  if (!info || !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 4 ||
+      op.getNumDpsInits() != 1)
+    return std::nullopt;
+  for (Value operand : op->getOperands())
+    if (!isDenseRowMajor(operand))
+      return std::nullopt;
+  auto bits = info.getAs<IntegerAttr>("bits");
+  auto isSigned = info.getAs<BoolAttr>("signed");
+  auto groupSize = info.getAs<IntegerAttr>("group_size");
+  auto hasZeroPoint = info.getAs<BoolAttr>("has_zero_point");
+  if (!bits || !isSigned || !groupSize || !hasZeroPoint)
+    return std::nullopt;
+  auto lhsType = cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto outType = cast<MemRefType>(op.getDpsInits()[0].getType());
+  KernelShape shape{lhsType.getDimSize(0), outType.getDimSize(1), lhsType.getDimSize(1),
+                    bits.getInt(), groupSize.getInt(), isSigned.getValue(),
+                    hasZeroPoint.getValue()};
+  auto wordsType = cast<MemRefType>(op.getDpsInputs()[1].getType());
+  if ((shape.bits != 4 && shape.bits != 8) || shape.k % gemv::kValuesPerRun != 0 ||
+      shape.groupSize % gemv::kValuesPerRun != 0 ||
+      wordsType.getDimSize(1) != gemv::paddedK(shape.k) * shape.bits / 32)
+    return std::nullopt;
+  return shape;
+}
+
+/// Emits the kernel for `op` at its position and erases `op`.
+class KernelEmitter {
+public:
+  KernelEmitter(linalg::GenericOp op, const KernelShape &shape)
+      : b(op.getLoc(), op), shape(shape), lhs(op.getDpsInputs()[0]),
+        words(op.getDpsInputs()[1]), scales(op.getDpsInputs()[2]),
+        scaledZeros(op.getDpsInputs()[3]), out(op.getDpsInits()[0]) {}
+
+  void emit() {
+    int64_t columnsPerBlock = kWarpsPerBlock * kColumnsPerWarp;
+    Value grid = index(llvm::divideCeil(shape.n, columnsPerBlock));
+    Value one = index(1);
+    auto launch = gpu::LaunchOp::create(b, grid, one, one, index(kWarpSize * kWarpsPerBlock),
+                                        one, one);
+    Block &body = launch.getBody().front();
+    b.setInsertionPointToStart(&body);
+    gpu::TerminatorOp::create(b);
+    b.setInsertionPointToStart(&body);
+
+    Value thread = launch.getThreadIds().x;
+    lane = b.create<arith::RemUIOp>(thread, index(kWarpSize));
+    Value warp = b.create<arith::DivUIOp>(thread, index(kWarpSize));
+    Value blockColumn = b.create<arith::MulIOp>(launch.getBlockIds().x, index(columnsPerBlock));
+    Value firstColumn = b.create<arith::AddIOp>(
+        blockColumn, b.create<arith::MulIOp>(warp, index(kColumnsPerWarp)));
+    for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+      Value column = b.create<arith::AddIOp>(firstColumn, index(c));
+      columns.push_back(column);
+      // Out-of-range columns read the last column and are not stored.
+      loadColumns.push_back(b.create<arith::MinUIOp>(column, index(shape.n - 1)));
+    }
+
+    rowsPerTile = std::min(shape.m, kMaxRowsPerTile);
+    int64_t tiles = llvm::divideCeil(shape.m, rowsPerTile);
+    if (tiles == 1) {
+      emitRowTile(index(0));
+    } else {
+      auto loop = b.create<scf::ForOp>(index(0), index(tiles * rowsPerTile), index(rowsPerTile));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(loop.getBody()->getTerminator());
+      emitRowTile(loop.getInductionVar());
+    }
+  }
+
+private:
+  Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
+  Value i32(int64_t v) { return b.create<arith::ConstantIntOp>(v, 32); }
+  Value f32(float v) { return b.create<arith::ConstantFloatOp>(b.getF32Type(), APFloat(v)); }
+
+  /// Rows firstRow .. firstRow + rowsPerTile of the output.
+  void emitRowTile(Value firstRow) {
+    SmallVector<Value> rows;
+    for (int64_t r = 0; r < rowsPerTile; ++r)
+      rows.push_back(b.create<arith::MinUIOp>(b.create<arith::AddIOp>(firstRow, index(r)),
+                                              index(shape.m - 1)));
+    SmallVector<Value> zeros(rowsPerTile * kColumnsPerWarp, f32(0.0f));
+
+    // A warp step covers one 1024-wide block of K; each loop iteration
+    // handles kStepsInFlight steps, issuing all their weight loads first.
+    int64_t steps = gemv::paddedK(shape.k) / gemv::kBlockK;
+    int64_t stepsPerIteration = std::min(steps, kStepsInFlight);
+    int64_t iterations = llvm::divideCeil(steps, stepsPerIteration);
+    auto loop = b.create<scf::ForOp>(index(0), index(iterations), index(1), zeros);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value firstStep = b.create<arith::MulIOp>(loop.getInductionVar(), index(stepsPerIteration));
+      SmallVector<Chunk> chunks;
+      for (int64_t s = 0; s < stepsPerIteration; ++s)
+        chunks.push_back(loadChunk(b.create<arith::AddIOp>(firstStep, index(s)),
+                                   /*mayBePastEnd=*/steps % stepsPerIteration != 0));
+      SmallVector<Value> updated(loop.getRegionIterArgs());
+      for (const Chunk &chunk : chunks)
+        updated = accumulateChunk(chunk, rows, updated);
+      b.create<scf::YieldOp>(updated);
+    }
+
+    // Warp-reduce every accumulator; lane 0 stores the in-range ones.
+    SmallVector<Value> totals;
+    for (Value partial : loop.getResults()) {
+      Value total = partial;
+      for (int64_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+        Value other = b.create<gpu::ShuffleOp>(total, offset, kWarpSize, gpu::ShuffleMode::XOR)
+                          .getShuffleResult();
+        total = b.create<arith::AddFOp>(total, other);
+      }
+      totals.push_back(total);
+    }
+    Value isLaneZero = b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, lane, index(0));
+    b.create<scf::IfOp>(isLaneZero, [&](OpBuilder &, Location) {
+      for (int64_t r = 0; r < rowsPerTile; ++r) {
+        Value row = b.create<arith::AddIOp>(firstRow, index(r));
+        Value rowOk = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, row, index(shape.m));
+        for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+          Value columnOk =
+              b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, columns[c], index(shape.n));
+          Value ok = b.create<arith::AndIOp>(rowOk, columnOk);
+          b.create<scf::IfOp>(ok, [&](OpBuilder &, Location) {
+            b.create<memref::StoreOp>(totals[r * kColumnsPerWarp + c], out,
+                                      ValueRange{row, columns[c]});
+            b.create<scf::YieldOp>();
+          });
+        }
+      }
+      b.create<scf::YieldOp>();
+    });
+  }
+
+  /// One lane's part of one warp step: its packed words of each column and
+  /// where its runs of k start.
+  struct Chunk {
+    SmallVector<Value> packed; // per column: the lane's run of words
+    SmallVector<Value> runK;   // per run j: first k (clamped into range)
+    SmallVector<Value> runOk;  // per run j: in range (null when always)
+  };
+
+  /// Issues the weight loads of step `step` (a block of 1024 k). Runs past
+  /// the end of K (K padded to whole blocks, or a step past the last one
+  /// when the steps do not divide evenly) read clamped addresses and get
+  /// zero scales, so they add nothing and no branch is needed.
+  Chunk loadChunk(Value step, bool mayBePastEnd) {
+    int64_t steps = gemv::paddedK(shape.k) / gemv::kBlockK;
+    int64_t wordsPerLane = gemv::wordsPerLane(shape.bits);
+    auto wordVector = VectorType::get({wordsPerLane}, b.getI32Type());
+    Chunk chunk;
+    Value loadStep = mayBePastEnd ? b.create<arith::MinUIOp>(step, index(steps - 1)) : step;
+    Value word0 = b.create<arith::AddIOp>(
+        b.create<arith::MulIOp>(loadStep, index(kWarpSize * wordsPerLane)),
+        b.create<arith::MulIOp>(lane, index(wordsPerLane)));
+    for (int64_t c = 0; c < kColumnsPerWarp; ++c)
+      chunk.packed.push_back(b.create<vector::LoadOp>(wordVector, words,
+                                                      ValueRange{loadColumns[c], word0},
+                                                      /*nontemporal=*/false,
+                                                      llvm::MaybeAlign(16)));
+    Value laneK = b.create<arith::AddIOp>(
+        b.create<arith::MulIOp>(step, index(gemv::kBlockK)),
+        b.create<arith::MulIOp>(lane, index(gemv::kValuesPerRun)));
+    bool kIsWholeBlocks = shape.k % gemv::kBlockK == 0;
+    for (int64_t j = 0; j < gemv::kRunsPerLane; ++j) {
+      Value k = b.create<arith::AddIOp>(laneK, index(j * gemv::kRunStride));
+      Value ok;
+      if (!kIsWholeBlocks || mayBePastEnd) {
+        ok = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, k, index(shape.k));
+        k = b.create<arith::MinUIOp>(k, index(shape.k - gemv::kValuesPerRun));
+      }
+      chunk.runK.push_back(k);
+      chunk.runOk.push_back(ok);
+    }
+    return chunk;
+  }
+
+  /// Adds one chunk's products to the accumulators (row-major, rows x cols).
+  ///
+  /// Dequantization avoids int-to-float conversions (a quarter-rate
+  /// instruction): a field u is OR-ed into the mantissa of 1.0, giving
+  /// exactly f = 1 + u / 2^bits. Then over a run of 4 values sharing a
+  /// scale, sum q x = 2^bits * dot(f, x) - (2^bits + offset) * sum(x), where
+  /// q = u - offset and signed fields were biased by XOR-ing their sign bit
+  /// (offset 2^(bits-1)).
+  SmallVector<Value> accumulateChunk(const Chunk &chunk, ArrayRef<Value> rows,
+                                     ArrayRef<Value> accumulators) {
+    int64_t bits = shape.bits;
+    int64_t valuesPerWord = gemv::valuesPerWord(bits);
+    int64_t levels = int64_t(1) << bits;
+    int64_t offset = shape.isSigned ? levels / 2 : 0;
+    uint32_t signBits = 0;
+    for (int64_t field = 0; field < valuesPerWord; ++field)
+      signBits |= uint32_t(1) << (field * bits + bits - 1);
+
+    // The words of each column, biased to unsigned fields.
+    SmallVector<SmallVector<Value>> columnWords(kColumnsPerWarp);
+    for (int64_t c = 0; c < kColumnsPerWarp; ++c)
+      for (int64_t w = 0; w < gemv::wordsPerLane(bits); ++w) {
+        Value word = b.create<vector::ExtractOp>(chunk.packed[c], ArrayRef<int64_t>{w});
+        if (shape.isSigned)
+          word = b.create<arith::XOrIOp>(word, i32(static_cast<int32_t>(signBits)));
+        columnWords[c].push_back(word);
+      }
+
+    SmallVector<Value> updated(accumulators);
+    auto xVector = VectorType::get({gemv::kValuesPerRun}, b.getF32Type());
+    Value fieldScale = f32(static_cast<float>(levels));
+    Value negSumScale = f32(-static_cast<float>(levels + offset));
+    // Run by run: the warp's coalesced activation loads, then every column.
+    for (int64_t j = 0; j < gemv::kRunsPerLane; ++j) {
+      Value group = b.create<arith::DivUIOp>(chunk.runK[j], index(shape.groupSize));
+      SmallVector<Value> runScales, runScaledZeros;
+      for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+        Value scale = b.create<memref::LoadOp>(scales, ValueRange{loadColumns[c], group});
+        runScales.push_back(masked(scale, chunk.runOk[j]));
+        if (shape.hasZeroPoint)
+          runScaledZeros.push_back(masked(
+              b.create<memref::LoadOp>(scaledZeros, ValueRange{loadColumns[c], group}),
+              chunk.runOk[j]));
+      }
+      for (auto [r, row] : llvm::enumerate(rows)) {
+        Value quad = b.create<vector::LoadOp>(xVector, lhs, ValueRange{row, chunk.runK[j]},
+                                              /*nontemporal=*/false, llvm::MaybeAlign(16));
+        SmallVector<Value> x;
+        Value xSum;
+        for (int64_t e = 0; e < gemv::kValuesPerRun; ++e) {
+          x.push_back(b.create<vector::ExtractOp>(quad, ArrayRef<int64_t>{e}));
+          xSum = xSum ? b.create<arith::AddFOp>(xSum, x.back()).getResult() : x.back();
+        }
+        Value sumTerm = b.create<arith::MulFOp>(negSumScale, xSum);
+        for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+          Value dot;
+          for (int64_t e = 0; e < gemv::kValuesPerRun; ++e) {
+            int64_t value = j * gemv::kValuesPerRun + e;
+            Value f = unitFloat(columnWords[c][value / valuesPerWord], value % valuesPerWord);
+            dot = dot ? b.create<math::FmaOp>(f, x[e], dot).getResult()
+                      : b.create<arith::MulFOp>(f, x[e]).getResult();
+          }
+          Value dotQ = b.create<math::FmaOp>(fieldScale, dot, sumTerm);
+          Value &acc = updated[r * kColumnsPerWarp + c];
+          acc = b.create<math::FmaOp>(runScales[c], dotQ, acc);
+          if (shape.hasZeroPoint)
+            acc = b.create<arith::SubFOp>(acc,
+                                          b.create<arith::MulFOp>(runScaledZeros[c], xSum));
+        }
+      }
+    }
+    return updated;
+  }
+
+  Value masked(Value value, Value ok) {
+    return ok ? b.create<arith::SelectOp>(ok, value, f32(0.0f)).getResult() : value;
+  }
+
+  /// 1 + u / 2^bits for the unsigned field `slot` of `word`, built by placing
+  /// u at the top of the mantissa of 1.0f (exact; no conversion instruction).
+  Value unitFloat(Value word, int64_t slot) {
+    int64_t bits = shape.bits;
+    int64_t fieldLow = slot * bits;
+    int64_t mantissaLow = 23 - bits;
+    Value moved = word;
+    if (fieldLow < mantissaLow)
+      moved = b.create<arith::ShLIOp>(word, i32(mantissaLow - fieldLow));
+    else if (fieldLow > mantissaLow)
+      moved = b.create<arith::ShRUIOp>(word, i32(fieldLow - mantissaLow));
+    int64_t fieldMask = ((int64_t(1) << bits) - 1) << mantissaLow;
+    Value field = b.create<arith::AndIOp>(moved, i32(fieldMask));
+    Value bitsOfOne = b.create<arith::OrIOp>(field, i32(0x3F800000));
+    return b.create<arith::BitcastOp>(b.getF32Type(), bitsOfOne);
+  }
+
+  ImplicitLocOpBuilder b;
+  KernelShape shape;
+  Value lhs, words, scales, scaledZeros, out;
+  Value lane;
+  SmallVector<Value> columns, loadColumns;
+  int64_t rowsPerTile = 1;
+};
+
+/// The last op before `op` that writes memory, if it only fills `op`'s
+/// output with a value (linalg.fill, or its generalized form yielding a
+/// captured value).
+Operation *findInitFill(linalg::GenericOp op) {
+  Operation *previous = op->getPrevNode();
+  while (previous && isMemoryEffectFree(previous))
+    previous = previous->getPrevNode();
+  auto fill = dyn_cast_or_null<linalg::LinalgOp>(previous);
+  if (!fill || fill.getNumDpsInits() != 1 || fill.getDpsInits()[0] != op.getDpsInits()[0])
+    return nullptr;
+  if (isa<linalg::FillOp>(fill))
+    return fill;
+  // The generalized form: scalar inputs only, a body that yields one of them
+  // or a value from outside.
+  if (llvm::any_of(fill.getDpsInputs(), [](Value in) { return isa<ShapedType>(in.getType()); }))
+    return nullptr;
+  Block *body = fill.getBlock();
+  if (!body || body->getOperations().size() != 1)
+    return nullptr;
+  Value yielded = cast<linalg::YieldOp>(body->getTerminator()).getValues().front();
+  auto argument = dyn_cast<BlockArgument>(yielded);
+  bool yieldsInput = argument && argument.getOwner() == body &&
+                     argument.getArgNumber() < fill.getNumDpsInputs();
+  bool yieldsCapture = yielded.getParentBlock() != body;
+  return yieldsInput || yieldsCapture ? fill.getOperation() : nullptr;
+}
+
+struct NibbleCUDADequantMatmulKernelsPass final
+    : nibble::impl::NibbleCUDADequantMatmulKernelsPassBase<NibbleCUDADequantMatmulKernelsPass> {
+  void runOnOperation() override {
+    SmallVector<std::pair<linalg::GenericOp, KernelShape>> matches;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (std::optional<KernelShape> shape = matchPackedMatmul(op))
+        matches.push_back({op, *shape});
+    });
+    for (auto &[op, shape] : matches) {
+      // The kernel writes every output element: the zero fill that
+      // initialized the reference's accumulator is dead.
+      if (Operation *fill = findInitFill(op))
+        fill->erase();
+      KernelEmitter(op, shape).emit();
+      op.erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,77 @@
+// RUN: nibble-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(nibble-cuda-dequant-matmul-kernels))" | FileCheck %s
+
+// A packed int4 matmul (M = 2, K = 2048, N = 20) becomes one fused kernel:
+// 2 blocks of 4 warps (16 columns a block), 16-byte weight loads, the
+// activation loads vectorized, fields unpacked by shifts and masks into the
+// mantissa of 1.0 (no int-to-float conversion), a shuffle reduction, and no
+// trace of the reference generic or of its zero fill.
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k floordiv 8)>
+#s = affine_map<(m, n, k) -> (n, k floordiv 128)>
+#o = affine_map<(m, n, k) -> (m, n)>
+#fill = affine_map<(m, n) -> (m, n)>
+
+// CHECK-LABEL: func.func @int4_gemv(
+// CHECK-SAME:    %[[X:.*]]: memref<2x2048xf32>, %[[W:.*]]: memref<20x256xi32>, %[[S:.*]]: memref<20x16xf32>, %[[Z:.*]]: memref<20x16xf32>, %[[OUT:.*]]: memref<2x20xf32>)
+// CHECK-NOT:     linalg.generic
+// CHECK-DAG:     %[[C2:.*]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C128:.*]] = arith.constant 128 : index
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[C2]], {{.*}}) threads({{.*}}) in ({{.*}} = %[[C128]],
+// CHECK:           scf.for
+// CHECK-COUNT-4:     vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<20x256xi32>, vector<4xi32>
+// CHECK:             memref.load %[[S]]
+// CHECK:             vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<2x2048xf32>, vector<4xf32>
+// CHECK:             arith.xori %{{.*}}, %{{.*}} : i32
+// CHECK:             arith.andi
+// CHECK:             arith.ori
+// CHECK:             arith.bitcast %{{.*}} : i32 to f32
+// CHECK:             math.fma
+// CHECK:           gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK:           memref.store %{{.*}}, %[[OUT]]
+// CHECK:           gpu.terminator
+// CHECK-NOT:     linalg.generic
+func.func @int4_gemv(%x: memref<2x2048xf32>, %w: memref<20x256xi32>, %s: memref<20x16xf32>, %z: memref<20x16xf32>, %out: memref<2x20xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [#fill], iterator_types = ["parallel", "parallel"]} outs(%out : memref<2x20xf32>) {
+  ^bb0(%o: f32):
+    linalg.yield %zero : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #s, #s, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %s, %z : memref<2x2048xf32>, memref<20x256xi32>, memref<20x16xf32>, memref<20x16xf32>)
+      outs(%out : memref<2x20xf32>)
+      attrs = {nibble.dequant_matmul = {bits = 4 : i64, group_size = 128 : i64, has_zero_point = false, signed = true}} {
+  ^bb0(%a: f32, %q: i32, %sc: f32, %sz: f32, %acc: f32):
+    %qf = arith.sitofp %q : i32 to f32
+    %p = arith.mulf %a, %qf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// Strided operands keep the generic (it becomes an ordinary loop kernel).
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k floordiv 8)>
+#s = affine_map<(m, n, k) -> (n, k floordiv 128)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// CHECK-LABEL: func.func @strided_activations(
+// CHECK-NOT:     gpu.launch
+// CHECK:         linalg.generic
+func.func @strided_activations(%x: memref<2x2048xf32, strided<[4096, 1]>>, %w: memref<20x256xi32>, %s: memref<20x16xf32>, %z: memref<20x16xf32>, %out: memref<2x20xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #s, #s, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %s, %z : memref<2x2048xf32, strided<[4096, 1]>>, memref<20x256xi32>, memref<20x16xf32>, memref<20x16xf32>)
+      outs(%out : memref<2x20xf32>)
+      attrs = {nibble.dequant_matmul = {bits = 4 : i64, group_size = 128 : i64, has_zero_point = false, signed = true}} {
+  ^bb0(%a: f32, %q: i32, %sc: f32, %sz: f32, %acc: f32):
+    %qf = arith.sitofp %q : i32 to f32
+    %p = arith.mulf %a, %qf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
