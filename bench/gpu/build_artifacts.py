@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Builds everything the GPU check needs, on a machine without a GPU.
+
+A GPU machine may lack the compiler's dependencies, so every binary is
+compiled here and shipped in one folder (see scripts/gpu-check.sh):
+
+- e2e/: models from the coverage tests compiled with --target=cuda-sm90, their
+  inputs, and the outputs of the CPU build and of onnxruntime on the same
+  inputs, so the GPU outputs can be compared with both;
+- bench/: one executable per Llama-2-7B layer shape and batch M, each holding
+  several copies of an int4 g128 MatMulNBits layer (distinct weights, more than
+  the GPU's L2 cache together) applied to the same input, so that a run streams
+  every weight from HBM;
+- manifest.json describing all of it.
+
+Weights of the benchmark layers repeat a random 8 KiB block: the data streamed
+and the arithmetic are those of real weights, but the folder compresses well.
+
+Usage: build_artifacts.py --bin-dir build/bin --out DIR [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "test" / "e2e"))
+
+import models  # noqa: E402
+import transformers  # noqa: E402
+from harness import ort_run  # noqa: E402
+
+LLAMA_SHAPES = [(4096, 4096), (4096, 11008), (11008, 4096), (4096, 22016)]
+BATCHES = [1, 4, 16, 64, 128]
+BLOCK = 128
+# Copies of a layer together exceed this many bytes (the H100/H200 L2 is 50 MB).
+ROTATION_BYTES = 120 << 20
+
+
+def compile_model(bin_dir: Path, model: Path, out: Path, *flags: str) -> None:
+    cmd = [str(bin_dir / "nibble-compile"), str(model), "-o", str(out), *flags]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"compiling {model.name} failed: {proc.stderr.strip()}")
+
+
+def run_cpu(exe: Path, inputs: dict[str, np.ndarray], work: Path) -> dict[str, np.ndarray]:
+    args = []
+    for name, value in inputs.items():
+        path = work / f"in_{name}.npy"
+        np.save(path, value)
+        args += ["--input", f"{name}={path}"]
+    out_dir = work / "cpu_out"
+    out_dir.mkdir(exist_ok=True)
+    subprocess.run([str(exe), *args, "--output-dir", str(out_dir)], check=True)
+    return {p.stem: np.load(p) for p in out_dir.glob("*.npy")}
+
+
+def e2e_cases():
+    """(name, model, quantize flag, inputs)."""
+    cases = []
+    mlp = models.mlp()
+    cases += [("mlp_int4", mlp, "int4", models.random_inputs(mlp)),
+              ("mlp_int8", mlp, "int8", models.random_inputs(mlp))]
+    # Pre-quantized layers: zero points (the kernel's asymmetric path), 8 bits,
+    # M not a multiple of the kernel's 8-row tile, N not a multiple of 16.
+    for bits, block, zero_points, k, n, m in [(4, 32, True, 256, 72, 11),
+                                              (8, 128, True, 256, 64, 3),
+                                              (4, 128, False, 1024, 200, 1)]:
+        weights = models.nbits_weights(bits, block, zero_points, k=k, n=n)
+        model = models.matmul_nbits(weights, m=m)
+        cases.append((f"nbits_b{bits}_bs{block}_{'zp' if zero_points else 'nozp'}_k{k}_n{n}_m{m}",
+                      model, "none", models.random_inputs(model)))
+    ids = transformers.token_ids()
+    for quantize in ("none", "int8", "int4"):
+        cases.append((f"encoder_{quantize}", transformers.encoder(), quantize, ids))
+    # The fp32 decoder is left out: its 18 MB of weights add nothing the fp32
+    # encoder does not check, and the folder has to travel.
+    cases.append(("decoder_int4", transformers.decoder(), "int4", ids))
+    return cases
+
+
+def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
+    entries = []
+    for name, model, quantize, inputs in e2e_cases():
+        case_dir = out / "e2e" / name
+        case_dir.mkdir(parents=True, exist_ok=True)
+        model_path = work / f"{name}.onnx"
+        onnx.save(model, model_path)
+        flags = [f"--quantize={quantize}"]
+        compile_model(bin_dir, model_path, case_dir / "model", "--target=cuda-sm90", *flags)
+        # sm_80 binaries do not run on sm_90: compiling them is the check.
+        compile_model(bin_dir, model_path, work / f"{name}_sm80", "--target=cuda-sm80", *flags)
+        cpu_exe = work / f"{name}_cpu"
+        compile_model(bin_dir, model_path, cpu_exe, *flags)
+        case_work = work / name
+        case_work.mkdir(exist_ok=True)
+        cpu = run_cpu(cpu_exe, inputs, case_work)
+        ort = ort_run(model_path, inputs)
+        for key, value in inputs.items():
+            np.save(case_dir / f"input_{key}.npy", value)
+        for key, value in cpu.items():
+            np.save(case_dir / f"cpu_{key}.npy", value)
+        for key, value in ort.items():
+            np.save(case_dir / f"ort_{key}.npy", value)
+        entries.append({"name": name, "quantize": quantize, "dir": f"e2e/{name}",
+                        "inputs": sorted(inputs), "outputs": sorted(cpu)})
+        print(f"e2e {name}: compiled", flush=True)
+    return entries
+
+
+def nbits_layer_model(k: int, n: int, m: int, copies: int, seed: int) -> onnx.ModelProto:
+    """`copies` int4 g128 MatMulNBits layers of K x N on one [m, K] input."""
+    rng = np.random.default_rng(seed)
+    blocks = k // BLOCK
+    nodes, inits, outputs = [], [], []
+    for c in range(copies):
+        pattern = rng.integers(0, 256, size=8192, dtype=np.uint8)
+        packed = np.resize(pattern, n * blocks * (BLOCK // 2)).reshape(n, blocks, BLOCK // 2)
+        scale_pattern = (0.01 + 0.01 * rng.random(1024)).astype(np.float32)
+        scales = np.resize(scale_pattern, n * blocks)
+        inits += [numpy_helper.from_array(packed, f"B{c}"),
+                  numpy_helper.from_array(scales, f"S{c}")]
+        nodes.append(helper.make_node(
+            "MatMulNBits", ["x", f"B{c}", f"S{c}"], [f"y{c}"], name=f"layer{c}",
+            domain="com.microsoft", K=k, N=n, bits=4, block_size=BLOCK))
+        outputs.append(helper.make_tensor_value_info(f"y{c}", TensorProto.FLOAT, [m, n]))
+    graph = helper.make_graph(
+        nodes, f"nbits_{k}x{n}_m{m}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])], outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = models.IR_VERSION
+    return model
+
+
+def layer_bytes(k: int, n: int) -> int:
+    return n * k // 2 + n * (k // BLOCK) * 4
+
+
+def build_bench(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
+    entries = []
+    shapes = LLAMA_SHAPES[-1:] if quick else LLAMA_SHAPES
+    batches = [1, 16] if quick else BATCHES
+    for k, n in shapes:
+        copies = max(2, -(-ROTATION_BYTES // layer_bytes(k, n)))
+        for m in batches:
+            name = f"int4_g{BLOCK}_{k}x{n}_m{m}"
+            model_path = work / f"{name}.onnx"
+            onnx.save(nbits_layer_model(k, n, m, copies, seed=k + n + m), model_path)
+            compile_model(bin_dir, model_path, out / "bench" / name, "--target=cuda-sm90")
+            model_path.unlink()
+            entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,
+                            "copies": copies, "bits": 4, "group_size": BLOCK,
+                            "weight_bytes_per_layer": layer_bytes(k, n)})
+            print(f"bench {name}: {copies} copies", flush=True)
+    return entries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true",
+                        help="a few cases only (a first smoke run)")
+    parser.add_argument("--skip-bench", action="store_true")
+    parser.add_argument("--skip-e2e", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for sub in ("e2e", "bench"):
+        (args.out / sub).mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        manifest = {"e2e": [] if args.skip_e2e else
+                    build_e2e(args.bin_dir.resolve(), args.out, work, args.quick),
+                    "bench": [] if args.skip_bench else
+                    build_bench(args.bin_dir.resolve(), args.out, work, args.quick)}
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+if __name__ == "__main__":
+    main()
