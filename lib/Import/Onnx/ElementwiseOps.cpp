@@ -125,6 +125,28 @@ static ElementBody compare(arith::CmpFPredicate floatPredicate,
   };
 }
 
+/// BitShift on unsigned integers; shifting by the width or more gives 0,
+/// as in the ONNX reference (numpy), where LLVM's shifts would be poison.
+static llvm::Error convertBitShift(NodeImporter &imp) {
+  std::optional<std::string> direction = imp.stringAttr("direction");
+  if (!direction || (*direction != "LEFT" && *direction != "RIGHT"))
+    return imp.fail("direction must be LEFT or RIGHT");
+  bool left = *direction == "LEFT";
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
+  if (!operands)
+    return operands.takeError();
+  return convertElementwise(
+      imp, *operands, kIntElements,
+      [left](OpBuilder &b, Location loc, ValueRange args, const ElementContext &ctx) -> Value {
+        Value shifted = left ? arith::ShLIOp::create(b, loc, args[0], args[1]).getResult()
+                             : arith::ShRUIOp::create(b, loc, args[0], args[1]).getResult();
+        Value width = ctx.constant(b, loc, ctx.type.getIntOrFloatBitWidth());
+        Value inRange =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, args[1], width);
+        return arith::SelectOp::create(b, loc, inRange, shifted, ctx.constant(b, loc, 0));
+      });
+}
+
 /// Mean: the float sum of all operands over their count.
 static Value meanBody(OpBuilder &b, Location loc, ValueRange args,
                       const ElementContext &ctx) {
@@ -194,47 +216,6 @@ static llvm::Error convertWhere(NodeImporter &imp) {
 //===----------------------------------------------------------------------===//
 // Softmax and LogSoftmax
 //===----------------------------------------------------------------------===//
-
-/// Softmax along `axis` of `x`: exp(x - max) / sum(exp(x - max)); with
-/// `logarithm`, LogSoftmax: x - max - log(sum(exp(x - max))).
-static Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis,
-                          bool logarithm) {
-  RankedTensorType type = tensorTypeOf(x);
-  Type elementType = type.getElementType();
-  Value max = buildReduction(
-      b, loc, x, axis,
-      b.getFloatAttr(elementType, -std::numeric_limits<double>::infinity()),
-      [](OpBuilder &nb, Location nl, ValueRange args) {
-        return arith::MaximumFOp::create(nb, nl, args[0], args[1]);
-      });
-  // Re-insert the reduced axis as size 1 so it broadcasts back.
-  SmallVector<int64_t> keptShape(type.getShape());
-  keptShape[axis] = 1;
-  Value maxKept = buildReshape(b, loc, max, keptShape);
-  Value exps = buildElementwise(
-      b, loc, {x, maxKept}, elementType,
-      [](OpBuilder &nb, Location nl, ValueRange args) {
-        return math::ExpOp::create(nb, nl,
-                                   arith::SubFOp::create(nb, nl, args[0], args[1]));
-      });
-  Value sum = buildReduction(b, loc, exps, axis, b.getFloatAttr(elementType, 0.0),
-                             [](OpBuilder &nb, Location nl, ValueRange args) {
-                               return arith::AddFOp::create(nb, nl, args[0], args[1]);
-                             });
-  Value sumKept = buildReshape(b, loc, sum, keptShape);
-  if (logarithm)
-    return buildElementwise(
-        b, loc, {x, maxKept, sumKept}, elementType,
-        [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-          Value shifted = arith::SubFOp::create(nb, nl, args[0], args[1]);
-          return arith::SubFOp::create(nb, nl, shifted,
-                                       math::LogOp::create(nb, nl, args[2]));
-        });
-  return buildElementwise(b, loc, {exps, sumKept}, elementType,
-                          [](OpBuilder &nb, Location nl, ValueRange args) {
-                            return arith::DivFOp::create(nb, nl, args[0], args[1]);
-                          });
-}
 
 /// Softmax or LogSoftmax (`logarithm`) with the axis semantics of the
 /// node's opset.
@@ -314,6 +295,15 @@ void mlir::nibble::onnx_import::registerElementwiseConverters(
                              const ElementContext &ctx) -> Value {
                             return XOrIOp::create(b, loc, args[0], ctx.constant(b, loc, 1));
                           });
+  addElementwiseConverter(registry, "BitwiseAnd", 2, kIntElements, foldLeft<AndIOp, AndIOp>());
+  addElementwiseConverter(registry, "BitwiseOr", 2, kIntElements, foldLeft<OrIOp, OrIOp>());
+  addElementwiseConverter(registry, "BitwiseXor", 2, kIntElements, foldLeft<XOrIOp, XOrIOp>());
+  addElementwiseConverter(registry, "BitwiseNot", 1, kIntElements,
+                          [](OpBuilder &b, Location loc, ValueRange args,
+                             const ElementContext &ctx) -> Value {
+                            return XOrIOp::create(b, loc, args[0], ctx.constant(b, loc, -1));
+                          });
+  registry["::BitShift"] = convertBitShift;
   registry["::Where"] = convertWhere;
 
   registry["::Softmax"] = [](NodeImporter &imp) { return convertSoftmax(imp, false); };

@@ -3,6 +3,7 @@
 #include "IRBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
@@ -336,4 +337,45 @@ Value mlir::nibble::onnx_import::buildStridedPad(
         linalg::YieldOp::create(nb, nl, element);
       });
   return generic.getResult(0);
+}
+
+/// Softmax along `axis` of `x`: exp(x - max) / sum(exp(x - max)); with
+/// `logarithm`, LogSoftmax: x - max - log(sum(exp(x - max))).
+Value mlir::nibble::onnx_import::buildSoftmax(OpBuilder &b, Location loc, Value x,
+                                            int64_t axis, bool logarithm) {
+  RankedTensorType type = tensorTypeOf(x);
+  Type elementType = type.getElementType();
+  Value max = buildReduction(
+      b, loc, x, axis,
+      b.getFloatAttr(elementType, -std::numeric_limits<double>::infinity()),
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        return arith::MaximumFOp::create(nb, nl, args[0], args[1]);
+      });
+  // Re-insert the reduced axis as size 1 so it broadcasts back.
+  SmallVector<int64_t> keptShape(type.getShape());
+  keptShape[axis] = 1;
+  Value maxKept = buildReshape(b, loc, max, keptShape);
+  Value exps = buildElementwise(
+      b, loc, {x, maxKept}, elementType,
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        return math::ExpOp::create(nb, nl,
+                                   arith::SubFOp::create(nb, nl, args[0], args[1]));
+      });
+  Value sum = buildReduction(b, loc, exps, axis, b.getFloatAttr(elementType, 0.0),
+                             [](OpBuilder &nb, Location nl, ValueRange args) {
+                               return arith::AddFOp::create(nb, nl, args[0], args[1]);
+                             });
+  Value sumKept = buildReshape(b, loc, sum, keptShape);
+  if (logarithm)
+    return buildElementwise(
+        b, loc, {x, maxKept, sumKept}, elementType,
+        [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value shifted = arith::SubFOp::create(nb, nl, args[0], args[1]);
+          return arith::SubFOp::create(nb, nl, shifted,
+                                       math::LogOp::create(nb, nl, args[2]));
+        });
+  return buildElementwise(b, loc, {exps, sumKept}, elementType,
+                          [](OpBuilder &nb, Location nl, ValueRange args) {
+                            return arith::DivFOp::create(nb, nl, args[0], args[1]);
+                          });
 }

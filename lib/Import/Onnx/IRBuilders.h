@@ -47,6 +47,10 @@ Value buildElementwise(OpBuilder &b, Location loc, ArrayRef<Value> inputs,
 Value buildReduction(OpBuilder &b, Location loc, Value input, int64_t axis,
                      TypedAttr init, const ScalarBody &combine);
 
+/// Softmax along `axis` of `x`: exp(x - max) / sum(exp(x - max)); with
+/// `logarithm`, LogSoftmax: x - max - log(sum(exp(x - max))).
+Value buildSoftmax(OpBuilder &b, Location loc, Value x, int64_t axis, bool logarithm);
+
 /// `input` reshaped to `shape` (same element count) without copying.
 Value buildReshape(OpBuilder &b, Location loc, Value input,
                    ArrayRef<int64_t> shape);

@@ -102,6 +102,7 @@ void registerShapeConverters(ConverterRegistry &registry);
 void registerMathConverters(ConverterRegistry &registry);
 void registerReductionConverters(ConverterRegistry &registry);
 void registerNormalizationConverters(ConverterRegistry &registry);
+void registerLossConverters(ConverterRegistry &registry);
 void registerTensorConverters(ConverterRegistry &registry);
 void registerConvolutionConverters(ConverterRegistry &registry);
 void registerPoolingConverters(ConverterRegistry &registry);

@@ -139,6 +139,17 @@ static void registerFloatUnaryOps(ConverterRegistry &registry) {
   addMathFunction<math::RoundEvenOp>(registry, "Round"); // halves to even
   addMathFunction<math::TanhOp>(registry, "Tanh");
   addMathFunction<math::ErfOp>(registry, "Erf");
+  addMathFunction<math::SinOp>(registry, "Sin");
+  addMathFunction<math::CosOp>(registry, "Cos");
+  addMathFunction<math::TanOp>(registry, "Tan");
+  addMathFunction<math::AsinOp>(registry, "Asin");
+  addMathFunction<math::AcosOp>(registry, "Acos");
+  addMathFunction<math::AtanOp>(registry, "Atan");
+  addMathFunction<math::SinhOp>(registry, "Sinh");
+  addMathFunction<math::CoshOp>(registry, "Cosh");
+  addMathFunction<math::AsinhOp>(registry, "Asinh");
+  addMathFunction<math::AcoshOp>(registry, "Acosh");
+  addMathFunction<math::AtanhOp>(registry, "Atanh");
 
   addUnary(registry, "Reciprocal", kFloatElements,
            [](OpBuilder &b, Location loc, Value x, const ElementContext &ctx) -> Value {
@@ -206,6 +217,94 @@ static void registerFloatUnaryOps(ConverterRegistry &registry) {
              return arith::MulFOp::create(
                  b, loc, gamma, arith::SelectOp::create(b, loc, isPositive, x, negative));
            });
+  addUnary(registry, "ThresholdedRelu", kFloatElements,
+           [](OpBuilder &b, Location loc, Value x, const ElementContext &ctx) -> Value {
+             Value alpha = ctx.constant(b, loc, floatAttrOr(ctx, "alpha", 1.0));
+             Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, alpha);
+             return arith::SelectOp::create(b, loc, above, x, ctx.constant(b, loc, 0.0));
+           });
+  addUnary(registry, "Shrink", kFloatElements,
+           [](OpBuilder &b, Location loc, Value x, const ElementContext &ctx) -> Value {
+             // x + bias below -lambd, x - bias above lambd, else 0.
+             double lambd = floatAttrOr(ctx, "lambd", 0.5);
+             Value bias = ctx.constant(b, loc, floatAttrOr(ctx, "bias", 0.0));
+             Value below = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x,
+                                                 ctx.constant(b, loc, -lambd));
+             Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x,
+                                                 ctx.constant(b, loc, lambd));
+             Value zero = ctx.constant(b, loc, 0.0);
+             Value upper = arith::SelectOp::create(
+                 b, loc, above, arith::SubFOp::create(b, loc, x, bias), zero);
+             return arith::SelectOp::create(b, loc, below, arith::AddFOp::create(b, loc, x, bias),
+                                            upper);
+           });
+  addUnary(registry, "Celu", kFloatElements,
+           [](OpBuilder &b, Location loc, Value x, const ElementContext &ctx) -> Value {
+             // max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+             Value alpha = ctx.constant(b, loc, floatAttrOr(ctx, "alpha", 1.0));
+             Value zero = ctx.constant(b, loc, 0.0);
+             Value expm1 = math::ExpM1Op::create(b, loc, arith::DivFOp::create(b, loc, x, alpha));
+             Value negative = arith::MinimumFOp::create(
+                 b, loc, zero, arith::MulFOp::create(b, loc, alpha, expm1));
+             return arith::AddFOp::create(b, loc, arith::MaximumFOp::create(b, loc, zero, x),
+                                          negative);
+           });
+  addUnary(registry, "Mish", kFloatElements,
+           [](OpBuilder &b, Location loc, Value x, const ElementContext &ctx) -> Value {
+             // x * tanh(softplus(x)), softplus as in Softplus.
+             Value positivePart = arith::MaximumFOp::create(b, loc, x, ctx.constant(b, loc, 0.0));
+             Value negAbs = arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, x));
+             Value softplus = arith::AddFOp::create(
+                 b, loc, positivePart,
+                 math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs)));
+             return arith::MulFOp::create(b, loc, x, math::TanhOp::create(b, loc, softplus));
+           });
+  addUnary(registry, "Swish", kFloatElements,
+           [](OpBuilder &b, Location loc, Value x, const ElementContext &ctx) -> Value {
+             // x * sigmoid(alpha * x).
+             Value alpha = ctx.constant(b, loc, floatAttrOr(ctx, "alpha", 1.0));
+             Value one = ctx.constant(b, loc, 1.0);
+             Value expNeg = math::ExpOp::create(
+                 b, loc, arith::NegFOp::create(b, loc, arith::MulFOp::create(b, loc, alpha, x)));
+             return arith::DivFOp::create(b, loc, x, arith::AddFOp::create(b, loc, one, expNeg));
+           });
+  addElementwiseConverter(
+      registry, "PRelu", 2, kNumericElements,
+      [](OpBuilder &b, Location loc, ValueRange args, const ElementContext &ctx) -> Value {
+        Value x = args[0], slope = args[1];
+        if (ctx.isFloat())
+          return selectNegative(b, loc, x, ctx, arith::MulFOp::create(b, loc, slope, x));
+        Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x,
+                                               ctx.constant(b, loc, 0));
+        return arith::SelectOp::create(b, loc, negative, arith::MulIOp::create(b, loc, slope, x),
+                                       x);
+      });
+  const int32_t kBool = onnx::TensorProto::BOOL;
+  addElementwiseConverter(
+      registry, "IsNaN", 1, kFloatElements,
+      [](OpBuilder &b, Location loc, ValueRange args, const ElementContext &) -> Value {
+        return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, args[0], args[0]);
+      },
+      kBool);
+  addElementwiseConverter(
+      registry, "IsInf", 1, kFloatElements,
+      [](OpBuilder &b, Location loc, ValueRange args, const ElementContext &ctx) -> Value {
+        bool positive = ctx.node.intAttr("detect_positive").value_or(1) != 0;
+        bool negative = ctx.node.intAttr("detect_negative").value_or(1) != 0;
+        Value x = args[0];
+        auto equals = [&](double v) {
+          return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
+                                       ctx.constant(b, loc, v))
+              .getResult();
+        };
+        Value result = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+        if (positive)
+          result = arith::OrIOp::create(b, loc, result, equals(HUGE_VAL));
+        if (negative)
+          result = arith::OrIOp::create(b, loc, result, equals(-HUGE_VAL));
+        return result;
+      },
+      kBool);
   registry["::Gelu"] = convertGelu;
 }
 

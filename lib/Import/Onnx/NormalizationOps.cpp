@@ -35,9 +35,11 @@ static Value floatConstant(OpBuilder &b, Location loc, Type type, double value) 
 }
 
 /// Standardizes each row of the float [rows, cols] tensor `x` to mean 0 and
-/// variance 1 (population variance, plus `epsilon`).
+/// variance 1 (population variance, plus `epsilon`). Without `center`,
+/// divides by the root mean square instead (RMSNormalization); `mean` is
+/// then null.
 static Standardized standardizeRows(OpBuilder &b, Location loc, Value x,
-                                    double epsilon) {
+                                    double epsilon, bool center = true) {
   RankedTensorType type = tensorTypeOf(x);
   Type elementType = type.getElementType();
   int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
@@ -65,12 +67,15 @@ static Standardized standardizeRows(OpBuilder &b, Location loc, Value x,
           return math::RsqrtOp::create(nb, nl, variance);
         });
   };
-  Value mean = perRow(rowSum(x, false), false);
-  Value centered = buildElementwise(
-      b, loc, {x, buildReshape(b, loc, mean, {rows, 1})}, elementType,
-      [](OpBuilder &nb, Location nl, ValueRange args) {
-        return arith::SubFOp::create(nb, nl, args[0], args[1]);
-      });
+  Value mean, centered = x;
+  if (center) {
+    mean = perRow(rowSum(x, false), false);
+    centered = buildElementwise(
+        b, loc, {x, buildReshape(b, loc, mean, {rows, 1})}, elementType,
+        [](OpBuilder &nb, Location nl, ValueRange args) {
+          return arith::SubFOp::create(nb, nl, args[0], args[1]);
+        });
+  }
   Value invStdDev = perRow(rowSum(centered, true), true);
   Value normalized = buildElementwise(
       b, loc, {centered, buildReshape(b, loc, invStdDev, {rows, 1})}, elementType,
@@ -163,6 +168,78 @@ static llvm::Error convertLayerNormalization(NodeImporter &imp) {
   statsShape.append(rank - axis, 1);
   imp.setOutput(1, buildReshape(b, loc, standardized.mean, statsShape), x.onnxType);
   imp.setOutput(2, buildReshape(b, loc, standardized.invStdDev, statsShape), x.onnxType);
+  return llvm::Error::success();
+}
+
+/// RMSNormalization (opset 23): x / sqrt(mean(x^2) + epsilon) over dims
+/// [axis, rank), times Scale.
+static llvm::Error convertRMSNormalization(NodeImporter &imp) {
+  llvm::Expected<SmallVector<OnnxValue, 5>> operands = readFloatOperands(imp, 2, 2);
+  if (!operands)
+    return operands.takeError();
+  const OnnxValue &x = (*operands)[0];
+  RankedTensorType type = tensorTypeOf(x.value);
+  int64_t rank = type.getRank();
+  int64_t axis = imp.intAttr("axis").value_or(-1);
+  if (axis < -rank || axis >= rank)
+    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
+                    llvm::Twine(rank));
+  if (axis < 0)
+    axis += rank;
+  if (imp.intAttr("stash_type").value_or(1) != 1)
+    return imp.fail("stash_type must be 1 (float32 statistics)");
+  double epsilon = imp.floatAttr("epsilon").value_or(1e-5f);
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t rows = product(shape, 0, axis), cols = product(shape, axis, rank);
+  Standardized scaled = standardizeRows(b, loc, buildReshape(b, loc, x.value, {rows, cols}),
+                                        epsilon, /*center=*/false);
+  Value y = scaleAndShift(b, loc, buildReshape(b, loc, scaled.normalized, shape),
+                          (*operands)[1].value, Value());
+  if (!y)
+    return imp.fail("Scale does not broadcast to the input's shape");
+  imp.setOutput(0, y, x.onnxType);
+  return llvm::Error::success();
+}
+
+/// LpNormalization: x / ||x||_p along `axis` (p = 1 or 2).
+static llvm::Error convertLpNormalization(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  RankedTensorType type = tensorTypeOf(x->value);
+  Type elementType = type.getElementType();
+  if (!isa<FloatType>(elementType))
+    return imp.fail("expects a float input");
+  int64_t rank = type.getRank();
+  int64_t axis = imp.intAttr("axis").value_or(-1);
+  if (axis < -rank || axis >= rank)
+    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
+                    llvm::Twine(rank));
+  if (axis < 0)
+    axis += rank;
+  int64_t p = imp.intAttr("p").value_or(2);
+  if (p != 1 && p != 2)
+    return imp.fail("p must be 1 or 2, got " + llvm::Twine(p));
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value norm = buildReduction(
+      b, loc, x->value, axis, b.getFloatAttr(elementType, 0.0),
+      [p](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value term = p == 1 ? math::AbsFOp::create(nb, nl, args[1]).getResult()
+                            : arith::MulFOp::create(nb, nl, args[1], args[1]).getResult();
+        return arith::AddFOp::create(nb, nl, args[0], term);
+      });
+  SmallVector<int64_t> keptShape(type.getShape());
+  keptShape[axis] = 1;
+  Value y = buildElementwise(
+      b, loc, {x->value, buildReshape(b, loc, norm, keptShape)}, elementType,
+      [p](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value divisor = p == 1 ? args[1] : math::SqrtOp::create(nb, nl, args[1]).getResult();
+        return arith::DivFOp::create(nb, nl, args[0], divisor);
+      });
+  imp.setOutput(0, y, x->onnxType);
   return llvm::Error::success();
 }
 
@@ -302,6 +379,8 @@ static llvm::Error convertBatchNormalization(NodeImporter &imp) {
 void mlir::nibble::onnx_import::registerNormalizationConverters(
     ConverterRegistry &registry) {
   registry["::LayerNormalization"] = convertLayerNormalization;
+  registry["::RMSNormalization"] = convertRMSNormalization;
+  registry["::LpNormalization"] = convertLpNormalization;
   registry["::InstanceNormalization"] = convertInstanceNormalization;
   registry["::BatchNormalization"] = convertBatchNormalization;
 }

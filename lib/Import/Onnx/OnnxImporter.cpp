@@ -268,6 +268,7 @@ static const ConverterRegistry &getConverters() {
     registerMathConverters(r);
     registerReductionConverters(r);
     registerNormalizationConverters(r);
+    registerLossConverters(r);
     registerTensorConverters(r);
     registerConvolutionConverters(r);
     registerPoolingConverters(r);

@@ -320,7 +320,69 @@ static void addReducer(ConverterRegistry &registry, llvm::StringRef opType,
   };
 }
 
+/// CumSum along a constant axis: out[.., i, ..] sums x[.., j, ..] over
+/// j <= i (j < i when exclusive; j >= i / j > i when reverse), written as a
+/// reduction over j with a mask, which is quadratic in the axis length but
+/// exact in the ONNX summation order for integers.
+static llvm::Error convertCumSum(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  RankedTensorType type = tensorTypeOf(x->value);
+  Type elementType = type.getElementType();
+  if (!(elementClassOf(elementType) & kNumericElements))
+    return imp.fail("expects a numeric input");
+  llvm::Expected<ElementsAttr> axisAttr = imp.constantInput(1, "axis");
+  if (!axisAttr)
+    return axisAttr.takeError();
+  std::optional<SmallVector<int64_t>> axisValues = readIntElements(*axisAttr, true);
+  int64_t rank = type.getRank();
+  if (!axisValues || axisValues->size() != 1)
+    return imp.fail("axis must be a single integer");
+  int64_t axis = (*axisValues)[0];
+  if (axis < -rank || axis >= rank)
+    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
+                    llvm::Twine(rank));
+  if (axis < 0)
+    axis += rank;
+  bool exclusive = imp.intAttr("exclusive").value_or(0) != 0;
+  bool reverse = imp.intAttr("reverse").value_or(0) != 0;
+
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  MLIRContext *ctx = b.getContext();
+  // Loops: the input's dims, then j (the summed position) last.
+  SmallVector<AffineExpr> inputExprs, outputExprs;
+  for (int64_t d = 0; d < rank; ++d) {
+    outputExprs.push_back(getAffineDimExpr(d, ctx));
+    inputExprs.push_back(getAffineDimExpr(d == axis ? rank : d, ctx));
+  }
+  SmallVector<AffineMap> maps = {AffineMap::get(rank + 1, 0, inputExprs, ctx),
+                                 AffineMap::get(rank + 1, 0, outputExprs, ctx)};
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
+  Value init = buildZeroFilled(b, loc, type.getShape(), elementType);
+  auto predicate = reverse ? (exclusive ? arith::CmpIPredicate::sgt : arith::CmpIPredicate::sge)
+                           : (exclusive ? arith::CmpIPredicate::slt : arith::CmpIPredicate::sle);
+  bool isFloat = isa<FloatType>(elementType);
+  auto generic = linalg::GenericOp::create(
+      b, loc, type, ValueRange{x->value}, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value i = linalg::IndexOp::create(nb, nl, axis);
+        Value j = linalg::IndexOp::create(nb, nl, rank);
+        Value included = arith::CmpIOp::create(nb, nl, predicate, j, i);
+        Value sum = isFloat ? arith::AddFOp::create(nb, nl, args[1], args[0]).getResult()
+                            : arith::AddIOp::create(nb, nl, args[1], args[0]).getResult();
+        linalg::YieldOp::create(nb, nl,
+                                arith::SelectOp::create(nb, nl, included, sum, args[1])
+                                    .getResult());
+      });
+  imp.setOutput(0, generic.getResult(0), x->onnxType);
+  return llvm::Error::success();
+}
+
 void mlir::nibble::onnx_import::registerReductionConverters(ConverterRegistry &registry) {
+  registry["::CumSum"] = convertCumSum;
   // The folds: sum, sum of squares, and max/min with the operands' signedness.
   auto sum = [](OpBuilder &b, Location loc, Value acc, Value x, const ElementContext &ctx) {
     return addValues(b, loc, acc, x, ctx);

@@ -28,6 +28,58 @@ static llvm::Error convertIdentity(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// Dropout at inference: the input itself, and an all-true mask. Training
+/// mode (opset 12+: a constant true `training_mode`; before opset 7:
+/// is_test = 0) drops random elements, which an inference compiler does not
+/// do, unless the ratio is 0.
+static llvm::Error convertDropout(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  bool training = false;
+  double ratio = 0.5;
+  if (imp.opset() >= 12) {
+    if (imp.hasInput(2)) {
+      llvm::Expected<ElementsAttr> mode = imp.constantInput(2, "training_mode");
+      if (!mode)
+        return mode.takeError();
+      auto dense = dyn_cast<DenseElementsAttr>(*mode);
+      if (!dense || dense.getNumElements() != 1)
+        return imp.fail("training_mode must be a bool scalar");
+      training = dense.getElementType().isInteger(1)
+                     ? *dense.getValues<bool>().begin()
+                     : !(*dense.getValues<APInt>().begin()).isZero();
+    }
+    if (imp.hasInput(1)) {
+      llvm::Expected<ElementsAttr> ratioAttr = imp.constantInput(1, "ratio");
+      if (!ratioAttr)
+        return ratioAttr.takeError();
+      std::optional<SmallVector<float>> values = readFloatElements(*ratioAttr);
+      if (!values || values->empty())
+        return imp.fail("ratio must be a float scalar");
+      ratio = (*values)[0];
+    }
+  } else {
+    if (imp.opset() < 7)
+      training = imp.intAttr("is_test").value_or(0) == 0;
+    ratio = imp.floatAttr("ratio").value_or(0.5f);
+  }
+  if (training && ratio != 0.0)
+    return imp.fail("training-mode Dropout drops random elements; nibble compiles inference "
+                    "graphs: export the model in eval mode");
+  imp.setOutput(0, x->value, x->onnxType);
+  if (imp.node().output_size() > 1 && !imp.node().output(1).empty()) {
+    OpBuilder &b = imp.builder();
+    Value mask = buildElementwise(b, imp.loc(), {x->value}, b.getI1Type(),
+                                  [](OpBuilder &nb, Location loc, ValueRange) -> Value {
+                                    return arith::ConstantOp::create(nb, loc,
+                                                                     nb.getBoolAttr(true));
+                                  });
+    imp.setOutput(1, mask, onnx::TensorProto::BOOL);
+  }
+  return llvm::Error::success();
+}
+
 /// Constant: value (a TensorProto), value_float(s) or value_int(s).
 static llvm::Error convertConstant(NodeImporter &imp) {
   OpBuilder &b = imp.builder();
@@ -195,6 +247,7 @@ static llvm::Error convertReshape(NodeImporter &imp) {
 
 void mlir::nibble::onnx_import::registerShapeConverters(ConverterRegistry &registry) {
   registry["::Identity"] = convertIdentity;
+  registry["::Dropout"] = convertDropout;
   registry["::Constant"] = convertConstant;
   registry["::Transpose"] = convertTranspose;
   registry["::Reshape"] = convertReshape;
