@@ -141,13 +141,7 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
   if (auto done = emitMLIRIfStopping(Phase::Fuse))
     return std::move(*done);
 
-  // Code generation has no path for empty tensors (the IR is fine up to here).
-  for (const auto *tensors : {&imported->inputs, &imported->outputs})
-    for (const GraphTensorInfo &t : *tensors)
-      if (llvm::is_contained(t.shape, 0))
-        return llvm::createStringError("graph input or output '" + t.name +
-                                       "' is an empty tensor (a zero-size dimension); "
-                                       "nibble cannot generate code for empty tensors");
+
 
   ModelDescription description;
   description.modelName = imported->graphName.empty()

@@ -62,7 +62,8 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///  - matmuls are generalized and their K loop moved outside N so LLVM
 ///    vectorizes the innermost loop across contiguous weight rows;
 ///  - linalg becomes loops, then everything goes to LLVM with the
-///    bare-pointer calling convention for the entry.
+///    bare-pointer calling convention for the entry (empty buffers retyped
+///    first: that convention refuses zero-size memrefs).
 static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
     "canonicalize,cse,"
     "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise,"
@@ -76,6 +77,7 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
     "canonicalize,"
     "expand-strided-metadata,lower-affine,"
     "convert-math-to-llvm,convert-math-to-libm,"
+    "func.func(nibble-empty-buffer-arguments),"
     "finalize-memref-to-llvm,"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},"
@@ -126,7 +128,7 @@ void mlir::nibble::buildCUDABinaryPhase(OpPassManager &pm, llvm::StringRef chip,
   // Mirrors upstream's gpu-lower-to-nvvm-pipeline with bare pointers on
   // both sides, libdevice linked into the kernels and a chosen toolkit.
   std::string pipeline =
-      ("lower-affine,convert-scf-to-cf,"
+      ("lower-affine,convert-scf-to-cf,func.func(nibble-empty-buffer-arguments),"
        "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},"
        "expand-strided-metadata,lower-affine,"
        "nvvm-attach-target{chip=" + chip + " O=3 l=" + libdevicePath + "},"

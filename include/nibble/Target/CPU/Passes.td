@@ -62,4 +62,18 @@ def NibbleCPUStridedCopiesToLinalgPass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def NibbleEmptyBufferArgumentsPass
+    : Pass<"nibble-empty-buffer-arguments", "func::FuncOp"> {
+  let summary = "give zero-size buffer arguments a type the bare-pointer ABI takes";
+  let description = [{
+    The bare-pointer calling convention of `convert-func-to-llvm` refuses
+    memrefs with a zero-size dimension (an empty graph input or output), and
+    leaves the whole function unconverted. This pass retypes such arguments
+    as `memref<1xT>` (the runtime passes a pointer either way; nothing is
+    read or written through it) and recovers the original empty type inside
+    the function with a `memref.reinterpret_cast`.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // NIBBLE_TARGET_CPU_PASSES_TD
