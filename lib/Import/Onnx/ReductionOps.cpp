@@ -221,30 +221,14 @@ static llvm::Error convertReduceLogSumExp(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
-/// ArgMax (`max`) or ArgMin along `axis` as int64, the first index of the
-/// extreme value, or the last with select_last_index.
-static llvm::Error convertArgExtreme(NodeImporter &imp, bool max) {
-  llvm::Expected<OnnxValue> x = imp.input(0);
-  if (!x)
-    return x.takeError();
-  RankedTensorType type = tensorTypeOf(x->value);
+/// The int64 index of the largest (`max`) or smallest element of `x` along
+/// `axis` (dropped from the shape): the first, or with `lastIndex` the last.
+static Value buildArgExtreme(OpBuilder &b, Location loc, Value x, int64_t axis, bool max,
+                             bool lastIndex, bool isUnsigned) {
+  RankedTensorType type = tensorTypeOf(x);
   Type elementType = type.getElementType();
   bool isFloat = isa<FloatType>(elementType);
-  if (!(elementClassOf(elementType) & kNumericElements))
-    return imp.fail("unsupported element type " + onnxTypeName(x->onnxType));
   int64_t rank = type.getRank();
-  int64_t axis = imp.intAttr("axis").value_or(0);
-  if (axis < -rank || axis >= rank)
-    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
-                    llvm::Twine(rank));
-  if (axis < 0)
-    axis += rank;
-  bool keepDims = imp.intAttr("keepdims").value_or(1) != 0;
-  bool lastIndex = imp.intAttr("select_last_index").value_or(0) != 0;
-  bool isUnsigned = isUnsignedOnnxType(x->onnxType);
-
-  OpBuilder &b = imp.builder();
-  Location loc = imp.loc();
   SmallVector<int64_t> axes{axis};
   SmallVector<int64_t> outShape = reducedShape(type.getShape(), axes, false);
   TypedAttr init = extremeValue(b, elementType, isUnsigned, /*lowest=*/max);
@@ -273,7 +257,7 @@ static llvm::Error convertArgExtreme(NodeImporter &imp, bool max) {
                  : (max ? (lastIndex ? CmpIPredicate::sge : CmpIPredicate::sgt)
                         : (lastIndex ? CmpIPredicate::sle : CmpIPredicate::slt));
   auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{bestInit.getType(), indexInit.getType()}, ValueRange{x->value},
+      b, loc, TypeRange{bestInit.getType(), indexInit.getType()}, ValueRange{x},
       ValueRange{bestInit, indexInit},
       SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank), outMap, outMap}, iterators,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -288,9 +272,92 @@ static llvm::Error convertArgExtreme(NodeImporter &imp, bool max) {
             ValueRange{arith::SelectOp::create(nb, nl, better, value, best),
                        arith::SelectOp::create(nb, nl, better, index, bestIndex)});
       });
-  Value result = buildReshape(b, loc, generic.getResult(1),
-                              reducedShape(type.getShape(), axes, keepDims));
+  return generic.getResult(1);
+}
+
+/// Normalizes `axis` of a rank-`rank` tensor; an error naming the node if
+/// it is out of range.
+static llvm::Expected<int64_t> normalizedAxis(NodeImporter &imp, int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
+                    llvm::Twine(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+/// ArgMax (`max`) or ArgMin along `axis` as int64, the first index of the
+/// extreme value, or the last with select_last_index.
+static llvm::Error convertArgExtreme(NodeImporter &imp, bool max) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  RankedTensorType type = tensorTypeOf(x->value);
+  if (!(elementClassOf(type.getElementType()) & kNumericElements))
+    return imp.fail("unsupported element type " + onnxTypeName(x->onnxType));
+  llvm::Expected<int64_t> axis =
+      normalizedAxis(imp, imp.intAttr("axis").value_or(0), type.getRank());
+  if (!axis)
+    return axis.takeError();
+  bool keepDims = imp.intAttr("keepdims").value_or(1) != 0;
+  bool lastIndex = imp.intAttr("select_last_index").value_or(0) != 0;
+  OpBuilder &b = imp.builder();
+  Value index = buildArgExtreme(b, imp.loc(), x->value, *axis, max, lastIndex,
+                                isUnsignedOnnxType(x->onnxType));
+  Value result = buildReshape(b, imp.loc(), index,
+                              reducedShape(type.getShape(), {*axis}, keepDims));
   imp.setOutput(0, result, onnx::TensorProto::INT64);
+  return llvm::Error::success();
+}
+
+/// Hardmax: 1 at the first largest element along the axis, 0 elsewhere.
+/// Before opset 13 the input is seen as 2-D [before axis, from axis on].
+static llvm::Error convertHardmax(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  RankedTensorType type = tensorTypeOf(x->value);
+  Type elementType = type.getElementType();
+  if (!isa<FloatType>(elementType))
+    return imp.fail("expects a float input");
+  bool coerceTo2D = imp.opset() < 13;
+  llvm::Expected<int64_t> axis = normalizedAxis(
+      imp, imp.intAttr("axis").value_or(coerceTo2D ? 1 : -1), type.getRank());
+  if (!axis)
+    return axis.takeError();
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value input = x->value;
+  int64_t reduceAxis = *axis;
+  if (coerceTo2D) {
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      (i < *axis ? outer : inner) *= type.getDimSize(i);
+    input = buildReshape(b, loc, input, {outer, inner});
+    reduceAxis = 1;
+  }
+  RankedTensorType inputType = tensorTypeOf(input);
+  int64_t rank = inputType.getRank();
+  Value index = buildArgExtreme(b, loc, input, reduceAxis, /*max=*/true,
+                                /*lastIndex=*/false, /*isUnsigned=*/false);
+  SmallVector<AffineExpr> indexExprs;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != reduceAxis)
+      indexExprs.push_back(b.getAffineDimExpr(i));
+  SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, indexExprs, b.getContext()),
+                                 b.getMultiDimIdentityMap(rank)};
+  Value empty = tensor::EmptyOp::create(b, loc, inputType.getShape(), elementType);
+  auto generic = linalg::GenericOp::create(
+      b, loc, inputType, ValueRange{index}, ValueRange{empty}, maps,
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value here = arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
+                                                linalg::IndexOp::create(nb, nl, reduceAxis));
+        Value isMax = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, here, args[0]);
+        Value one = arith::ConstantOp::create(nb, nl, nb.getFloatAttr(elementType, 1.0));
+        Value zero = arith::ConstantOp::create(nb, nl, nb.getFloatAttr(elementType, 0.0));
+        linalg::YieldOp::create(nb, nl,
+                                arith::SelectOp::create(nb, nl, isMax, one, zero).getResult());
+      });
+  imp.setOutput(0, buildReshape(b, loc, generic.getResult(0), type.getShape()), x->onnxType);
   return llvm::Error::success();
 }
 
@@ -383,6 +450,7 @@ static llvm::Error convertCumSum(NodeImporter &imp) {
 
 void mlir::nibble::onnx_import::registerReductionConverters(ConverterRegistry &registry) {
   registry["::CumSum"] = convertCumSum;
+  registry["::Hardmax"] = convertHardmax;
   // The folds: sum, sum of squares, and max/min with the operands' signedness.
   auto sum = [](OpBuilder &b, Location loc, Value acc, Value x, const ElementContext &ctx) {
     return addValues(b, loc, acc, x, ctx);

@@ -13,6 +13,8 @@
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 using namespace mlir;
@@ -77,6 +79,85 @@ static llvm::Error convertDropout(NodeImporter &imp) {
                                   });
     imp.setOutput(1, mask, onnx::TensorProto::BOOL);
   }
+  return llvm::Error::success();
+}
+
+/// DepthToSpace (`toSpace`) and SpaceToDepth on [N, C, H, W]: a reshape
+/// that splits out the block, a transpose, and a reshape that merges it.
+static llvm::Error convertDepthSpace(NodeImporter &imp, bool toSpace) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  ArrayRef<int64_t> shape = tensorTypeOf(x->value).getShape();
+  std::optional<int64_t> block = imp.intAttr("blocksize");
+  if (shape.size() != 4)
+    return imp.fail("expects an [N, C, H, W] input");
+  if (!block || *block < 1)
+    return imp.fail("needs a positive blocksize attribute");
+  int64_t n = shape[0], c = shape[1], h = shape[2], w = shape[3], bs = *block;
+  SmallVector<int64_t> split, perm, merged;
+  if (toSpace) {
+    if (c % (bs * bs) != 0)
+      return imp.fail("channels (" + llvm::Twine(c) + ") are not a multiple of blocksize^2");
+    bool crd = imp.stringAttr("mode").value_or("DCR") == "CRD";
+    int64_t depth = c / (bs * bs);
+    split = crd ? SmallVector<int64_t>{n, depth, bs, bs, h, w}
+                : SmallVector<int64_t>{n, bs, bs, depth, h, w};
+    perm = crd ? SmallVector<int64_t>{0, 1, 4, 2, 5, 3}
+               : SmallVector<int64_t>{0, 3, 4, 1, 5, 2};
+    merged = {n, depth, h * bs, w * bs};
+  } else {
+    if (h % bs != 0 || w % bs != 0)
+      return imp.fail("height and width must be multiples of blocksize");
+    split = {n, c, h / bs, bs, w / bs, bs};
+    perm = {0, 3, 5, 1, 2, 4};
+    merged = {n, c * bs * bs, h / bs, w / bs};
+  }
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value y = buildReshape(b, loc, buildTranspose(b, loc, buildReshape(b, loc, x->value, split),
+                                                perm),
+                         merged);
+  imp.setOutput(0, y, x->onnxType);
+  return llvm::Error::success();
+}
+
+/// EyeLike: a 2-D tensor of the input's shape with ones on diagonal `k`,
+/// of type `dtype` (default: the input's).
+static llvm::Error convertEyeLike(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  RankedTensorType type = tensorTypeOf(x->value);
+  if (type.getRank() != 2)
+    return imp.fail("expects a 2-D input");
+  int32_t onnxType = static_cast<int32_t>(imp.intAttr("dtype").value_or(x->onnxType));
+  Type elementType = getElementType(imp.context(), onnxType);
+  if (!elementType)
+    return imp.fail("unsupported dtype " + onnxTypeName(onnxType));
+  int64_t k = imp.intAttr("k").value_or(0);
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), elementType);
+  auto generic = linalg::GenericOp::create(
+      b, loc, empty.getType(), ValueRange{}, ValueRange{empty},
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(2)},
+      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location nl, ValueRange) {
+        Value row = linalg::IndexOp::create(nb, nl, 0);
+        Value column = linalg::IndexOp::create(nb, nl, 1);
+        Value shifted = arith::AddIOp::create(nb, nl, row, arith::ConstantIndexOp::create(nb, nl, k));
+        Value onDiagonal = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, column, shifted);
+        Value one = isa<FloatType>(elementType)
+                        ? arith::ConstantOp::create(nb, nl, nb.getFloatAttr(elementType, 1.0))
+                        : arith::ConstantOp::create(nb, nl, nb.getIntegerAttr(elementType, 1));
+        Value zero = isa<FloatType>(elementType)
+                         ? arith::ConstantOp::create(nb, nl, nb.getFloatAttr(elementType, 0.0))
+                         : arith::ConstantOp::create(nb, nl, nb.getIntegerAttr(elementType, 0));
+        linalg::YieldOp::create(nb, nl,
+                                arith::SelectOp::create(nb, nl, onDiagonal, one, zero).getResult());
+      });
+  imp.setOutput(0, generic.getResult(0), onnxType);
   return llvm::Error::success();
 }
 
@@ -248,6 +329,9 @@ static llvm::Error convertReshape(NodeImporter &imp) {
 void mlir::nibble::onnx_import::registerShapeConverters(ConverterRegistry &registry) {
   registry["::Identity"] = convertIdentity;
   registry["::Dropout"] = convertDropout;
+  registry["::DepthToSpace"] = [](NodeImporter &imp) { return convertDepthSpace(imp, true); };
+  registry["::SpaceToDepth"] = [](NodeImporter &imp) { return convertDepthSpace(imp, false); };
+  registry["::EyeLike"] = convertEyeLike;
   registry["::Constant"] = convertConstant;
   registry["::Transpose"] = convertTranspose;
   registry["::Reshape"] = convertReshape;

@@ -937,6 +937,283 @@ static llvm::Error convertGatherElements(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// GatherND: output[b..., i..., rest...] = data[b..., indices[b..., i..., :],
+/// rest...], with `batch_dims` leading dims shared by data and indices.
+static llvm::Error convertGatherND(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> data = imp.input(0);
+  if (!data)
+    return data.takeError();
+  llvm::Expected<OnnxValue> indices = gatherIndices(imp);
+  if (!indices)
+    return indices.takeError();
+  RankedTensorType dataType = tensorTypeOf(data->value);
+  RankedTensorType indicesType = tensorTypeOf(indices->value);
+  int64_t batchDims = imp.intAttr("batch_dims").value_or(0);
+  int64_t dataRank = dataType.getRank(), indicesRank = indicesType.getRank();
+  if (indicesRank < 1 || batchDims < 0 || batchDims >= std::min(dataRank, indicesRank))
+    return imp.fail("batch_dims " + llvm::Twine(batchDims) + " does not fit the ranks");
+  int64_t depth = indicesType.getDimSize(indicesRank - 1);
+  if (depth < 1 || batchDims + depth > dataRank)
+    return imp.fail("the last indices dimension (" + llvm::Twine(depth) +
+                    ") indexes past the data's rank");
+  for (int64_t d = 0; d < batchDims; ++d)
+    if (dataType.getDimSize(d) != indicesType.getDimSize(d))
+      return imp.fail("the batch dimensions of data and indices differ");
+  SmallVector<int64_t> outShape(indicesType.getShape().drop_back());
+  llvm::append_range(outShape, dataType.getShape().drop_front(batchDims + depth));
+  int64_t leading = indicesRank - 1; // output dims taken from indices
+
+  OpBuilder &b = imp.builder();
+  Value result = buildIndexedGeneric(
+      b, imp.loc(), outShape, dataType.getElementType(), {}, {},
+      [&](OpBuilder &nb, Location nl, ValueRange out, ValueRange) -> Value {
+        SmallVector<Value> in(out.take_front(batchDims));
+        SmallVector<Value> where(out.take_front(leading));
+        where.push_back(Value());
+        for (int64_t j = 0; j < depth; ++j) {
+          where.back() = indexConstant(nb, nl, j);
+          Value raw = tensor::ExtractOp::create(nb, nl, indices->value, where);
+          in.push_back(
+              normalizeGatherIndex(nb, nl, raw, dataType.getDimSize(batchDims + j)));
+        }
+        llvm::append_range(in, out.drop_front(leading));
+        return tensor::ExtractOp::create(nb, nl, data->value, in);
+      });
+  imp.setOutput(0, result, data->onnxType);
+  return llvm::Error::success();
+}
+
+/// OneHot: output[..., d, ...] (d at `axis`) = values[1] where
+/// indices[...] == d (negative indices count from depth), else values[0].
+static llvm::Error convertOneHot(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> indices = imp.input(0);
+  if (!indices)
+    return indices.takeError();
+  llvm::Expected<ElementsAttr> depthAttr = imp.constantInput(1, "depth");
+  if (!depthAttr)
+    return depthAttr.takeError();
+  llvm::Expected<OnnxValue> values = imp.input(2);
+  if (!values)
+    return values.takeError();
+  std::optional<SmallVector<float>> depthFloat = readFloatElements(*depthAttr);
+  std::optional<SmallVector<int64_t>> depthInt = readIntElements(*depthAttr, true);
+  int64_t depth = depthInt && depthInt->size() == 1 ? (*depthInt)[0]
+                  : depthFloat && depthFloat->size() == 1
+                      ? static_cast<int64_t>((*depthFloat)[0])
+                      : -1;
+  if (depth < 1)
+    return imp.fail("depth must be a positive scalar");
+  RankedTensorType indicesType = tensorTypeOf(indices->value);
+  RankedTensorType valuesType = tensorTypeOf(values->value);
+  if (valuesType.getNumElements() != 2)
+    return imp.fail("values must hold [off_value, on_value]");
+  int64_t outRank = indicesType.getRank() + 1;
+  llvm::Expected<int64_t> axis = resolveAxis(imp, imp.intAttr("axis").value_or(-1), outRank);
+  if (!axis)
+    return axis.takeError();
+  SmallVector<int64_t> outShape(indicesType.getShape());
+  outShape.insert(outShape.begin() + *axis, depth);
+  SmallVector<AffineExpr> indexExprs;
+  for (int64_t d = 0; d < outRank; ++d)
+    if (d != *axis)
+      indexExprs.push_back(getAffineDimExpr(d, imp.context()));
+  OpBuilder &b = imp.builder();
+  Value flatValues = buildReshape(b, imp.loc(), values->value, {2});
+  bool indicesAreFloat = isa<FloatType>(indicesType.getElementType());
+  Value result = buildIndexedGeneric(
+      b, imp.loc(), outShape, valuesType.getElementType(), {indices->value},
+      {AffineMap::get(outRank, 0, indexExprs, imp.context())},
+      [&](OpBuilder &nb, Location nl, ValueRange out, ValueRange args) -> Value {
+        Value raw = args[0];
+        if (indicesAreFloat)
+          raw = arith::FPToSIOp::create(nb, nl, nb.getI64Type(), raw);
+        Value index = arith::IndexCastOp::create(nb, nl, nb.getIndexType(), raw);
+        Value negative = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, index,
+                                               indexConstant(nb, nl, 0));
+        index = arith::SelectOp::create(
+            nb, nl, negative, arith::AddIOp::create(nb, nl, index, indexConstant(nb, nl, depth)),
+            index);
+        Value hot = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, index, out[*axis]);
+        Value which = arith::SelectOp::create(nb, nl, hot, indexConstant(nb, nl, 1),
+                                              indexConstant(nb, nl, 0));
+        return tensor::ExtractOp::create(nb, nl, flatValues, ValueRange{which});
+      });
+  imp.setOutput(0, result, values->onnxType);
+  return llvm::Error::success();
+}
+
+/// How scattered updates combine with what is already there.
+using ScatterCombine = std::function<Value(OpBuilder &, Location, Value acc, Value update)>;
+
+static llvm::Expected<ScatterCombine> scatterCombine(NodeImporter &imp, Type elementType) {
+  std::string reduction = imp.stringAttr("reduction").value_or("none");
+  bool isFloat = isa<FloatType>(elementType);
+  if (reduction == "none")
+    return ScatterCombine([](OpBuilder &, Location, Value, Value update) { return update; });
+  if (reduction == "add")
+    return ScatterCombine([isFloat](OpBuilder &b, Location loc, Value acc, Value u) -> Value {
+      return isFloat ? Value(arith::AddFOp::create(b, loc, acc, u))
+                     : Value(arith::AddIOp::create(b, loc, acc, u));
+    });
+  if (reduction == "mul")
+    return ScatterCombine([isFloat](OpBuilder &b, Location loc, Value acc, Value u) -> Value {
+      return isFloat ? Value(arith::MulFOp::create(b, loc, acc, u))
+                     : Value(arith::MulIOp::create(b, loc, acc, u));
+    });
+  if (reduction == "max")
+    return ScatterCombine([isFloat](OpBuilder &b, Location loc, Value acc, Value u) -> Value {
+      return isFloat ? Value(arith::MaximumFOp::create(b, loc, acc, u))
+                     : Value(arith::MaxSIOp::create(b, loc, acc, u));
+    });
+  if (reduction == "min")
+    return ScatterCombine([isFloat](OpBuilder &b, Location loc, Value acc, Value u) -> Value {
+      return isFloat ? Value(arith::MinimumFOp::create(b, loc, acc, u))
+                     : Value(arith::MinSIOp::create(b, loc, acc, u));
+    });
+  return imp.fail("reduction must be none, add, mul, max or min, got '" + reduction + "'");
+}
+
+/// A scatter written as a gather: every output element folds, in order, the
+/// updates that land on it into its data value. `updateSpace` is the shape
+/// the updates are enumerated over; `lands(out, u)` says whether update u
+/// lands on output element `out`, `update(out, u)` is its value. Quadratic,
+/// but exact, and the fold order is the reference's write order.
+static Value buildScatter(OpBuilder &b, Location loc, Value data, ArrayRef<int64_t> updateSpace,
+                          const ScatterCombine &combine,
+                          llvm::function_ref<Value(OpBuilder &, Location, ValueRange, ValueRange)>
+                              lands,
+                          llvm::function_ref<Value(OpBuilder &, Location, ValueRange, ValueRange)>
+                              update) {
+  RankedTensorType type = tensorTypeOf(data);
+  int64_t rank = type.getRank(), spaceRank = updateSpace.size();
+  MLIRContext *ctx = b.getContext();
+  // Loops: the output's dims, then the update space (reductions). The
+  // update space dims are read only through linalg.index.
+  SmallVector<AffineExpr> outExprs;
+  for (int64_t d = 0; d < rank; ++d)
+    outExprs.push_back(getAffineDimExpr(d, ctx));
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  iterators.append(spaceRank, utils::IteratorType::reduction);
+  // A zero-trip update space must still bound its loops: index a dummy
+  // input of the update space's shape.
+  Value space = tensor::EmptyOp::create(b, loc, updateSpace, b.getI1Type());
+  SmallVector<AffineExpr> spaceExprs;
+  for (int64_t d = 0; d < spaceRank; ++d)
+    spaceExprs.push_back(getAffineDimExpr(rank + d, ctx));
+  SmallVector<AffineMap> maps = {AffineMap::get(rank + spaceRank, 0, spaceExprs, ctx),
+                                 AffineMap::get(rank + spaceRank, 0, outExprs, ctx)};
+  auto generic = linalg::GenericOp::create(
+      b, loc, type, ValueRange{space}, ValueRange{data}, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        SmallVector<Value> out, u;
+        for (int64_t d = 0; d < rank; ++d)
+          out.push_back(linalg::IndexOp::create(nb, nl, d));
+        for (int64_t d = 0; d < spaceRank; ++d)
+          u.push_back(linalg::IndexOp::create(nb, nl, rank + d));
+        // The update's coordinates are always in range, so it is read
+        // unconditionally and selected.
+        Value acc = args[1];
+        Value combined = combine(nb, nl, acc, update(nb, nl, out, u));
+        Value next = arith::SelectOp::create(nb, nl, lands(nb, nl, out, u), combined, acc);
+        linalg::YieldOp::create(nb, nl, next);
+      });
+  return generic.getResult(0);
+}
+
+/// ScatterND: updates[u..., rest...] lands on data[indices[u..., :], rest...].
+static llvm::Error convertScatterND(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> data = imp.input(0);
+  if (!data)
+    return data.takeError();
+  llvm::Expected<OnnxValue> indices = gatherIndices(imp);
+  if (!indices)
+    return indices.takeError();
+  llvm::Expected<OnnxValue> updates = imp.input(2);
+  if (!updates)
+    return updates.takeError();
+  RankedTensorType dataType = tensorTypeOf(data->value);
+  RankedTensorType indicesType = tensorTypeOf(indices->value);
+  int64_t indicesRank = indicesType.getRank();
+  int64_t depth = indicesRank ? indicesType.getDimSize(indicesRank - 1) : 0;
+  if (indicesRank < 1 || depth < 1 || depth > dataType.getRank())
+    return imp.fail("the last indices dimension must index into the data's rank");
+  llvm::Expected<ScatterCombine> combine = scatterCombine(imp, dataType.getElementType());
+  if (!combine)
+    return combine.takeError();
+  // Updates are enumerated over indices.shape[:-1]; the rest of an update
+  // follows the output position.
+  SmallVector<int64_t> space(indicesType.getShape().drop_back());
+  OpBuilder &b = imp.builder();
+  Value result = buildScatter(
+      b, imp.loc(), data->value, space, *combine,
+      [&](OpBuilder &nb, Location nl, ValueRange out, ValueRange u) -> Value {
+        Value all = arith::ConstantOp::create(nb, nl, nb.getBoolAttr(true));
+        SmallVector<Value> where(u);
+        where.push_back(Value());
+        for (int64_t j = 0; j < depth; ++j) {
+          where.back() = indexConstant(nb, nl, j);
+          Value raw = tensor::ExtractOp::create(nb, nl, indices->value, where);
+          Value target = normalizeGatherIndex(nb, nl, raw, dataType.getDimSize(j));
+          all = arith::AndIOp::create(
+              nb, nl, all,
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, target, out[j]));
+        }
+        return all;
+      },
+      [&](OpBuilder &nb, Location nl, ValueRange out, ValueRange u) -> Value {
+        SmallVector<Value> at(u);
+        llvm::append_range(at, out.drop_front(depth));
+        return tensor::ExtractOp::create(nb, nl, updates->value, at);
+      });
+  imp.setOutput(0, result, data->onnxType);
+  return llvm::Error::success();
+}
+
+/// ScatterElements (and the older Scatter): updates[e] lands on data[e with
+/// its `axis` coordinate replaced by indices[e]].
+static llvm::Error convertScatterElements(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> data = imp.input(0);
+  if (!data)
+    return data.takeError();
+  llvm::Expected<OnnxValue> indices = gatherIndices(imp);
+  if (!indices)
+    return indices.takeError();
+  llvm::Expected<OnnxValue> updates = imp.input(2);
+  if (!updates)
+    return updates.takeError();
+  RankedTensorType dataType = tensorTypeOf(data->value);
+  RankedTensorType indicesType = tensorTypeOf(indices->value);
+  int64_t rank = dataType.getRank();
+  if (indicesType.getRank() != rank || tensorTypeOf(updates->value).getShape() !=
+                                           indicesType.getShape())
+    return imp.fail("indices and updates must have the data's rank and one shape");
+  llvm::Expected<int64_t> axis = resolveAxis(imp, imp.intAttr("axis").value_or(0), rank);
+  if (!axis)
+    return axis.takeError();
+  llvm::Expected<ScatterCombine> combine = scatterCombine(imp, dataType.getElementType());
+  if (!combine)
+    return combine.takeError();
+  OpBuilder &b = imp.builder();
+  Value result = buildScatter(
+      b, imp.loc(), data->value, indicesType.getShape(), *combine,
+      [&](OpBuilder &nb, Location nl, ValueRange out, ValueRange e) -> Value {
+        Value raw = tensor::ExtractOp::create(nb, nl, indices->value, e);
+        Value target = normalizeGatherIndex(nb, nl, raw, dataType.getDimSize(*axis));
+        Value all = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, target, out[*axis]);
+        for (int64_t d = 0; d < rank; ++d)
+          if (d != *axis)
+            all = arith::AndIOp::create(
+                nb, nl, all,
+                arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, e[d], out[d]));
+        return all;
+      },
+      [&](OpBuilder &nb, Location nl, ValueRange, ValueRange e) -> Value {
+        return tensor::ExtractOp::create(nb, nl, updates->value, e);
+      });
+  imp.setOutput(0, result, data->onnxType);
+  return llvm::Error::success();
+}
+
 //===----------------------------------------------------------------------===//
 // Reshaping ops: Squeeze, Unsqueeze, Flatten
 //===----------------------------------------------------------------------===//
@@ -1476,6 +1753,11 @@ void mlir::nibble::onnx_import::registerTensorConverters(
   registry["::Slice"] = convertSlice;
   registry["::Gather"] = convertGather;
   registry["::GatherElements"] = convertGatherElements;
+  registry["::GatherND"] = convertGatherND;
+  registry["::OneHot"] = convertOneHot;
+  registry["::ScatterND"] = convertScatterND;
+  registry["::ScatterElements"] = convertScatterElements;
+  registry["::Scatter"] = convertScatterElements;
   registry["::Squeeze"] = convertSqueeze;
   registry["::Unsqueeze"] = convertUnsqueeze;
   registry["::Flatten"] = convertFlatten;
