@@ -30,6 +30,8 @@ static std::optional<std::pair<unsigned, bool>> storageOf(int32_t onnxType) {
   switch (onnxType) {
   case onnx::TensorProto::INT8: return std::make_pair(8u, true);
   case onnx::TensorProto::UINT8: return std::make_pair(8u, false);
+  case onnx::TensorProto::INT16: return std::make_pair(16u, true);
+  case onnx::TensorProto::UINT16: return std::make_pair(16u, false);
   case static_cast<int32_t>(OnnxDType::Int4): return std::make_pair(4u, true);
   case static_cast<int32_t>(OnnxDType::UInt4): return std::make_pair(4u, false);
   default: return std::nullopt;
@@ -54,7 +56,7 @@ resolveLinearQuantization(NodeImporter &imp, ArrayRef<int64_t> valueShape,
   std::optional<std::pair<unsigned, bool>> storage = storageOf(storageType);
   if (!storage)
     return imp.fail("quantized type " + onnxTypeName(storageType) +
-                    " is not supported (use int8, uint8, int4 or uint4)");
+                    " is not supported (use int16, uint16, int8, uint8, int4 or uint4)");
   llvm::Expected<OnnxValue> scale = imp.input(1);
   if (!scale)
     return scale.takeError();
@@ -241,39 +243,44 @@ struct IntegerMatmulOperands {
 } // namespace
 
 /// `(A - a_zp) x (B - b_zp)` accumulated exactly in i32, for A[..., K] and
-/// B[K, N] of int8/uint8; returns [..., N].
+/// B[K, N] of int8/uint8, or batched A[batch..., M, K] x B[batch..., K, N]
+/// with the same batch dims; returns [..., N].
 static Value buildIntegerMatmul(NodeImporter &imp, const IntegerMatmulOperands &ops) {
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
   MLIRContext *ctx = imp.context();
   RankedTensorType aType = tensorTypeOf(ops.a.value);
+  RankedTensorType bType = tensorTypeOf(ops.b.value);
   int64_t k = aType.getShape().back();
-  int64_t n = tensorTypeOf(ops.b.value).getDimSize(1);
-  int64_t rows = aType.getNumElements() / std::max<int64_t>(k, 1);
+  int64_t n = bType.getShape().back();
+  bool batched = bType.getRank() > 2;
+  int64_t batch = batched ? bType.getNumElements() / std::max<int64_t>(k * n, 1) : 1;
+  int64_t rows = aType.getNumElements() / std::max<int64_t>(k * batch, 1);
   auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
-  // Loops (m, n, k).
-  SmallVector<Value> inputs{buildReshape(b, loc, ops.a.value, {rows, k}), ops.b.value};
-  SmallVector<AffineMap> maps{AffineMap::get(3, 0, {d(0), d(2)}, ctx),
-                              AffineMap::get(3, 0, {d(2), d(1)}, ctx)};
+  // Loops (batch, m, n, k); batch has extent 1 for a 2-D B.
+  SmallVector<Value> inputs{buildReshape(b, loc, ops.a.value, {batch, rows, k}),
+                            buildReshape(b, loc, ops.b.value, {batch, k, n})};
+  SmallVector<AffineMap> maps{AffineMap::get(4, 0, {d(0), d(1), d(3)}, ctx),
+                              AffineMap::get(4, 0, {d(0), d(3), d(2)}, ctx)};
   if (ops.aZeroPoint) {
     inputs.push_back(ops.aZeroPoint);
-    maps.push_back(AffineMap::get(3, 0, {}, ctx));
+    maps.push_back(AffineMap::get(4, 0, {}, ctx));
   }
   if (ops.bZeroPoint) {
     inputs.push_back(ops.bZeroPoint);
     maps.push_back(tensorTypeOf(ops.bZeroPoint).getRank() == 0
-                       ? AffineMap::get(3, 0, {}, ctx)
-                       : AffineMap::get(3, 0, {d(1)}, ctx));
+                       ? AffineMap::get(4, 0, {}, ctx)
+                       : AffineMap::get(4, 0, {d(2)}, ctx));
   }
-  maps.push_back(AffineMap::get(3, 0, {d(0), d(1)}, ctx));
-  Value init = buildZeroFilled(b, loc, {rows, n}, b.getI32Type());
+  maps.push_back(AffineMap::get(4, 0, {d(0), d(1), d(2)}, ctx));
+  Value init = buildZeroFilled(b, loc, {batch, rows, n}, b.getI32Type());
   bool aUnsigned = isUnsignedOnnxType(ops.a.onnxType);
   bool bUnsigned = isUnsignedOnnxType(ops.b.onnxType);
   bool hasAZp = static_cast<bool>(ops.aZeroPoint), hasBZp = static_cast<bool>(ops.bZeroPoint);
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), inputs, ValueRange{init}, maps,
       {utils::IteratorType::parallel, utils::IteratorType::parallel,
-       utils::IteratorType::reduction},
+       utils::IteratorType::parallel, utils::IteratorType::reduction},
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Type i32 = nb.getI32Type();
         auto ext = [&](Value v, bool isUnsigned) -> Value {
@@ -310,10 +317,16 @@ readIntegerMatmulOperands(NodeImporter &imp, int bIndex, int aZpIndex, int bZpIn
       tensorTypeOf(bIn->value).getElementType() != imp.builder().getI8Type())
     return imp.fail("A and B must be int8 or uint8");
   RankedTensorType aType = tensorTypeOf(a->value), bType = tensorTypeOf(bIn->value);
-  if (aType.getRank() < 1 || bType.getRank() != 2)
-    return imp.fail("supports a 2-D B (batched B is not supported yet)");
-  int64_t n = bType.getDimSize(1);
-  if (bType.getDimSize(0) != aType.getShape().back())
+  if (aType.getRank() < 1 || bType.getRank() < 2)
+    return imp.fail("A must have a rank of at least 1 and B of at least 2");
+  // A batched B must match A's batch dims exactly (no broadcasting yet).
+  if (bType.getRank() > 2 &&
+      (aType.getRank() != bType.getRank() ||
+       aType.getShape().drop_back(2) != bType.getShape().drop_back(2)))
+    return imp.fail("a batched B must have A's batch dimensions (broadcasting them is not "
+                    "supported yet)");
+  int64_t n = bType.getShape().back();
+  if (bType.getShape()[bType.getRank() - 2] != aType.getShape().back())
     return imp.fail("inner dimensions differ");
   llvm::Expected<Value> aZp = perTensorOrColumn(imp, aZpIndex, 0, "a_zero_point");
   if (!aZp)

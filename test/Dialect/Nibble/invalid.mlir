@@ -54,15 +54,15 @@ func.func @scheme_per_group_without_size() attributes {test.attr = #nibble.schem
 // #nibble.scheme: SchemeAttr::verify
 //===----------------------------------------------------------------------===//
 
-// expected-error @+1 {{scheme bits must be 2, 4 or 8, got 3}}
+// expected-error @+1 {{scheme bits must be 2, 4, 8 or 16, got 3}}
 func.func @scheme_bits_3() attributes {test.attr = #nibble.scheme<i3, per_tensor, symmetric, scale = f32>} {
   return
 }
 
 // -----
 
-// expected-error @+1 {{scheme bits must be 2, 4 or 8, got 16}}
-func.func @scheme_bits_16() attributes {test.attr = #nibble.scheme<u16, per_tensor, symmetric, scale = f32>} {
+// expected-error @+1 {{scheme bits must be 2, 4, 8 or 16, got 32}}
+func.func @scheme_bits_32() attributes {test.attr = #nibble.scheme<u32, per_tensor, symmetric, scale = f32>} {
   return
 }
 
@@ -220,13 +220,13 @@ func.func @dequantize_result_shape_differs(%q: tensor<4xi8>, %s: tensor<f32>) ->
 
 // -----
 
-// The element type constraints come from ODS: 16-bit storage is not a
+// The element type constraints come from ODS: 32-bit storage is not a
 // nibble integer tensor.
-func.func @quantize_to_i16(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xi16> {
-  // expected-error @+1 {{'nibble.quantize' op result #0 must be ranked tensor of 2-bit signless integer or 4-bit signless integer or 8-bit signless integer values, but got 'tensor<4xi16>'}}
+func.func @quantize_to_i32(%x: tensor<4xf32>, %s: tensor<f32>) -> tensor<4xi32> {
+  // expected-error @+1 {{'nibble.quantize' op result #0 must be ranked tensor of 2-bit signless integer or 4-bit signless integer or 8-bit signless integer or 16-bit signless integer values, but got 'tensor<4xi32>'}}
   %q = nibble.quantize %x scale(%s : tensor<f32>)
-         scheme <i8, per_tensor, symmetric, scale = f32> : tensor<4xf32> -> tensor<4xi16>
-  return %q : tensor<4xi16>
+         scheme <i8, per_tensor, symmetric, scale = f32> : tensor<4xf32> -> tensor<4xi32>
+  return %q : tensor<4xi32>
 }
 
 // -----

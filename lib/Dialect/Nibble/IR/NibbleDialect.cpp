@@ -44,8 +44,8 @@ LogicalResult
 SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError, unsigned bits,
                    bool isSigned, Granularity granularity, int64_t axis,
                    int64_t groupSize, bool hasZeroPoint, FloatType scaleType) {
-  if (bits != 2 && bits != 4 && bits != 8)
-    return emitError() << "scheme bits must be 2, 4 or 8, got " << bits;
+  if (bits != 2 && bits != 4 && bits != 8 && bits != 16)
+    return emitError() << "scheme bits must be 2, 4, 8 or 16, got " << bits;
   if (axis < 0)
     return emitError() << "scheme axis must be non-negative, got " << axis;
   if (granularity == Granularity::PerGroup && groupSize < 2)

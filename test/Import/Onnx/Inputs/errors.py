@@ -21,7 +21,7 @@ def relu_graph(nodes=None, x_shape=(2, 3)):
 
 
 def unsupported_op(path):
-    save(relu_graph([helper.make_node("Cos", ["x"], ["y"], name="cosine")]), path)
+    save(relu_graph([helper.make_node("Det", ["x"], ["y"], name="determinant")]), path)
 
 
 def symbolic_dim(path):

@@ -111,16 +111,15 @@ def int32_bias(path):
     save(graph, path, opset=13)
 
 
-def int16_storage(path):
-    # int16 storage is valid ONNX (opset 21 output_dtype) but not a nibble
-    # scheme.
+def int32_storage(path):
+    # int32 is no quantized storage type, in ONNX or nibble.
     s = tensor("s", np.array(1.0, dtype=np.float32))
     graph = helper.make_graph(
-        [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q_i16",
-                          output_dtype=TensorProto.INT16)],
-        "qdq_int16",
+        [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q_i32",
+                          output_dtype=TensorProto.INT32)],
+        "qdq_int32",
         [helper.make_tensor_value_info("x", F, [2])],
-        [helper.make_tensor_value_info("q", TensorProto.INT16, [2])],
+        [helper.make_tensor_value_info("q", TensorProto.INT32, [2])],
         [s],
     )
     save(graph, path, opset=21)
@@ -146,6 +145,6 @@ dispatch({
     "blocked_int4": blocked_int4,
     "uint4_quantize": uint4_quantize,
     "int32_bias": int32_bias,
-    "int16_storage": int16_storage,
+    "int32_storage": int32_storage,
     "rank2_scale_without_block": rank2_scale_without_block,
 })

@@ -45,7 +45,7 @@ def Nibble_SchemeAttr : AttrDef<Nibble_Dialect, "Scheme"> {
     #nibble.scheme<u8, per_tensor, zero_point, scale = f32>
     ```
 
-    The verifier requires: bits in {2, 4, 8}; a non-negative axis; a group
+    The verifier requires: bits in {2, 4, 8, 16}; a non-negative axis; a group
     size of at least 2 for per_group (and 0 elsewhere); a float scale type.
   }];
   let parameters = (ins

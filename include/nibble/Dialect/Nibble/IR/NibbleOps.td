@@ -9,7 +9,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/OpBase.td"
 
 def Nibble_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
-def Nibble_IntTensor : RankedTensorOf<[I<2>, I<4>, I8]>;
+def Nibble_IntTensor : RankedTensorOf<[I<2>, I<4>, I8, I16]>;
 
 def Nibble_QuantizeOp : Nibble_Op<"quantize", [Pure]> {
   let summary = "quantize a float tensor to a scheme's integers";
