@@ -256,31 +256,45 @@ static Value buildIntegerMatmul(NodeImporter &imp, const IntegerMatmulOperands &
   bool batched = bType.getRank() > 2;
   int64_t batch = batched ? bType.getNumElements() / std::max<int64_t>(k * n, 1) : 1;
   int64_t rows = aType.getNumElements() / std::max<int64_t>(k * batch, 1);
-  auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
-  // Loops (batch, m, n, k); batch has extent 1 for a 2-D B.
-  SmallVector<Value> inputs{buildReshape(b, loc, ops.a.value, {batch, rows, k}),
-                            buildReshape(b, loc, ops.b.value, {batch, k, n})};
-  SmallVector<AffineMap> maps{AffineMap::get(4, 0, {d(0), d(1), d(3)}, ctx),
-                              AffineMap::get(4, 0, {d(0), d(3), d(2)}, ctx)};
+  // Loops (m, n, k), with a leading batch loop for a batched B.
+  unsigned lead = batched ? 1 : 0, loops = 3 + lead;
+  auto d = [&](unsigned i) { return b.getAffineDimExpr(i + lead); };
+  auto map = [&](ArrayRef<AffineExpr> exprs) {
+    SmallVector<AffineExpr> all;
+    if (batched && !exprs.empty())
+      all.push_back(b.getAffineDimExpr(0));
+    llvm::append_range(all, exprs);
+    return AffineMap::get(loops, 0, all, ctx);
+  };
+  auto shape = [&](ArrayRef<int64_t> dims) {
+    SmallVector<int64_t> all;
+    if (batched)
+      all.push_back(batch);
+    llvm::append_range(all, dims);
+    return all;
+  };
+  SmallVector<Value> inputs{buildReshape(b, loc, ops.a.value, shape({rows, k})),
+                            buildReshape(b, loc, ops.b.value, shape({k, n}))};
+  SmallVector<AffineMap> maps{map({d(0), d(2)}), map({d(2), d(1)})};
   if (ops.aZeroPoint) {
     inputs.push_back(ops.aZeroPoint);
-    maps.push_back(AffineMap::get(4, 0, {}, ctx));
+    maps.push_back(AffineMap::get(loops, 0, {}, ctx));
   }
   if (ops.bZeroPoint) {
     inputs.push_back(ops.bZeroPoint);
     maps.push_back(tensorTypeOf(ops.bZeroPoint).getRank() == 0
-                       ? AffineMap::get(4, 0, {}, ctx)
-                       : AffineMap::get(4, 0, {d(2)}, ctx));
+                       ? AffineMap::get(loops, 0, {}, ctx)
+                       : AffineMap::get(loops, 0, {d(1)}, ctx));
   }
-  maps.push_back(AffineMap::get(4, 0, {d(0), d(1), d(2)}, ctx));
-  Value init = buildZeroFilled(b, loc, {batch, rows, n}, b.getI32Type());
+  maps.push_back(map({d(0), d(1)}));
+  Value init = buildZeroFilled(b, loc, shape({rows, n}), b.getI32Type());
   bool aUnsigned = isUnsignedOnnxType(ops.a.onnxType);
   bool bUnsigned = isUnsignedOnnxType(ops.b.onnxType);
   bool hasAZp = static_cast<bool>(ops.aZeroPoint), hasBZp = static_cast<bool>(ops.bZeroPoint);
+  SmallVector<utils::IteratorType> iterators(loops - 1, utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
   auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), inputs, ValueRange{init}, maps,
-      {utils::IteratorType::parallel, utils::IteratorType::parallel,
-       utils::IteratorType::parallel, utils::IteratorType::reduction},
+      b, loc, init.getType(), inputs, ValueRange{init}, maps, iterators,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Type i32 = nb.getI32Type();
         auto ext = [&](Value v, bool isUnsigned) -> Value {
