@@ -64,6 +64,8 @@ public:
   bool hasInput(int i) const;
   /// Input `i`; an error if absent or unknown.
   llvm::Expected<OnnxValue> input(int i);
+  /// Input `i`, which must be a float tensor.
+  llvm::Expected<OnnxValue> floatInput(int i);
   /// Inputs 0 .. count-1, all required.
   llvm::Expected<SmallVector<OnnxValue, 4>> inputs(int count);
   /// The constant elements of input `i`, or an error saying it must be a
@@ -90,6 +92,10 @@ private:
   llvm::StringRef modelDir;
   Location location;
 };
+
+/// `axis` in [-rank, rank) made non-negative; an error naming the node if
+/// it is out of range.
+llvm::Expected<int64_t> resolveAxis(NodeImporter &imp, int64_t axis, int64_t rank);
 
 using OpConverter = std::function<llvm::Error(NodeImporter &)>;
 /// Converters by "domain::OpType" ("" is the default domain).

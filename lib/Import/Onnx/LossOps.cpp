@@ -25,10 +25,17 @@ namespace {
 struct LossOptions {
   std::string reduction;
   std::optional<int64_t> ignoreIndex;
+  Value weight; // the optional per-class weights (input 2), or null
 };
 
 llvm::Expected<LossOptions> readLossOptions(NodeImporter &imp) {
   LossOptions options;
+  if (imp.hasInput(2)) {
+    llvm::Expected<OnnxValue> weight = imp.input(2);
+    if (!weight)
+      return weight.takeError();
+    options.weight = weight->value;
+  }
   options.reduction = imp.stringAttr("reduction").value_or("mean");
   if (options.reduction != "none" && options.reduction != "sum" && options.reduction != "mean")
     return imp.fail("reduction must be none, sum or mean, got '" + options.reduction + "'");
@@ -48,10 +55,10 @@ Value sumAll(OpBuilder &b, Location loc, Value value) {
 }
 
 /// The negative log-likelihood of `logProbs` [N, C, d...] at `target`
-/// [N, d...], weighted by `weight` [C] (may be null), reduced as `options`.
+/// [N, d...], weighted by `options.weight` [C] (if any), reduced as `options`.
 llvm::Expected<Value> buildNegativeLogLikelihood(NodeImporter &imp, Value logProbs,
-                                                 Value target, Value weight,
-                                                 const LossOptions &options) {
+                                                 Value target, const LossOptions &options) {
+  Value weight = options.weight;
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
   RankedTensorType inputType = tensorTypeOf(logProbs);
@@ -121,18 +128,11 @@ llvm::Error convertNegativeLogLikelihoodLoss(NodeImporter &imp) {
   llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
   if (!operands)
     return operands.takeError();
-  Value weight;
-  if (imp.hasInput(2)) {
-    llvm::Expected<OnnxValue> w = imp.input(2);
-    if (!w)
-      return w.takeError();
-    weight = w->value;
-  }
   const OnnxValue &input = (*operands)[0];
   if (!isa<FloatType>(tensorTypeOf(input.value).getElementType()))
     return imp.fail("expects a float input");
   llvm::Expected<Value> loss =
-      buildNegativeLogLikelihood(imp, input.value, (*operands)[1].value, weight, *options);
+      buildNegativeLogLikelihood(imp, input.value, (*operands)[1].value, *options);
   if (!loss)
     return loss.takeError();
   imp.setOutput(0, *loss, input.onnxType);
@@ -148,20 +148,13 @@ llvm::Error convertSoftmaxCrossEntropyLoss(NodeImporter &imp) {
   llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
   if (!operands)
     return operands.takeError();
-  Value weight;
-  if (imp.hasInput(2)) {
-    llvm::Expected<OnnxValue> w = imp.input(2);
-    if (!w)
-      return w.takeError();
-    weight = w->value;
-  }
   const OnnxValue &scores = (*operands)[0];
   if (!isa<FloatType>(tensorTypeOf(scores.value).getElementType()) ||
       tensorTypeOf(scores.value).getRank() < 2)
     return imp.fail("expects float scores [N, C, d1, ...]");
   Value logProbs = buildSoftmax(imp.builder(), imp.loc(), scores.value, 1, /*logarithm=*/true);
   llvm::Expected<Value> loss =
-      buildNegativeLogLikelihood(imp, logProbs, (*operands)[1].value, weight, *options);
+      buildNegativeLogLikelihood(imp, logProbs, (*operands)[1].value, *options);
   if (!loss)
     return loss.takeError();
   imp.setOutput(0, *loss, scores.onnxType);

@@ -133,92 +133,65 @@ static int64_t product(ArrayRef<int64_t> shape, size_t begin, size_t end) {
   return result;
 }
 
+/// The first normalized dim (`axis`, default -1) of LayerNormalization and
+/// RMSNormalization, which must keep float32 statistics.
+static llvm::Expected<int64_t> normalizedDimsStart(NodeImporter &imp, int64_t rank) {
+  if (imp.intAttr("stash_type").value_or(1) != 1)
+    return imp.fail("stash_type must be 1 (float32 statistics)");
+  return resolveAxis(imp, imp.intAttr("axis").value_or(-1), rank);
+}
+
 /// LayerNormalization (opset 17): standardizes over dims [axis, rank), then
 /// Y = normalized * Scale + B. The optional Mean and InvStdDev outputs have
 /// the input's shape with the normalized dims set to 1.
-static llvm::Error convertLayerNormalization(NodeImporter &imp) {
-  llvm::Expected<SmallVector<OnnxValue, 5>> operands = readFloatOperands(imp, 3, 2);
+/// RMSNormalization (opset 23, `rms`): x / sqrt(mean(x^2) + epsilon) over
+/// the same dims, times Scale; no bias and no statistics outputs.
+static llvm::Error convertTrailingNormalization(NodeImporter &imp, bool rms) {
+  llvm::Expected<SmallVector<OnnxValue, 5>> operands = readFloatOperands(imp, rms ? 2 : 3, 2);
   if (!operands)
     return operands.takeError();
   const OnnxValue &x = (*operands)[0];
   RankedTensorType type = tensorTypeOf(x.value);
   int64_t rank = type.getRank();
-  int64_t axis = imp.intAttr("axis").value_or(-1);
-  if (axis < -rank || axis >= rank)
-    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
-                    llvm::Twine(rank));
-  if (axis < 0)
-    axis += rank;
-  if (imp.intAttr("stash_type").value_or(1) != 1)
-    return imp.fail("stash_type must be 1 (float32 statistics)");
+  llvm::Expected<int64_t> axis = normalizedDimsStart(imp, rank);
+  if (!axis)
+    return axis.takeError();
   double epsilon = imp.floatAttr("epsilon").value_or(1e-5f);
 
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
   ArrayRef<int64_t> shape = type.getShape();
-  int64_t rows = product(shape, 0, axis), cols = product(shape, axis, rank);
+  int64_t rows = product(shape, 0, *axis), cols = product(shape, *axis, rank);
   Standardized standardized =
-      standardizeRows(b, loc, buildReshape(b, loc, x.value, {rows, cols}), epsilon);
+      standardizeRows(b, loc, buildReshape(b, loc, x.value, {rows, cols}), epsilon,
+                      /*center=*/!rms);
+  Value bias = rms ? Value() : (*operands)[2].value;
   Value y = scaleAndShift(b, loc, buildReshape(b, loc, standardized.normalized, shape),
-                          (*operands)[1].value, (*operands)[2].value);
+                          (*operands)[1].value, bias);
   if (!y)
     return imp.fail("Scale and B do not broadcast to the input's shape");
   imp.setOutput(0, y, x.onnxType);
-  SmallVector<int64_t> statsShape(shape.take_front(axis));
-  statsShape.append(rank - axis, 1);
+  if (rms)
+    return llvm::Error::success();
+  SmallVector<int64_t> statsShape(shape.take_front(*axis));
+  statsShape.append(rank - *axis, 1);
   imp.setOutput(1, buildReshape(b, loc, standardized.mean, statsShape), x.onnxType);
   imp.setOutput(2, buildReshape(b, loc, standardized.invStdDev, statsShape), x.onnxType);
   return llvm::Error::success();
 }
 
-/// RMSNormalization (opset 23): x / sqrt(mean(x^2) + epsilon) over dims
-/// [axis, rank), times Scale.
-static llvm::Error convertRMSNormalization(NodeImporter &imp) {
-  llvm::Expected<SmallVector<OnnxValue, 5>> operands = readFloatOperands(imp, 2, 2);
-  if (!operands)
-    return operands.takeError();
-  const OnnxValue &x = (*operands)[0];
-  RankedTensorType type = tensorTypeOf(x.value);
-  int64_t rank = type.getRank();
-  int64_t axis = imp.intAttr("axis").value_or(-1);
-  if (axis < -rank || axis >= rank)
-    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
-                    llvm::Twine(rank));
-  if (axis < 0)
-    axis += rank;
-  if (imp.intAttr("stash_type").value_or(1) != 1)
-    return imp.fail("stash_type must be 1 (float32 statistics)");
-  double epsilon = imp.floatAttr("epsilon").value_or(1e-5f);
-  OpBuilder &b = imp.builder();
-  Location loc = imp.loc();
-  ArrayRef<int64_t> shape = type.getShape();
-  int64_t rows = product(shape, 0, axis), cols = product(shape, axis, rank);
-  Standardized scaled = standardizeRows(b, loc, buildReshape(b, loc, x.value, {rows, cols}),
-                                        epsilon, /*center=*/false);
-  Value y = scaleAndShift(b, loc, buildReshape(b, loc, scaled.normalized, shape),
-                          (*operands)[1].value, Value());
-  if (!y)
-    return imp.fail("Scale does not broadcast to the input's shape");
-  imp.setOutput(0, y, x.onnxType);
-  return llvm::Error::success();
-}
-
 /// LpNormalization: x / ||x||_p along `axis` (p = 1 or 2).
 static llvm::Error convertLpNormalization(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> x = imp.input(0);
+  llvm::Expected<OnnxValue> x = imp.floatInput(0);
   if (!x)
     return x.takeError();
   RankedTensorType type = tensorTypeOf(x->value);
   Type elementType = type.getElementType();
-  if (!isa<FloatType>(elementType))
-    return imp.fail("expects a float input");
-  int64_t rank = type.getRank();
-  int64_t axis = imp.intAttr("axis").value_or(-1);
-  if (axis < -rank || axis >= rank)
-    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
-                    llvm::Twine(rank));
-  if (axis < 0)
-    axis += rank;
+  llvm::Expected<int64_t> resolved =
+      resolveAxis(imp, imp.intAttr("axis").value_or(-1), type.getRank());
+  if (!resolved)
+    return resolved.takeError();
+  int64_t axis = *resolved;
   int64_t p = imp.intAttr("p").value_or(2);
   if (p != 1 && p != 2)
     return imp.fail("p must be 1 or 2, got " + llvm::Twine(p));
@@ -378,8 +351,12 @@ static llvm::Error convertBatchNormalization(NodeImporter &imp) {
 
 void mlir::nibble::onnx_import::registerNormalizationConverters(
     ConverterRegistry &registry) {
-  registry["::LayerNormalization"] = convertLayerNormalization;
-  registry["::RMSNormalization"] = convertRMSNormalization;
+  registry["::LayerNormalization"] = [](NodeImporter &imp) {
+    return convertTrailingNormalization(imp, /*rms=*/false);
+  };
+  registry["::RMSNormalization"] = [](NodeImporter &imp) {
+    return convertTrailingNormalization(imp, /*rms=*/true);
+  };
   registry["::LpNormalization"] = convertLpNormalization;
   registry["::InstanceNormalization"] = convertInstanceNormalization;
   registry["::BatchNormalization"] = convertBatchNormalization;

@@ -60,6 +60,14 @@ llvm::Expected<OnnxValue> NodeImporter::input(int i) {
   return it->second;
 }
 
+llvm::Expected<OnnxValue> NodeImporter::floatInput(int i) {
+  llvm::Expected<OnnxValue> value = input(i);
+  if (value && !isa<FloatType>(cast<RankedTensorType>(value->value.getType()).getElementType()))
+    return fail("expects a float input " + llvm::Twine(i) + ", got " +
+                onnxTypeName(value->onnxType));
+  return value;
+}
+
 llvm::Expected<SmallVector<OnnxValue, 4>> NodeImporter::inputs(int count) {
   SmallVector<OnnxValue, 4> result;
   for (int i = 0; i < count; ++i) {

@@ -275,15 +275,6 @@ static Value buildArgExtreme(OpBuilder &b, Location loc, Value x, int64_t axis, 
   return generic.getResult(1);
 }
 
-/// Normalizes `axis` of a rank-`rank` tensor; an error naming the node if
-/// it is out of range.
-static llvm::Expected<int64_t> normalizedAxis(NodeImporter &imp, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
-                    llvm::Twine(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 /// ArgMax (`max`) or ArgMin along `axis` as int64, the first index of the
 /// extreme value, or the last with select_last_index.
 static llvm::Error convertArgExtreme(NodeImporter &imp, bool max) {
@@ -294,7 +285,7 @@ static llvm::Error convertArgExtreme(NodeImporter &imp, bool max) {
   if (!(elementClassOf(type.getElementType()) & kNumericElements))
     return imp.fail("unsupported element type " + onnxTypeName(x->onnxType));
   llvm::Expected<int64_t> axis =
-      normalizedAxis(imp, imp.intAttr("axis").value_or(0), type.getRank());
+      resolveAxis(imp, imp.intAttr("axis").value_or(0), type.getRank());
   if (!axis)
     return axis.takeError();
   bool keepDims = imp.intAttr("keepdims").value_or(1) != 0;
@@ -311,15 +302,13 @@ static llvm::Error convertArgExtreme(NodeImporter &imp, bool max) {
 /// Hardmax: 1 at the first largest element along the axis, 0 elsewhere.
 /// Before opset 13 the input is seen as 2-D [before axis, from axis on].
 static llvm::Error convertHardmax(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> x = imp.input(0);
+  llvm::Expected<OnnxValue> x = imp.floatInput(0);
   if (!x)
     return x.takeError();
   RankedTensorType type = tensorTypeOf(x->value);
   Type elementType = type.getElementType();
-  if (!isa<FloatType>(elementType))
-    return imp.fail("expects a float input");
   bool coerceTo2D = imp.opset() < 13;
-  llvm::Expected<int64_t> axis = normalizedAxis(
+  llvm::Expected<int64_t> axis = resolveAxis(
       imp, imp.intAttr("axis").value_or(coerceTo2D ? 1 : -1), type.getRank());
   if (!axis)
     return axis.takeError();
@@ -406,12 +395,10 @@ static llvm::Error convertCumSum(NodeImporter &imp) {
   int64_t rank = type.getRank();
   if (!axisValues || axisValues->size() != 1)
     return imp.fail("axis must be a single integer");
-  int64_t axis = (*axisValues)[0];
-  if (axis < -rank || axis >= rank)
-    return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
-                    llvm::Twine(rank));
-  if (axis < 0)
-    axis += rank;
+  llvm::Expected<int64_t> resolved = resolveAxis(imp, (*axisValues)[0], rank);
+  if (!resolved)
+    return resolved.takeError();
+  int64_t axis = *resolved;
   bool exclusive = imp.intAttr("exclusive").value_or(0) != 0;
   bool reverse = imp.intAttr("reverse").value_or(0) != 0;
 

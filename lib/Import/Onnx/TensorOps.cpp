@@ -220,8 +220,8 @@ static std::string shapeString(ArrayRef<int64_t> shape) {
 
 /// `axis` made non-negative for a rank-`rank` tensor; an error when it lies
 /// outside [-rank, rank).
-static llvm::Expected<int64_t> resolveAxis(NodeImporter &imp, int64_t axis,
-                                           int64_t rank) {
+llvm::Expected<int64_t> mlir::nibble::onnx_import::resolveAxis(NodeImporter &imp,
+                                                              int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= rank)
     return imp.fail("axis " + llvm::Twine(axis) + " is out of range for rank " +
                     llvm::Twine(rank));
@@ -1073,6 +1073,26 @@ static llvm::Expected<ScatterCombine> scatterCombine(NodeImporter &imp, Type ele
   return imp.fail("reduction must be none, add, mul, max or min, got '" + reduction + "'");
 }
 
+namespace {
+struct ScatterOperands {
+  OnnxValue data, indices, updates;
+};
+} // namespace
+
+/// Inputs 0 (data), 1 (indices) and 2 (updates) of a scatter.
+static llvm::Expected<ScatterOperands> readScatterOperands(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> data = imp.input(0);
+  if (!data)
+    return data.takeError();
+  llvm::Expected<OnnxValue> indices = gatherIndices(imp);
+  if (!indices)
+    return indices.takeError();
+  llvm::Expected<OnnxValue> updates = imp.input(2);
+  if (!updates)
+    return updates.takeError();
+  return ScatterOperands{*data, *indices, *updates};
+}
+
 /// A scatter written as a gather: every output element folds, in order, the
 /// updates that land on it into its data value. `updateSpace` is the shape
 /// the updates are enumerated over; `lands(out, u)` says whether update u
@@ -1122,15 +1142,11 @@ static Value buildScatter(OpBuilder &b, Location loc, Value data, ArrayRef<int64
 
 /// ScatterND: updates[u..., rest...] lands on data[indices[u..., :], rest...].
 static llvm::Error convertScatterND(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> data = imp.input(0);
-  if (!data)
-    return data.takeError();
-  llvm::Expected<OnnxValue> indices = gatherIndices(imp);
-  if (!indices)
-    return indices.takeError();
-  llvm::Expected<OnnxValue> updates = imp.input(2);
-  if (!updates)
-    return updates.takeError();
+  llvm::Expected<ScatterOperands> operands = readScatterOperands(imp);
+  if (!operands)
+    return operands.takeError();
+  const OnnxValue *data = &operands->data, *indices = &operands->indices,
+                  *updates = &operands->updates;
   RankedTensorType dataType = tensorTypeOf(data->value);
   RankedTensorType indicesType = tensorTypeOf(indices->value);
   int64_t indicesRank = indicesType.getRank();
@@ -1172,15 +1188,11 @@ static llvm::Error convertScatterND(NodeImporter &imp) {
 /// ScatterElements (and the older Scatter): updates[e] lands on data[e with
 /// its `axis` coordinate replaced by indices[e]].
 static llvm::Error convertScatterElements(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> data = imp.input(0);
-  if (!data)
-    return data.takeError();
-  llvm::Expected<OnnxValue> indices = gatherIndices(imp);
-  if (!indices)
-    return indices.takeError();
-  llvm::Expected<OnnxValue> updates = imp.input(2);
-  if (!updates)
-    return updates.takeError();
+  llvm::Expected<ScatterOperands> operands = readScatterOperands(imp);
+  if (!operands)
+    return operands.takeError();
+  const OnnxValue *data = &operands->data, *indices = &operands->indices,
+                  *updates = &operands->updates;
   RankedTensorType dataType = tensorTypeOf(data->value);
   RankedTensorType indicesType = tensorTypeOf(indices->value);
   int64_t rank = dataType.getRank();
