@@ -473,10 +473,23 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
   }
   func::ReturnOp::create(builder, UnknownLoc::get(&ctx), results);
   func.setType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
-  if (failed(verify(*result.module)))
-    return llvm::createStringError("internal error: the imported IR does not verify; "
-                                   "please report this model");
-  return std::move(result);
+  // Verification problems are importer bugs; keep the first one for the
+  // message instead of letting every diagnostic reach stderr.
+  std::string firstProblem;
+  {
+    ScopedDiagnosticHandler collect(&ctx, [&](Diagnostic &diag) {
+      if (firstProblem.empty()) {
+        firstProblem = diag.str();
+        if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+          firstProblem += " (node '" + name.getName().str() + "')";
+      }
+      return success();
+    });
+    if (succeeded(verify(*result.module)))
+      return std::move(result);
+  }
+  return llvm::createStringError("internal error: the imported IR does not verify: " +
+                                 firstProblem + "; please report this model");
 }
 
 llvm::Expected<ImportedModel>
