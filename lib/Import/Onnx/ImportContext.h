@@ -109,6 +109,7 @@ void registerMathConverters(ConverterRegistry &registry);
 void registerReductionConverters(ConverterRegistry &registry);
 void registerNormalizationConverters(ConverterRegistry &registry);
 void registerLossConverters(ConverterRegistry &registry);
+void registerGridSampleConverters(ConverterRegistry &registry);
 void registerTensorConverters(ConverterRegistry &registry);
 void registerConvolutionConverters(ConverterRegistry &registry);
 void registerPoolingConverters(ConverterRegistry &registry);

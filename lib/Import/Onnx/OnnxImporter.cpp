@@ -277,6 +277,7 @@ static const ConverterRegistry &getConverters() {
     registerReductionConverters(r);
     registerNormalizationConverters(r);
     registerLossConverters(r);
+    registerGridSampleConverters(r);
     registerTensorConverters(r);
     registerConvolutionConverters(r);
     registerPoolingConverters(r);
