@@ -435,7 +435,113 @@ static llvm::Error convertCumSum(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// TopK with a constant K: every element's rank along the axis is counted
+/// (elements that beat it, plus equal ones at lower indices, so ties keep
+/// index order as ONNX requires), then output slot r takes the element of
+/// rank r. Quadratic in the axis length, with no sort.
+static llvm::Error convertTopK(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  RankedTensorType type = tensorTypeOf(x->value);
+  Type elementType = type.getElementType();
+  if (!(elementClassOf(elementType) & kNumericElements))
+    return imp.fail("expects a numeric input");
+  int64_t rank = type.getRank();
+  llvm::Expected<int64_t> axis = resolveAxis(imp, imp.intAttr("axis").value_or(-1), rank);
+  if (!axis)
+    return axis.takeError();
+  int64_t k = 0;
+  if (imp.opset() < 10) {
+    k = imp.intAttr("k").value_or(0);
+  } else {
+    llvm::Expected<ElementsAttr> kAttr = imp.constantInput(1, "K");
+    if (!kAttr)
+      return kAttr.takeError();
+    std::optional<SmallVector<int64_t>> values = readIntElements(*kAttr, true);
+    if (!values || values->size() != 1)
+      return imp.fail("K must be a single integer");
+    k = (*values)[0];
+  }
+  int64_t length = type.getDimSize(*axis);
+  if (k < 0 || k > length)
+    return imp.fail("K = " + llvm::Twine(k) + " is outside [0, " + llvm::Twine(length) + "]");
+  bool largest = imp.intAttr("largest").value_or(1) != 0;
+  bool isFloat = isa<FloatType>(elementType);
+  bool isUnsigned = isUnsignedOnnxType(x->onnxType);
+
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  MLIRContext *ctx = b.getContext();
+  // Loops: the input's dims, plus one over the axis (j, or i for the pick).
+  SmallVector<AffineExpr> here, other;
+  for (int64_t d = 0; d < rank; ++d) {
+    here.push_back(getAffineDimExpr(d, ctx));
+    other.push_back(getAffineDimExpr(d == *axis ? rank : d, ctx));
+  }
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::reduction);
+  auto beats = [&](OpBuilder &nb, Location nl, Value a, Value bv) -> Value {
+    if (isFloat)
+      return arith::CmpFOp::create(nb, nl,
+                                   largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
+                                   a, bv);
+    using P = arith::CmpIPredicate;
+    P predicate = largest ? (isUnsigned ? P::ugt : P::sgt) : (isUnsigned ? P::ult : P::slt);
+    return arith::CmpIOp::create(nb, nl, predicate, a, bv);
+  };
+  auto equal = [&](OpBuilder &nb, Location nl, Value a, Value bv) -> Value {
+    if (isFloat)
+      return arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ, a, bv);
+    return arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, a, bv);
+  };
+  // ranks[..., i, ...] = #{j: x_j beats x_i} + #{j < i: x_j == x_i}.
+  Value rankInit = buildZeroFilled(b, loc, type.getShape(), b.getI64Type());
+  auto ranks = linalg::GenericOp::create(
+      b, loc, rankInit.getType(), ValueRange{x->value, x->value}, ValueRange{rankInit},
+      SmallVector<AffineMap>{AffineMap::get(rank + 1, 0, here, ctx),
+                             AffineMap::get(rank + 1, 0, other, ctx),
+                             AffineMap::get(rank + 1, 0, here, ctx)},
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value i = linalg::IndexOp::create(nb, nl, *axis);
+        Value j = linalg::IndexOp::create(nb, nl, rank);
+        Value earlier = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, j, i);
+        Value before = arith::OrIOp::create(
+            nb, nl, beats(nb, nl, args[1], args[0]),
+            arith::AndIOp::create(nb, nl, earlier, equal(nb, nl, args[1], args[0])));
+        Value one = arith::ExtUIOp::create(nb, nl, nb.getI64Type(), before);
+        linalg::YieldOp::create(nb, nl, arith::AddIOp::create(nb, nl, args[2], one).getResult());
+      });
+  // Slot r of the output takes the element whose rank is r.
+  SmallVector<int64_t> outShape(type.getShape());
+  outShape[*axis] = k;
+  Value valueInit = tensor::EmptyOp::create(b, loc, outShape, elementType);
+  Value indexInit = buildZeroFilled(b, loc, outShape, b.getI64Type());
+  auto pick = linalg::GenericOp::create(
+      b, loc, TypeRange{valueInit.getType(), indexInit.getType()},
+      ValueRange{x->value, ranks.getResult(0)}, ValueRange{valueInit, indexInit},
+      SmallVector<AffineMap>{AffineMap::get(rank + 1, 0, other, ctx),
+                             AffineMap::get(rank + 1, 0, other, ctx),
+                             AffineMap::get(rank + 1, 0, here, ctx),
+                             AffineMap::get(rank + 1, 0, here, ctx)},
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value slot = arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
+                                                linalg::IndexOp::create(nb, nl, *axis));
+        Value i = arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
+                                             linalg::IndexOp::create(nb, nl, rank));
+        Value chosen = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, args[1], slot);
+        linalg::YieldOp::create(
+            nb, nl,
+            ValueRange{arith::SelectOp::create(nb, nl, chosen, args[0], args[2]),
+                       arith::SelectOp::create(nb, nl, chosen, i, args[3])});
+      });
+  imp.setOutput(0, pick.getResult(0), x->onnxType);
+  imp.setOutput(1, pick.getResult(1), onnx::TensorProto::INT64);
+  return llvm::Error::success();
+}
+
 void mlir::nibble::onnx_import::registerReductionConverters(ConverterRegistry &registry) {
+  registry["::TopK"] = convertTopK;
   registry["::CumSum"] = convertCumSum;
   registry["::Hardmax"] = convertHardmax;
   // The folds: sum, sum of squares, and max/min with the operands' signedness.
