@@ -66,8 +66,9 @@ static llvm::Error runTool(llvm::ArrayRef<std::string> args, llvm::StringRef log
   return llvm::createStringError("linking failed: " + firstLine);
 }
 
-std::vector<std::string> mlir::nibble::runtimeArchives(const ModelDescription &description,
-                                                       bool library) {
+/// The runtime archives (and whole-archive flags) a model links against.
+static std::vector<std::string> runtimeArchives(const ModelDescription &description,
+                                               bool library) {
   std::string dir = runtimeLibraryDir();
   std::vector<std::string> archives;
   // A library exports the whole C API, used or not.

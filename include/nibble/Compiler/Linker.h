@@ -27,9 +27,6 @@ llvm::Error linkModel(llvm::Module &llvmModule, const CPUTarget &target,
                       llvm::StringRef entrySymbol, bool library,
                       llvm::StringRef output);
 
-/// The runtime archives a model links against, for `description`'s target.
-std::vector<std::string> runtimeArchives(const ModelDescription &description,
-                                         bool library);
 
 } // namespace mlir::nibble
 

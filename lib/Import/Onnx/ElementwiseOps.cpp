@@ -220,12 +220,10 @@ static llvm::Error convertWhere(NodeImporter &imp) {
 /// Softmax or LogSoftmax (`logarithm`) with the axis semantics of the
 /// node's opset.
 static llvm::Error convertSoftmax(NodeImporter &imp, bool logarithm) {
-  llvm::Expected<OnnxValue> x = imp.input(0);
+  llvm::Expected<OnnxValue> x = imp.floatInput(0);
   if (!x)
     return x.takeError();
   RankedTensorType type = tensorTypeOf(x->value);
-  if (!isa<FloatType>(type.getElementType()))
-    return imp.fail("expects a float input");
   int64_t rank = type.getRank();
   // Opset 13 changed the default axis from 1 to -1 and the meaning from
   // "flatten to 2-D at axis" to "along axis".

@@ -121,51 +121,41 @@ llvm::Expected<Value> buildNegativeLogLikelihood(NodeImporter &imp, Value logPro
                           });
 }
 
-llvm::Error convertNegativeLogLikelihoodLoss(NodeImporter &imp) {
+/// NegativeLogLikelihoodLoss reads log-probabilities; SoftmaxCrossEntropyLoss
+/// (`fromScores`) takes LogSoftmax of its scores along the class axis first
+/// and can also return that LogSoftmax as its second output.
+llvm::Error convertLoss(NodeImporter &imp, bool fromScores) {
   llvm::Expected<LossOptions> options = readLossOptions(imp);
   if (!options)
     return options.takeError();
-  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
-  if (!operands)
-    return operands.takeError();
-  const OnnxValue &input = (*operands)[0];
-  if (!isa<FloatType>(tensorTypeOf(input.value).getElementType()))
-    return imp.fail("expects a float input");
+  llvm::Expected<OnnxValue> input = imp.floatInput(0);
+  if (!input)
+    return input.takeError();
+  llvm::Expected<OnnxValue> target = imp.input(1);
+  if (!target)
+    return target.takeError();
+  if (tensorTypeOf(input->value).getRank() < 2)
+    return imp.fail("expects input [N, C, d1, ...]");
+  Value logProbs = fromScores ? buildSoftmax(imp.builder(), imp.loc(), input->value, 1,
+                                             /*logarithm=*/true)
+                              : input->value;
   llvm::Expected<Value> loss =
-      buildNegativeLogLikelihood(imp, input.value, (*operands)[1].value, *options);
+      buildNegativeLogLikelihood(imp, logProbs, target->value, *options);
   if (!loss)
     return loss.takeError();
-  imp.setOutput(0, *loss, input.onnxType);
-  return llvm::Error::success();
-}
-
-/// SoftmaxCrossEntropyLoss: NLL of LogSoftmax(scores) along the class axis;
-/// the optional second output is that LogSoftmax.
-llvm::Error convertSoftmaxCrossEntropyLoss(NodeImporter &imp) {
-  llvm::Expected<LossOptions> options = readLossOptions(imp);
-  if (!options)
-    return options.takeError();
-  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(2);
-  if (!operands)
-    return operands.takeError();
-  const OnnxValue &scores = (*operands)[0];
-  if (!isa<FloatType>(tensorTypeOf(scores.value).getElementType()) ||
-      tensorTypeOf(scores.value).getRank() < 2)
-    return imp.fail("expects float scores [N, C, d1, ...]");
-  Value logProbs = buildSoftmax(imp.builder(), imp.loc(), scores.value, 1, /*logarithm=*/true);
-  llvm::Expected<Value> loss =
-      buildNegativeLogLikelihood(imp, logProbs, (*operands)[1].value, *options);
-  if (!loss)
-    return loss.takeError();
-  imp.setOutput(0, *loss, scores.onnxType);
-  if (imp.node().output_size() > 1 && !imp.node().output(1).empty())
-    imp.setOutput(1, logProbs, scores.onnxType);
+  imp.setOutput(0, *loss, input->onnxType);
+  if (fromScores && imp.node().output_size() > 1 && !imp.node().output(1).empty())
+    imp.setOutput(1, logProbs, input->onnxType);
   return llvm::Error::success();
 }
 
 } // namespace
 
 void mlir::nibble::onnx_import::registerLossConverters(ConverterRegistry &registry) {
-  registry["::NegativeLogLikelihoodLoss"] = convertNegativeLogLikelihoodLoss;
-  registry["::SoftmaxCrossEntropyLoss"] = convertSoftmaxCrossEntropyLoss;
+  registry["::NegativeLogLikelihoodLoss"] = [](NodeImporter &imp) {
+    return convertLoss(imp, /*fromScores=*/false);
+  };
+  registry["::SoftmaxCrossEntropyLoss"] = [](NodeImporter &imp) {
+    return convertLoss(imp, /*fromScores=*/true);
+  };
 }

@@ -176,13 +176,11 @@ static llvm::Error convertReduce(NodeImporter &imp, const Reducer &reducer,
 /// ReduceLogSumExp: max + log(sum(exp(x - max))), which does not overflow.
 /// A max of -inf (empty or all -inf) shifts by 0 instead.
 static llvm::Error convertReduceLogSumExp(NodeImporter &imp) {
-  llvm::Expected<OnnxValue> x = imp.input(0);
+  llvm::Expected<OnnxValue> x = imp.floatInput(0);
   if (!x)
     return x.takeError();
   RankedTensorType type = tensorTypeOf(x->value);
   Type elementType = type.getElementType();
-  if (!isa<FloatType>(elementType))
-    return imp.fail("expects a float input, got " + onnxTypeName(x->onnxType));
   llvm::Expected<SmallVector<int64_t>> axes = readReduceAxes(imp, type.getRank(), 18);
   if (!axes)
     return axes.takeError();
@@ -221,13 +219,27 @@ static llvm::Error convertReduceLogSumExp(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// Whether `a` beats `b`: is greater (`max`) or smaller, or with `orEqual`
+/// also equal; integers compare with their ONNX signedness.
+static Value compareBeats(OpBuilder &b, Location loc, Value a, Value bv, bool max,
+                          bool orEqual, bool isUnsigned) {
+  if (isa<FloatType>(a.getType())) {
+    using P = arith::CmpFPredicate;
+    P predicate = max ? (orEqual ? P::OGE : P::OGT) : (orEqual ? P::OLE : P::OLT);
+    return arith::CmpFOp::create(b, loc, predicate, a, bv);
+  }
+  using P = arith::CmpIPredicate;
+  P predicate = isUnsigned ? (max ? (orEqual ? P::uge : P::ugt) : (orEqual ? P::ule : P::ult))
+                           : (max ? (orEqual ? P::sge : P::sgt) : (orEqual ? P::sle : P::slt));
+  return arith::CmpIOp::create(b, loc, predicate, a, bv);
+}
+
 /// The int64 index of the largest (`max`) or smallest element of `x` along
 /// `axis` (dropped from the shape): the first, or with `lastIndex` the last.
 static Value buildArgExtreme(OpBuilder &b, Location loc, Value x, int64_t axis, bool max,
                              bool lastIndex, bool isUnsigned) {
   RankedTensorType type = tensorTypeOf(x);
   Type elementType = type.getElementType();
-  bool isFloat = isa<FloatType>(elementType);
   int64_t rank = type.getRank();
   SmallVector<int64_t> axes{axis};
   SmallVector<int64_t> outShape = reducedShape(type.getShape(), axes, false);
@@ -246,25 +258,14 @@ static Value buildArgExtreme(OpBuilder &b, Location loc, Value x, int64_t axis, 
       outExprs.push_back(b.getAffineDimExpr(i));
   }
   AffineMap outMap = AffineMap::get(rank, 0, outExprs, b.getContext());
-  // Strictly better keeps the first index; better-or-equal the last.
-  arith::CmpFPredicate floatPredicate =
-      max ? (lastIndex ? arith::CmpFPredicate::OGE : arith::CmpFPredicate::OGT)
-          : (lastIndex ? arith::CmpFPredicate::OLE : arith::CmpFPredicate::OLT);
-  using arith::CmpIPredicate;
-  CmpIPredicate intPredicate =
-      isUnsigned ? (max ? (lastIndex ? CmpIPredicate::uge : CmpIPredicate::ugt)
-                        : (lastIndex ? CmpIPredicate::ule : CmpIPredicate::ult))
-                 : (max ? (lastIndex ? CmpIPredicate::sge : CmpIPredicate::sgt)
-                        : (lastIndex ? CmpIPredicate::sle : CmpIPredicate::slt));
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{bestInit.getType(), indexInit.getType()}, ValueRange{x},
       ValueRange{bestInit, indexInit},
       SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank), outMap, outMap}, iterators,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value value = args[0], best = args[1], bestIndex = args[2];
-        Value better =
-            isFloat ? Value(arith::CmpFOp::create(nb, nl, floatPredicate, value, best))
-                    : Value(arith::CmpIOp::create(nb, nl, intPredicate, value, best));
+        // Strictly better keeps the first index; better-or-equal the last.
+        Value better = compareBeats(nb, nl, value, best, max, lastIndex, isUnsigned);
         Value index = arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
                                                  linalg::IndexOp::create(nb, nl, axis));
         linalg::YieldOp::create(
@@ -481,15 +482,6 @@ static llvm::Error convertTopK(NodeImporter &imp) {
   }
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
   iterators.push_back(utils::IteratorType::reduction);
-  auto beats = [&](OpBuilder &nb, Location nl, Value a, Value bv) -> Value {
-    if (isFloat)
-      return arith::CmpFOp::create(nb, nl,
-                                   largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
-                                   a, bv);
-    using P = arith::CmpIPredicate;
-    P predicate = largest ? (isUnsigned ? P::ugt : P::sgt) : (isUnsigned ? P::ult : P::slt);
-    return arith::CmpIOp::create(nb, nl, predicate, a, bv);
-  };
   auto equal = [&](OpBuilder &nb, Location nl, Value a, Value bv) -> Value {
     if (isFloat)
       return arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ, a, bv);
@@ -507,7 +499,7 @@ static llvm::Error convertTopK(NodeImporter &imp) {
         Value j = linalg::IndexOp::create(nb, nl, rank);
         Value earlier = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, j, i);
         Value before = arith::OrIOp::create(
-            nb, nl, beats(nb, nl, args[1], args[0]),
+            nb, nl, compareBeats(nb, nl, args[1], args[0], largest, /*orEqual=*/false, isUnsigned),
             arith::AndIOp::create(nb, nl, earlier, equal(nb, nl, args[1], args[0])));
         Value one = arith::ExtUIOp::create(nb, nl, nb.getI64Type(), before);
         linalg::YieldOp::create(nb, nl, arith::AddIOp::create(nb, nl, args[2], one).getResult());
