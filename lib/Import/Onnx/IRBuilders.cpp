@@ -339,6 +339,22 @@ Value mlir::nibble::onnx_import::buildStridedPad(
   return generic.getResult(0);
 }
 
+SmallVector<OpFoldResult>
+mlir::nibble::onnx_import::indexAttrs(OpBuilder &b, ArrayRef<int64_t> values) {
+  return llvm::map_to_vector(
+      values, [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); });
+}
+
+Value mlir::nibble::onnx_import::buildInsert(OpBuilder &b, Location loc,
+                                             Value part, Value dest,
+                                             ArrayRef<int64_t> offsets) {
+  RankedTensorType type = tensorTypeOf(part);
+  SmallVector<int64_t> ones(type.getRank(), 1);
+  return tensor::InsertSliceOp::create(b, loc, part, dest, indexAttrs(b, offsets),
+                                       indexAttrs(b, type.getShape()),
+                                       indexAttrs(b, ones));
+}
+
 /// Softmax along `axis` of `x`: exp(x - max) / sum(exp(x - max)); with
 /// `logarithm`, LogSoftmax: x - max - log(sum(exp(x - max))).
 Value mlir::nibble::onnx_import::buildSoftmax(OpBuilder &b, Location loc, Value x,

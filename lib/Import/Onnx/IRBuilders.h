@@ -59,6 +59,13 @@ Value buildReshape(OpBuilder &b, Location loc, Value input,
 Value buildTranspose(OpBuilder &b, Location loc, Value input,
                      ArrayRef<int64_t> perm);
 
+/// Static offsets/sizes/strides for the tensor slice ops.
+SmallVector<OpFoldResult> indexAttrs(OpBuilder &b, ArrayRef<int64_t> values);
+
+/// `part` written into `dest` at `offsets` (unit strides).
+Value buildInsert(OpBuilder &b, Location loc, Value part, Value dest,
+                  ArrayRef<int64_t> offsets);
+
 /// An f32 scalar constant.
 Value buildF32Constant(OpBuilder &b, Location loc, float value);
 

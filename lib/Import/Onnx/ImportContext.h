@@ -114,6 +114,7 @@ void registerTensorConverters(ConverterRegistry &registry);
 void registerConvolutionConverters(ConverterRegistry &registry);
 void registerPoolingConverters(ConverterRegistry &registry);
 void registerResizeConverters(ConverterRegistry &registry);
+void registerAttentionConverters(ConverterRegistry &registry);
 
 //===----------------------------------------------------------------------===//
 // Elementwise conversion (shared by ElementwiseOps.cpp and MathOps.cpp)

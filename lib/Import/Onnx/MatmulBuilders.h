@@ -12,6 +12,10 @@ namespace mlir::nibble::onnx_import {
 /// phases work on).
 Value buildWeightMatmul(NodeImporter &imp, Value lhs, Value weight);
 
+/// A[..., M, K] x B[..., K, N] of two activations, both of rank >= 2, with
+/// batch dims broadcast numpy-style; null if they do not broadcast.
+Value buildBatchedMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs);
+
 } // namespace mlir::nibble::onnx_import
 
 #endif // NIBBLE_LIB_IMPORT_ONNX_MATMULBUILDERS_H

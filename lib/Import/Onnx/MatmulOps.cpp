@@ -41,9 +41,8 @@ Value mlir::nibble::onnx_import::buildWeightMatmul(NodeImporter &imp, Value lhs,
   return buildReshape(b, loc, matmul.getResult(0), outShape);
 }
 
-/// A[..., M, K] x B[..., K, N] with both operands of rank >= 2 and batch
-/// dims broadcast numpy-style.
-static Value buildBatchedMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+Value mlir::nibble::onnx_import::buildBatchedMatmul(OpBuilder &b, Location loc,
+                                                    Value lhs, Value rhs) {
   ArrayRef<int64_t> lhsShape = tensorTypeOf(lhs).getShape();
   ArrayRef<int64_t> rhsShape = tensorTypeOf(rhs).getShape();
   std::optional<SmallVector<int64_t>> batch =
@@ -80,18 +79,35 @@ static Value buildBatchedMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs
 
   SmallVector<int64_t> outShape(*batch);
   outShape.append({m, n});
+  // Narrow floats accumulate in float32 and round once, as numpy and ONNX
+  // Runtime do: rounding every partial sum to float16 loses ~log2(K) bits.
   Type elementType = tensorTypeOf(lhs).getElementType();
-  Value init = buildZeroFilled(b, loc, outShape, elementType);
+  Type accumulatorType =
+      elementType.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : elementType;
+  Value init = buildZeroFilled(b, loc, outShape, accumulatorType);
   SmallVector<utils::IteratorType> iterators(numLoops, utils::IteratorType::parallel);
   iterators.back() = utils::IteratorType::reduction;
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{lhsOperand, rhsOperand}, ValueRange{init},
       {lhsMap, rhsMap, AffineMap::get(numLoops, 0, outExprs, ctx)}, iterators,
-      [](OpBuilder &nb, Location nl, ValueRange args) {
-        Value product = arith::MulFOp::create(nb, nl, args[0], args[1]);
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        auto widen = [&](Value v) -> Value {
+          return v.getType() == accumulatorType
+                     ? v
+                     : arith::ExtFOp::create(nb, nl, accumulatorType, v).getResult();
+        };
+        Value lhsValue = widen(args[0]);
+        Value rhsValue = widen(args[1]);
+        Value product = arith::MulFOp::create(nb, nl, lhsValue, rhsValue);
         linalg::YieldOp::create(nb, nl, ValueRange{arith::AddFOp::create(nb, nl, args[2], product)});
       });
-  return generic.getResult(0);
+  Value result = generic.getResult(0);
+  if (accumulatorType == elementType)
+    return result;
+  return buildElementwise(b, loc, {result}, elementType,
+                          [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                            return arith::TruncFOp::create(nb, nl, elementType, args[0]);
+                          });
 }
 
 static llvm::Error convertMatMul(NodeImporter &imp) {

@@ -282,6 +282,7 @@ static const ConverterRegistry &getConverters() {
     registerConvolutionConverters(r);
     registerPoolingConverters(r);
     registerResizeConverters(r);
+    registerAttentionConverters(r);
     return r;
   }();
   return registry;

@@ -423,13 +423,6 @@ static Value normalizeGatherIndex(OpBuilder &b, Location loc, Value raw,
                                 indexConstant(b, loc, dimSize - 1));
 }
 
-/// Static offsets/sizes/strides for the tensor slice ops.
-static SmallVector<OpFoldResult> indexAttrs(OpBuilder &b,
-                                            ArrayRef<int64_t> values) {
-  return llvm::map_to_vector(
-      values, [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); });
-}
-
 /// tensor.extract_slice of `input` at `offsets` with `sizes` and (positive)
 /// `strides`; `input` itself when the slice is the whole tensor.
 static Value buildSlice(OpBuilder &b, Location loc, Value input,
@@ -445,16 +438,6 @@ static Value buildSlice(OpBuilder &b, Location loc, Value input,
   return tensor::ExtractSliceOp::create(
       b, loc, resultType, input, indexAttrs(b, offsets), indexAttrs(b, sizes),
       indexAttrs(b, strides));
-}
-
-/// `part` written into `dest` at `offsets` (unit strides).
-static Value buildInsert(OpBuilder &b, Location loc, Value part, Value dest,
-                         ArrayRef<int64_t> offsets) {
-  RankedTensorType type = tensorTypeOf(part);
-  SmallVector<int64_t> ones(type.getRank(), 1);
-  return tensor::InsertSliceOp::create(
-      b, loc, part, dest, indexAttrs(b, offsets),
-      indexAttrs(b, type.getShape()), indexAttrs(b, ones));
 }
 
 /// A tensor of `shape` filled with the scalar `value`.

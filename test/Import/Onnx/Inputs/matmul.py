@@ -35,14 +35,14 @@ def batched_weight(path):
     save(graph, path)
 
 
-def activations(path):
+def activations(path, elem_type=F):
     # q[2, 1, 3, 4] @ k[2, 4, 5] (attention scores): batch dims broadcast.
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["q", "k"], ["s"], name="scores")],
         "matmul_activations",
-        [helper.make_tensor_value_info("q", F, [2, 1, 3, 4]),
-         helper.make_tensor_value_info("k", F, [2, 4, 5])],
-        [helper.make_tensor_value_info("s", F, [2, 2, 3, 5])],
+        [helper.make_tensor_value_info("q", elem_type, [2, 1, 3, 4]),
+         helper.make_tensor_value_info("k", elem_type, [2, 4, 5])],
+        [helper.make_tensor_value_info("s", elem_type, [2, 2, 3, 5])],
     )
     save(graph, path)
 
@@ -63,5 +63,6 @@ dispatch({
     "weight": weight,
     "batched_weight": batched_weight,
     "activations": activations,
+    "activations_f16": lambda path: activations(path, TensorProto.FLOAT16),
     "inner_mismatch": inner_mismatch,
 })
