@@ -84,6 +84,17 @@ static const char *dtypeEnumerator(int32_t onnxType) {
   case OnnxDType::UInt16: return "NIBBLE_DTYPE_U16";
   case OnnxDType::UInt32: return "NIBBLE_DTYPE_U32";
   case OnnxDType::UInt64: return "NIBBLE_DTYPE_U64";
+  case OnnxDType::BFloat16: return "NIBBLE_DTYPE_BF16";
+  case OnnxDType::Float8E4M3FN: return "NIBBLE_DTYPE_F8E4M3FN";
+  case OnnxDType::Float8E4M3FNUZ: return "NIBBLE_DTYPE_F8E4M3FNUZ";
+  case OnnxDType::Float8E5M2: return "NIBBLE_DTYPE_F8E5M2";
+  case OnnxDType::Float8E5M2FNUZ: return "NIBBLE_DTYPE_F8E5M2FNUZ";
+  case OnnxDType::UInt4: return "NIBBLE_DTYPE_U4";
+  case OnnxDType::Int4: return "NIBBLE_DTYPE_I4";
+  case OnnxDType::Float4E2M1: return "NIBBLE_DTYPE_F4E2M1";
+  case OnnxDType::Float8E8M0: return "NIBBLE_DTYPE_F8E8M0";
+  case OnnxDType::UInt2: return "NIBBLE_DTYPE_U2";
+  case OnnxDType::Int2: return "NIBBLE_DTYPE_I2";
   default: return nullptr;
   }
 }

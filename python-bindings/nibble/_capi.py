@@ -30,6 +30,28 @@ DTYPES = {
     13: np.dtype(np.uint64),
 }
 
+# The narrow types numpy knows through ml_dtypes (one element per byte, two
+# for bfloat16, as the runtime lays them out). Without ml_dtypes, models
+# with such inputs or outputs cannot be loaded.
+try:
+    import ml_dtypes
+
+    DTYPES.update({
+        16: np.dtype(ml_dtypes.bfloat16),
+        17: np.dtype(ml_dtypes.float8_e4m3fn),
+        18: np.dtype(ml_dtypes.float8_e4m3fnuz),
+        19: np.dtype(ml_dtypes.float8_e5m2),
+        20: np.dtype(ml_dtypes.float8_e5m2fnuz),
+        21: np.dtype(ml_dtypes.uint4),
+        22: np.dtype(ml_dtypes.int4),
+        23: np.dtype(ml_dtypes.float4_e2m1fn),
+        24: np.dtype(ml_dtypes.float8_e8m0fnu),
+        25: np.dtype(ml_dtypes.uint2),
+        26: np.dtype(ml_dtypes.int2),
+    })
+except ImportError:
+    pass
+
 
 class TensorDesc(ctypes.Structure):
     """nibble_tensor_desc: one graph input or output."""

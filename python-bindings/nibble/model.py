@@ -54,8 +54,10 @@ def _tensor_specs(library: _capi.ModelLibrary, descs, count: int) -> list[Tensor
         desc = descs[i]
         name = _text(desc.name)
         if desc.dtype not in _capi.DTYPES:
+            hint = ("; install ml_dtypes for bfloat16, float8, float4, int4 and int2"
+                    if 16 <= desc.dtype <= 26 else "")
             raise RuntimeError(f"tensor '{name}' has dtype code {desc.dtype}, which this "
-                               f"version of the nibble package does not know")
+                               f"version of the nibble package does not know{hint}")
         spec = TensorSpec(name, _capi.DTYPES[desc.dtype],
                           tuple(desc.shape[d] for d in range(desc.rank)))
         expected = int(np.prod(spec.shape, dtype=np.int64)) * spec.dtype.itemsize

@@ -204,9 +204,9 @@ AlignedBuffer loadInput(const nibble_tensor_desc &Desc,
   std::string Name = str(Desc.name);
   if (!readNpy(Path, Array, Error))
     failWith(ExitDataError, "input '" + Name + "': " + Error);
-  if (Array.Dtype != Desc.dtype)
+  if (!Array.adoptDtype(Desc.dtype))
     failWith(ExitDataError,
-             "input '" + Name + "' has dtype " + dtypeName(Array.Dtype) +
+             "input '" + Name + "' has dtype " + Array.dtypeDescription() +
                  " but the model expects " + dtypeName(Desc.dtype) +
                  " (file '" + Path + "')");
   std::vector<int64_t> Expected(Desc.shape, Desc.shape + Desc.rank);

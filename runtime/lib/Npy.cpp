@@ -40,6 +40,9 @@ const DtypeCode DtypeCodes[] = {
     {"<u4", NIBBLE_DTYPE_U32},  {"<u8", NIBBLE_DTYPE_U64},
 };
 
+/// Placeholder for raw-byte ('|V1', '|V2') arrays until adoptDtype.
+const DtypeCode RawCode = {"|V", NIBBLE_DTYPE_U8};
+
 const DtypeCode *findDescr(const std::string &Descr) {
   for (const DtypeCode &Code : DtypeCodes)
     if (Descr == Code.Descr)
@@ -175,6 +178,26 @@ bool fail(std::string &Error, const std::string &Text) {
 
 } // namespace
 
+size_t NpyArray::itemSize() const {
+  return RawItemSize ? RawItemSize : dtypeSize(Dtype);
+}
+
+std::string NpyArray::dtypeDescription() const {
+  if (RawItemSize)
+    return "raw bytes ('|V" + std::to_string(RawItemSize) + "')";
+  return dtypeName(Dtype);
+}
+
+bool NpyArray::adoptDtype(nibble_dtype Want) {
+  if (!RawItemSize)
+    return Dtype == Want;
+  if (!isMlDtype(Want) || dtypeSize(Want) != RawItemSize)
+    return false;
+  Dtype = Want;
+  RawItemSize = 0;
+  return true;
+}
+
 bool parseNpy(const uint8_t *Data, size_t Size, const std::string &Source,
               NpyArray &Out, std::string &Error) {
   const std::string Name = "'" + Source + "'";
@@ -206,12 +229,16 @@ bool parseNpy(const uint8_t *Data, size_t Size, const std::string &Source,
     return fail(Error, Name + " has a malformed .npy header (" + Why +
                            "); re-save it with numpy.save");
 
-  // Byte order is meaningless for 1-byte types; np.save writes '|'.
+  // Byte order is meaningless for 1-byte types and raw bytes; np.save
+  // writes '|' for the former and '<' for ml_dtypes arrays.
   std::string Normalized = Descr;
-  if (Normalized.size() == 3 && Normalized[2] == '1' &&
+  if (Normalized.size() == 3 && (Normalized[2] == '1' || Normalized[1] == 'V') &&
       std::string("<>=").find(Normalized[0]) != std::string::npos)
     Normalized[0] = '|';
-  const DtypeCode *Code = findDescr(Normalized);
+  // ml_dtypes' float8_e5m2 claims the otherwise unused 'f1'.
+  size_t RawItemSize =
+      Normalized == "|V1" || Normalized == "|f1" ? 1 : Normalized == "|V2" ? 2 : 0;
+  const DtypeCode *Code = RawItemSize ? &RawCode : findDescr(Normalized);
   if (!Code && !Descr.empty() && Descr[0] == '>' &&
       findDescr("<" + Descr.substr(1)))
     return fail(Error, Name + " holds big-endian data ('" + Descr +
@@ -219,13 +246,13 @@ bool parseNpy(const uint8_t *Data, size_t Size, const std::string &Source,
                            "') instead");
   if (!Code)
     return fail(Error, Name + " has dtype '" + Descr.substr(0, 32) +
-                           "', which is not supported; save it as float32, "
-                           "float64, int8, uint8, int32, int64 or bool");
+                           "', which is not supported; save it as float16/32/64, "
+                           "(u)int8/16/32/64, bool or an ml_dtypes type");
   if (Fortran)
     return fail(Error, Name + " is in Fortran order; save "
                               "numpy.ascontiguousarray(arr) instead");
 
-  size_t ElemSize = dtypeSize(Code->Dtype);
+  size_t ElemSize = RawItemSize ? RawItemSize : dtypeSize(Code->Dtype);
   size_t Count = 1;
   for (int64_t Dim : Shape) {
     size_t D = static_cast<size_t>(Dim);
@@ -237,7 +264,10 @@ bool parseNpy(const uint8_t *Data, size_t Size, const std::string &Source,
   size_t Need = Count * ElemSize, Have = Size - Offset;
   if (Have < Need)
     return fail(Error, Name + " is truncated: shape " + formatTuple(Shape) +
-                           " of " + dtypeName(Code->Dtype) + " needs " +
+                           " of " +
+                           (RawItemSize ? "raw bytes ('" + Normalized + "')"
+                                        : std::string(dtypeName(Code->Dtype))) +
+                           " needs " +
                            std::to_string(Need) + " data bytes but only " +
                            std::to_string(Have) + " follow the header");
   if (Have > Need)
@@ -246,6 +276,7 @@ bool parseNpy(const uint8_t *Data, size_t Size, const std::string &Source,
                            "it with numpy.save");
 
   Out.Dtype = Code->Dtype;
+  Out.RawItemSize = RawItemSize;
   Out.Shape = std::move(Shape);
   Out.Bytes.assign(Data + Offset, Data + Size);
   return true;
@@ -271,7 +302,7 @@ bool readNpy(const std::string &Path, NpyArray &Out, std::string &Error) {
 std::vector<uint8_t> encodeNpy(nibble_dtype Dtype,
                                const std::vector<int64_t> &Shape,
                                const void *Data) {
-  const char *Descr = "";
+  std::string Descr = isMlDtype(Dtype) ? "|V" + std::to_string(dtypeSize(Dtype)) : "";
   for (const DtypeCode &Code : DtypeCodes)
     if (Code.Dtype == Dtype)
       Descr = Code.Descr;

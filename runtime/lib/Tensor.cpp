@@ -29,6 +29,17 @@ const DtypeInfo Dtypes[] = {
     {NIBBLE_DTYPE_U16, 2, "uint16", "u16"},
     {NIBBLE_DTYPE_U32, 4, "uint32", "u32"},
     {NIBBLE_DTYPE_U64, 8, "uint64", "u64"},
+    {NIBBLE_DTYPE_BF16, 2, "bfloat16", "bf16"},
+    {NIBBLE_DTYPE_F8E4M3FN, 1, "float8_e4m3fn", "f8e4m3fn"},
+    {NIBBLE_DTYPE_F8E4M3FNUZ, 1, "float8_e4m3fnuz", "f8e4m3fnuz"},
+    {NIBBLE_DTYPE_F8E5M2, 1, "float8_e5m2", "f8e5m2"},
+    {NIBBLE_DTYPE_F8E5M2FNUZ, 1, "float8_e5m2fnuz", "f8e5m2fnuz"},
+    {NIBBLE_DTYPE_U4, 1, "uint4", "u4"},
+    {NIBBLE_DTYPE_I4, 1, "int4", "i4"},
+    {NIBBLE_DTYPE_F4E2M1, 1, "float4_e2m1fn", "f4e2m1"},
+    {NIBBLE_DTYPE_F8E8M0, 1, "float8_e8m0fnu", "f8e8m0"},
+    {NIBBLE_DTYPE_U2, 1, "uint2", "u2"},
+    {NIBBLE_DTYPE_I2, 1, "int2", "i2"},
 };
 const DtypeInfo Unknown = {NIBBLE_DTYPE_F32, 0, "unknown", "unknown"};
 
@@ -41,6 +52,9 @@ const DtypeInfo &info(nibble_dtype Dtype) {
 } // namespace
 
 size_t dtypeSize(nibble_dtype Dtype) { return info(Dtype).Size; }
+bool isMlDtype(nibble_dtype Dtype) {
+  return Dtype >= NIBBLE_DTYPE_BF16 && Dtype <= NIBBLE_DTYPE_I2;
+}
 const char *dtypeName(nibble_dtype Dtype) { return info(Dtype).Name; }
 const char *dtypeShortName(nibble_dtype Dtype) { return info(Dtype).ShortName; }
 

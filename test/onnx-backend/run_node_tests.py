@@ -106,6 +106,15 @@ def compare(name: str, got: np.ndarray, want: np.ndarray) -> str:
     """Empty when `got` matches `want`, else why not."""
     if got.shape != want.shape:
         return f"output {name}: shape {list(got.shape)} != expected {list(want.shape)}"
+    if got.dtype.kind == "V" and got.dtype.itemsize == want.dtype.itemsize:
+        # ml_dtypes arrays (float8, int4, bfloat16...) are raw bytes in .npy.
+        got = got.view(want.dtype)
+    if want.dtype.type.__module__.startswith("ml_dtypes") and got.dtype == want.dtype:
+        # Compare their values exactly, NaN equal to NaN.
+        got, want = got.astype(np.float32), want.astype(np.float32)
+        if not np.array_equal(got, want, equal_nan=True):
+            return f"output {name}: {int(np.sum(~((got == want) | (np.isnan(got) & np.isnan(want)))))} elements differ"
+        return ""
     if got.dtype != want.dtype:
         return f"output {name}: dtype {got.dtype} != expected {want.dtype}"
     if np.issubdtype(want.dtype, np.floating):

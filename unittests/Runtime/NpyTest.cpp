@@ -100,6 +100,42 @@ TEST(NpyTest, WritesTheHeaderNumpyWrites) {
                   "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }");
 }
 
+// numpy saves ml_dtypes arrays (float8, int4, bfloat16...) with a raw-byte
+// descr that does not say which type they are: the model's dtype decides,
+// if it is an ml_dtypes type of the same size.
+TEST(NpyTest, RawBytesAdoptTheModelsMlDtype) {
+  std::vector<uint8_t> Image = encodeNpy(NIBBLE_DTYPE_F8E4M3FN, {3}, "\x38\xb8\x40");
+  EXPECT_CONTAINS(std::string(Image.begin(), Image.end()), "'descr': '|V1'");
+  for (const char *Descr : {"'<V1'", "'|V1'", "'<f1'"}) {
+    SCOPED_TRACE(Descr);
+    std::string Text(Image.begin(), Image.end());
+    Text.replace(Text.find("'|V1'"), 5, Descr);
+    NpyArray Out;
+    std::string Error;
+    ASSERT_TRUE(parse(std::vector<uint8_t>(Text.begin(), Text.end()), Out, Error)) << Error;
+    EXPECT_EQ(Out.itemSize(), 1u);
+    EXPECT_EQ(Out.dtypeDescription(), "raw bytes ('|V1')");
+    NpyArray Int4 = Out;
+    EXPECT_TRUE(Int4.adoptDtype(NIBBLE_DTYPE_I4));
+    EXPECT_EQ(Int4.Dtype, NIBBLE_DTYPE_I4);
+    EXPECT_EQ(Int4.Bytes, (std::vector<uint8_t>{0x38, 0xb8, 0x40}));
+    // Not a plain numpy dtype, nor an ml_dtypes type of another size.
+    EXPECT_FALSE(NpyArray(Out).adoptDtype(NIBBLE_DTYPE_U8));
+    EXPECT_FALSE(NpyArray(Out).adoptDtype(NIBBLE_DTYPE_BF16));
+  }
+  std::vector<uint8_t> Bf16 = encodeNpy(NIBBLE_DTYPE_BF16, {1}, "\x80\x3f");
+  NpyArray Out;
+  std::string Error;
+  ASSERT_TRUE(parse(Bf16, Out, Error)) << Error;
+  EXPECT_EQ(Out.RawItemSize, 2u);
+  EXPECT_FALSE(NpyArray(Out).adoptDtype(NIBBLE_DTYPE_F16));
+  EXPECT_TRUE(Out.adoptDtype(NIBBLE_DTYPE_BF16));
+  // A typed array never changes type.
+  NpyArray Typed;
+  ASSERT_TRUE(parse(encodeNpy(NIBBLE_DTYPE_U8, {1}, "\1"), Typed, Error)) << Error;
+  EXPECT_FALSE(Typed.adoptDtype(NIBBLE_DTYPE_F8E4M3FN));
+}
+
 TEST(NpyTest, SwitchesToVersion2ForHugeHeaders) {
   std::vector<int64_t> Shape(30000, 1);
   std::vector<uint8_t> Image = encodeNpy(NIBBLE_DTYPE_U8, Shape, "\7");
@@ -190,7 +226,7 @@ TEST(NpyTest, RejectsUnsupportedLayoutsAndDtypes) {
                   "big-endian");
   for (const char *Descr : {"<c8", "|O", "<U3", "", "=f4", "|i4", "<f16"})
     EXPECT_CONTAINS(parseError(makeNpy(header(Descr, false), F32x6)),
-                    "', which is not supported; save it as float32");
+                    "', which is not supported; save it as float16/32/64");
 }
 
 TEST(NpyTest, RejectsWrongDataSizes) {

@@ -32,11 +32,12 @@ Value ElementContext::constant(OpBuilder &b, Location loc, double value) const {
 }
 
 unsigned mlir::nibble::onnx_import::elementClassOf(Type type) {
-  if (isa<FloatType>(type))
+  // Narrow floats and sub-byte integers are storage types (NarrowTypes.h).
+  if (isa<Float16Type, Float32Type, Float64Type>(type))
     return kFloatElements;
   if (type.isInteger(1))
     return kBoolElements;
-  if (isa<IntegerType>(type) && !type.isInteger(4))
+  if (isa<IntegerType>(type) && type.getIntOrFloatBitWidth() >= 8)
     return kIntElements;
   return 0;
 }

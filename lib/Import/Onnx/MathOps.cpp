@@ -12,6 +12,7 @@
 
 #include "IRBuilders.h"
 #include "ImportContext.h"
+#include "NarrowTypes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -331,14 +332,44 @@ static void registerNumericUnaryOps(ConverterRegistry &registry) {
 // Cast and CastLike
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// Cast's rounding options for the narrow float types.
+struct NarrowCastOptions {
+  bool saturate = true;
+  PowerOfTwoRounding rounding = PowerOfTwoRounding::Up;
+};
+} // namespace
+
 /// Scalar `x` (unsigned when `fromUnsigned`) converted to `to`: floats
-/// truncate toward zero into integers, bool is "nonzero", integers widen
-/// with their own signedness.
+/// truncate toward zero into integers (wrapping into int4/int2), bool is
+/// "nonzero", integers widen with their own signedness; narrow floats go
+/// through float32 with `narrow`'s rounding.
 static Value castScalar(OpBuilder &b, Location loc, Value x, bool fromUnsigned,
-                        Type to, bool toUnsigned) {
+                        Type to, bool toUnsigned, NarrowCastOptions narrow = {}) {
   Type from = x.getType();
   if (from == to)
     return x;
+  if (isNarrowFloat(from))
+    return castScalar(b, loc, widenNarrowFloat(b, loc, x), false, to, toUnsigned, narrow);
+  if (isNarrowFloat(to)) {
+    Value wide = castScalar(b, loc, x, fromUnsigned, b.getF32Type(), false);
+    // Saturation is a float8 option; bfloat16 overflows to infinity.
+    bool saturate = narrow.saturate && to.getIntOrFloatBitWidth() == 8;
+    return narrowFloat(b, loc, wide, cast<FloatType>(to), saturate, narrow.rounding);
+  }
+  if (isa<FloatType>(from) && isa<IntegerType>(to) && to.getIntOrFloatBitWidth() < 8 &&
+      !to.isInteger(1)) {
+    // As ml_dtypes: truncate to a 64-bit integer and keep the low bits; NaN,
+    // infinities and values beyond int64 give 0.
+    Value wide = arith::ExtFOp::create(b, loc, b.getF64Type(), x);
+    Value inRange = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OLT, math::AbsFOp::create(b, loc, wide),
+        arith::ConstantOp::create(b, loc, b.getF64FloatAttr(0x1p63)));
+    Value integral = arith::FPToSIOp::create(b, loc, b.getI64Type(), wide);
+    Value zero = arith::ConstantIntOp::create(b, loc, b.getI64Type(), 0);
+    integral = arith::SelectOp::create(b, loc, inRange, integral, zero);
+    return arith::TruncIOp::create(b, loc, to, integral);
+  }
   bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
   if (to.isInteger(1)) {
     if (fromFloat) // NaN is nonzero
@@ -367,12 +398,21 @@ static Value castScalar(OpBuilder &b, Location loc, Value x, bool fromUnsigned,
 
 /// Whether Cast handles ONNX type `onnxType` (as source or target).
 static bool isCastableType(MLIRContext *ctx, int32_t onnxType) {
-  Type type = getElementType(ctx, onnxType);
-  return type && !type.isInteger(4);
+  return static_cast<bool>(getElementType(ctx, onnxType));
 }
 
-/// Casts input 0 to ONNX type `to`.
+/// Casts input 0 to ONNX type `to`, reading the saturate and round_mode
+/// attributes (opsets 19 and 24) for the narrow float types.
 static llvm::Error castTo(NodeImporter &imp, int32_t to) {
+  NarrowCastOptions narrow;
+  narrow.saturate = imp.intAttr("saturate").value_or(1) != 0;
+  std::string roundMode = imp.stringAttr("round_mode").value_or("up");
+  if (roundMode == "down")
+    narrow.rounding = PowerOfTwoRounding::Down;
+  else if (roundMode == "nearest")
+    narrow.rounding = PowerOfTwoRounding::Nearest;
+  else if (roundMode != "up")
+    return imp.fail("round_mode '" + roundMode + "' is not one of up, down and nearest");
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
     return x.takeError();
@@ -380,8 +420,7 @@ static llvm::Error castTo(NodeImporter &imp, int32_t to) {
     if (!isCastableType(imp.context(), type))
       return imp.fail("cannot cast " + llvm::Twine(type == to ? "to " : "from ") +
                       onnxTypeName(type) +
-                      "; nibble casts between float32, float64, float16, int8, uint8, "
-                      "int32, int64 and bool");
+                      "; nibble casts between the numeric ONNX types and bool");
   if (x->onnxType == to) {
     imp.setOutput(0, x->value, to);
     return llvm::Error::success();
@@ -391,7 +430,7 @@ static llvm::Error castTo(NodeImporter &imp, int32_t to) {
   Value result = buildElementwise(
       imp.builder(), imp.loc(), {x->value}, toType,
       [&](OpBuilder &b, Location loc, ValueRange args) {
-        return castScalar(b, loc, args[0], fromUnsigned, toType, toUnsigned);
+        return castScalar(b, loc, args[0], fromUnsigned, toType, toUnsigned, narrow);
       });
   imp.setOutput(0, result, to);
   return llvm::Error::success();

@@ -8,8 +8,10 @@
 
 #include "nibble/Import/Onnx/OnnxImporter.h"
 
+#include "IRBuilders.h"
 #include "ImportContext.h"
 #include "ImportFolding.h"
+#include "NarrowTypes.h"
 
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Runtime/Npy.h"
@@ -187,9 +189,9 @@ static llvm::Expected<ElementsAttr> readBoundInput(const onnx::ValueInfoProto &i
   if (!::nibble::readNpy(path.str(), array, error))
     return llvm::createStringError("--bind-input for '" + info.name() + "': " + error);
   int32_t dtype = info.type().tensor_type().elem_type();
-  if (static_cast<int32_t>(array.Dtype) != dtype)
+  if (!array.adoptDtype(static_cast<nibble_dtype>(dtype)))
     return llvm::createStringError("--bind-input for '" + info.name() + "': the file holds " +
-                                   onnxTypeName(array.Dtype) + " but the input is " +
+                                   array.dtypeDescription() + " but the input is " +
                                    onnxTypeName(dtype));
   const auto &dims = info.type().tensor_type().shape().dim();
   bool fits = !info.type().tensor_type().has_shape() ||
@@ -256,6 +258,10 @@ static bool isGraphIOType(int32_t onnxType) {
   case OnnxDType::UInt8: case OnnxDType::Int8: case OnnxDType::UInt16:
   case OnnxDType::Int16: case OnnxDType::UInt32: case OnnxDType::Int32:
   case OnnxDType::UInt64: case OnnxDType::Int64: case OnnxDType::Bool:
+  case OnnxDType::BFloat16: case OnnxDType::Float8E4M3FN: case OnnxDType::Float8E4M3FNUZ:
+  case OnnxDType::Float8E5M2: case OnnxDType::Float8E5M2FNUZ: case OnnxDType::UInt4:
+  case OnnxDType::Int4: case OnnxDType::Float4E2M1: case OnnxDType::Float8E8M0:
+  case OnnxDType::UInt2: case OnnxDType::Int2:
     return true;
   default:
     return false;
@@ -263,7 +269,8 @@ static bool isGraphIOType(int32_t onnxType) {
 }
 
 static llvm::StringRef graphIOTypeNames() {
-  return "float16/32/64, int8/16/32/64, uint8/16/32/64, bool";
+  return "float16/32/64, bfloat16, float8*, float4e2m1, int2/4/8/16/32/64, "
+         "uint2/4/8/16/32/64, bool";
 }
 
 static const ConverterRegistry &getConverters() {
@@ -348,6 +355,30 @@ llvm::Error GraphImporter::importInitializers() {
   return llvm::Error::success();
 }
 
+/// Narrow floats (bfloat16, float8, float4) are storage formats here: only
+/// conversions and ops that move data without computing take them.
+static llvm::Error checkNarrowFloatInputs(NodeImporter &imp) {
+  static const llvm::StringSet<> movesOrConverts = {
+      "Cast", "CastLike", "QuantizeLinear", "DequantizeLinear", "Identity", "Reshape",
+      "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Shape", "Size"};
+  if (!imp.node().domain().empty() && imp.node().domain() != "ai.onnx")
+    return llvm::Error::success();
+  if (movesOrConverts.contains(imp.node().op_type()))
+    return llvm::Error::success();
+  for (int i = 0; i < imp.numInputs(); ++i) {
+    if (!imp.hasInput(i))
+      continue;
+    llvm::Expected<OnnxValue> input = imp.input(i);
+    if (!input)
+      return input.takeError();
+    if (isNarrowFloat(tensorTypeOf(input->value).getElementType()))
+      return imp.fail("input " + llvm::Twine(i) + " is " + onnxTypeName(input->onnxType) +
+                      ", which nibble only casts, quantizes and dequantizes; Cast it to "
+                      "float32 first");
+  }
+  return llvm::Error::success();
+}
+
 llvm::Error GraphImporter::importNode(const onnx::NodeProto &node) {
   std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
   std::string name = node.name().empty() ? "<" + node.op_type() + ">" : node.name();
@@ -364,6 +395,8 @@ llvm::Error GraphImporter::importNode(const onnx::NodeProto &node) {
         node.op_type() + " (node '" + name +
         "'); see docs/supported-ops.md for the ops nibble compiles");
   NodeImporter importer(builder, node, values, opset->second, baseDir);
+  if (llvm::Error err = checkNarrowFloatInputs(importer))
+    return err;
   if (llvm::Error err = converter->second(importer))
     return err;
   for (const std::string &output : node.output()) {
@@ -420,7 +453,7 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
     llvm::Expected<std::vector<int64_t>> shape = resolveInputShape(info, options);
     if (!shape)
       return shape.takeError();
-    argTypes.push_back(RankedTensorType::get(*shape, elementType));
+    argTypes.push_back(RankedTensorType::get(*shape, boundaryElementType(elementType)));
     result.inputs.push_back({info.name(), dtype, *shape});
   }
   for (const auto &entry : options.inputShapes)
@@ -442,8 +475,12 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
                                    builder.getFunctionType(argTypes, {}));
   Block *entry = func.addEntryBlock();
   builder.setInsertionPointToStart(entry);
-  for (auto [i, input] : llvm::enumerate(result.inputs))
-    values[input.name] = OnnxValue{entry->getArgument(i), input.onnxType};
+  for (auto [i, input] : llvm::enumerate(result.inputs)) {
+    Location loc = NameLoc::get(builder.getStringAttr(input.name));
+    Value value = fromBoundary(builder, loc, entry->getArgument(i),
+                               getElementType(&ctx, input.onnxType));
+    values[input.name] = OnnxValue{value, input.onnxType};
+  }
   for (const BoundInput &bound : boundConstants) {
     Location loc = NameLoc::get(builder.getStringAttr(bound.name));
     values[bound.name] = OnnxValue{
@@ -468,7 +505,7 @@ llvm::Expected<ImportedModel> GraphImporter::run() {
                                      onnxTypeName(it->second.onnxType) +
                                      ", which nibble binaries cannot return yet (supported: " +
                                      graphIOTypeNames() + ")");
-    results.push_back(it->second.value);
+    results.push_back(toBoundary(builder, UnknownLoc::get(&ctx), it->second.value));
     result.outputs.push_back({info.name(), it->second.onnxType,
                               std::vector<int64_t>(type.getShape().begin(),
                                                    type.getShape().end())});

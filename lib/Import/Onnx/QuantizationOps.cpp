@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "IRBuilders.h"
+#include "NarrowTypes.h"
 #include "ImportContext.h"
 #include "MatmulBuilders.h"
 #include "QuantBuilders.h"
@@ -34,6 +35,8 @@ static std::optional<std::pair<unsigned, bool>> storageOf(int32_t onnxType) {
   case onnx::TensorProto::UINT16: return std::make_pair(16u, false);
   case static_cast<int32_t>(OnnxDType::Int4): return std::make_pair(4u, true);
   case static_cast<int32_t>(OnnxDType::UInt4): return std::make_pair(4u, false);
+  case static_cast<int32_t>(OnnxDType::Int2): return std::make_pair(2u, true);
+  case static_cast<int32_t>(OnnxDType::UInt2): return std::make_pair(2u, false);
   default: return std::nullopt;
   }
 }
@@ -56,7 +59,8 @@ resolveLinearQuantization(NodeImporter &imp, ArrayRef<int64_t> valueShape,
   std::optional<std::pair<unsigned, bool>> storage = storageOf(storageType);
   if (!storage)
     return imp.fail("quantized type " + onnxTypeName(storageType) +
-                    " is not supported (use int16, uint16, int8, uint8, int4 or uint4)");
+                    " is not supported (use (u)int16, (u)int8, (u)int4, (u)int2, float8 "
+                    "or float4e2m1)");
   llvm::Expected<OnnxValue> scale = imp.input(1);
   if (!scale)
     return scale.takeError();
@@ -123,6 +127,114 @@ resolveLinearQuantization(NodeImporter &imp, ArrayRef<int64_t> valueShape,
   return LinearQuantization{scheme, scaleValue, zeroPoint};
 }
 
+/// The scale (input 1) and optional zero point (input 2) of a Q/DQ node
+/// computed with plain arithmetic, shaped to broadcast against a rank-`rank`
+/// value: scalars, or [1, .., C, .., 1] along `axis` for per-axis ones.
+static llvm::Expected<std::pair<Value, Value>> broadcastableScaleAndZeroPoint(NodeImporter &imp,
+                                                                              int64_t rank) {
+  llvm::Expected<OnnxValue> scale = imp.input(1);
+  if (!scale)
+    return scale.takeError();
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value scaleValue = scale->value;
+  Value zp;
+  if (imp.hasInput(2)) {
+    llvm::Expected<OnnxValue> zpInput = imp.input(2);
+    if (!zpInput)
+      return zpInput.takeError();
+    zp = zpInput->value;
+  }
+  if (tensorTypeOf(scaleValue).getRank() > 1 ||
+      (imp.opset() >= 21 && imp.intAttr("block_size").value_or(0) > 0))
+    return imp.fail("blocked scales are supported for integer types only");
+  SmallVector<int64_t> shape;
+  if (tensorTypeOf(scaleValue).getNumElements() != 1) {
+    llvm::Expected<int64_t> axis = resolveAxis(imp, imp.intAttr("axis").value_or(1), rank);
+    if (!axis)
+      return axis.takeError();
+    shape.assign(rank, 1);
+    shape[*axis] = tensorTypeOf(scaleValue).getNumElements();
+  }
+  scaleValue = buildReshape(b, loc, scaleValue, shape);
+  if (zp)
+    zp = buildReshape(b, loc, zp, shape);
+  return std::make_pair(scaleValue, zp);
+}
+
+/// QuantizeLinear to a float8 or float4e2m1 type: x / scale (+ the zero
+/// point, for float4e2m1 as the reference) rounded like Cast, saturating by
+/// default.
+static llvm::Error quantizeToNarrowFloat(NodeImporter &imp, OnnxValue x, int32_t storageType) {
+  llvm::Expected<std::pair<Value, Value>> params =
+      broadcastableScaleAndZeroPoint(imp, tensorTypeOf(x.value).getRank());
+  if (!params)
+    return params.takeError();
+  auto [scale, zp] = *params;
+  auto to = cast<FloatType>(getElementType(imp.context(), storageType));
+  bool saturate = imp.intAttr("saturate").value_or(1) != 0;
+  bool addsZeroPoint = zp && isa<Float4E2M1FNType>(to);
+  SmallVector<Value> operands{x.value, scale};
+  if (addsZeroPoint)
+    operands.push_back(zp);
+  Value result = buildElementwise(
+      imp.builder(), imp.loc(), operands, to,
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Type f32 = nb.getF32Type();
+        auto toF32 = [&](Value v) -> Value {
+          if (v.getType() == f32)
+            return v;
+          if (isNarrowFloat(v.getType()))
+            return widenNarrowFloat(nb, nl, v);
+          return v.getType().getIntOrFloatBitWidth() < 32
+                     ? arith::ExtFOp::create(nb, nl, f32, v).getResult()
+                     : arith::TruncFOp::create(nb, nl, f32, v).getResult();
+        };
+        Value scaled = arith::DivFOp::create(nb, nl, toF32(args[0]), toF32(args[1]));
+        if (addsZeroPoint)
+          scaled = arith::AddFOp::create(nb, nl, scaled, toF32(args[2]));
+        return narrowFloat(nb, nl, scaled, to, saturate);
+      });
+  if (!result)
+    return imp.fail("scale does not broadcast against the input");
+  imp.setOutput(0, result, storageType);
+  return llvm::Error::success();
+}
+
+/// DequantizeLinear of a float8 or float4e2m1 tensor: (x - zp) * scale in
+/// float32, returned in the scale's type.
+static llvm::Error dequantizeNarrowFloat(NodeImporter &imp, OnnxValue x) {
+  llvm::Expected<std::pair<Value, Value>> params =
+      broadcastableScaleAndZeroPoint(imp, tensorTypeOf(x.value).getRank());
+  if (!params)
+    return params.takeError();
+  auto [scale, zp] = *params;
+  llvm::Expected<OnnxValue> scaleInput = imp.input(1);
+  if (!scaleInput)
+    return scaleInput.takeError();
+  Type resultType = tensorTypeOf(scale).getElementType();
+  SmallVector<Value> operands{x.value, scale};
+  if (zp)
+    operands.push_back(zp);
+  Value result = buildElementwise(
+      imp.builder(), imp.loc(), operands, resultType,
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Type f32 = nb.getF32Type();
+        Value value = widenNarrowFloat(nb, nl, args[0]);
+        if (args.size() > 2)
+          value = arith::SubFOp::create(nb, nl, value, widenNarrowFloat(nb, nl, args[2]));
+        Value s = args[1].getType() == f32 ? args[1]
+                                           : arith::ExtFOp::create(nb, nl, f32, args[1]);
+        Value product = arith::MulFOp::create(nb, nl, value, s);
+        return resultType == f32 ? product
+                                 : arith::TruncFOp::create(nb, nl, resultType, product).getResult();
+      });
+  if (!result)
+    return imp.fail("scale does not broadcast against the input");
+  imp.setOutput(0, result, scaleInput->onnxType);
+  return llvm::Error::success();
+}
+
 static llvm::Error convertQuantizeLinear(NodeImporter &imp) {
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
@@ -141,6 +253,8 @@ static llvm::Error convertQuantizeLinear(NodeImporter &imp) {
              dtype && *dtype != 0) {
     storageType = static_cast<int32_t>(*dtype);
   }
+  if (isNarrowFloat(getElementType(imp.context(), storageType)))
+    return quantizeToNarrowFloat(imp, *x, storageType);
   ArrayRef<int64_t> shape = tensorTypeOf(x->value).getShape();
   llvm::Expected<LinearQuantization> q = resolveLinearQuantization(imp, shape, storageType);
   if (!q)
@@ -154,30 +268,13 @@ static llvm::Error convertQuantizeLinear(NodeImporter &imp) {
 
 /// DequantizeLinear of int32 (QDQ bias): plain arithmetic, no scheme.
 static llvm::Error dequantizeInt32(NodeImporter &imp, OnnxValue x) {
-  llvm::Expected<OnnxValue> scale = imp.input(1);
-  if (!scale)
-    return scale.takeError();
+  llvm::Expected<std::pair<Value, Value>> params =
+      broadcastableScaleAndZeroPoint(imp, tensorTypeOf(x.value).getRank());
+  if (!params)
+    return params.takeError();
+  auto [scaleValue, zp] = *params;
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
-  RankedTensorType xType = tensorTypeOf(x.value);
-  // Per-axis scales broadcast along `axis`: reshape to [1, .., C, .., 1].
-  Value scaleValue = scale->value;
-  Value zp = imp.hasInput(2) ? cantFail(imp.input(2)).value : Value();
-  if (tensorTypeOf(scaleValue).getRank() == 1 &&
-      tensorTypeOf(scaleValue).getNumElements() != 1) {
-    int64_t axis = imp.intAttr("axis").value_or(1);
-    if (axis < 0)
-      axis += xType.getRank();
-    SmallVector<int64_t> shape(xType.getRank(), 1);
-    shape[axis] = tensorTypeOf(scaleValue).getNumElements();
-    scaleValue = buildReshape(b, loc, scaleValue, shape);
-    if (zp)
-      zp = buildReshape(b, loc, zp, shape);
-  } else {
-    scaleValue = buildReshape(b, loc, scaleValue, {});
-    if (zp)
-      zp = buildReshape(b, loc, zp, {});
-  }
   SmallVector<Value> operands{x.value, scaleValue};
   if (zp)
     operands.push_back(zp);
@@ -202,6 +299,8 @@ static llvm::Error convertDequantizeLinear(NodeImporter &imp) {
     return x.takeError();
   if (x->onnxType == onnx::TensorProto::INT32)
     return dequantizeInt32(imp, *x);
+  if (isNarrowFloat(tensorTypeOf(x->value).getElementType()))
+    return dequantizeNarrowFloat(imp, *x);
   ArrayRef<int64_t> shape = tensorTypeOf(x->value).getShape();
   llvm::Expected<LinearQuantization> q = resolveLinearQuantization(imp, shape, x->onnxType);
   if (!q)

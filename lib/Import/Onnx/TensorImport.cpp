@@ -38,6 +38,15 @@ Type mlir::nibble::onnx_import::getElementType(MLIRContext *ctx,
   case onnx::TensorProto::BOOL: return b.getI1Type();
   case static_cast<int32_t>(OnnxDType::UInt4):
   case static_cast<int32_t>(OnnxDType::Int4): return b.getIntegerType(4);
+  case static_cast<int32_t>(OnnxDType::UInt2):
+  case static_cast<int32_t>(OnnxDType::Int2): return b.getIntegerType(2);
+  case static_cast<int32_t>(OnnxDType::BFloat16): return b.getBF16Type();
+  case static_cast<int32_t>(OnnxDType::Float8E4M3FN): return b.getType<Float8E4M3FNType>();
+  case static_cast<int32_t>(OnnxDType::Float8E4M3FNUZ): return b.getType<Float8E4M3FNUZType>();
+  case static_cast<int32_t>(OnnxDType::Float8E5M2): return b.getType<Float8E5M2Type>();
+  case static_cast<int32_t>(OnnxDType::Float8E5M2FNUZ): return b.getType<Float8E5M2FNUZType>();
+  case static_cast<int32_t>(OnnxDType::Float4E2M1): return b.getType<Float4E2M1FNType>();
+  case static_cast<int32_t>(OnnxDType::Float8E8M0): return b.getType<Float8E8M0FNUType>();
   default: return {};
   }
 }
@@ -46,6 +55,15 @@ std::string mlir::nibble::onnx_import::onnxTypeName(int32_t onnxType) {
   switch (onnxType) {
   case static_cast<int32_t>(OnnxDType::UInt4): return "uint4";
   case static_cast<int32_t>(OnnxDType::Int4): return "int4";
+  case static_cast<int32_t>(OnnxDType::UInt2): return "uint2";
+  case static_cast<int32_t>(OnnxDType::Int2): return "int2";
+  case static_cast<int32_t>(OnnxDType::BFloat16): return "bfloat16";
+  case static_cast<int32_t>(OnnxDType::Float8E4M3FN): return "float8e4m3fn";
+  case static_cast<int32_t>(OnnxDType::Float8E4M3FNUZ): return "float8e4m3fnuz";
+  case static_cast<int32_t>(OnnxDType::Float8E5M2): return "float8e5m2";
+  case static_cast<int32_t>(OnnxDType::Float8E5M2FNUZ): return "float8e5m2fnuz";
+  case static_cast<int32_t>(OnnxDType::Float4E2M1): return "float4e2m1";
+  case static_cast<int32_t>(OnnxDType::Float8E8M0): return "float8e8m0";
   default:
     break;
   }
@@ -61,6 +79,7 @@ std::string mlir::nibble::onnx_import::onnxTypeName(int32_t onnxType) {
 bool mlir::nibble::onnx_import::isUnsignedOnnxType(int32_t onnxType) {
   return onnxType == onnx::TensorProto::UINT8 ||
          onnxType == static_cast<int32_t>(OnnxDType::UInt4) ||
+         onnxType == static_cast<int32_t>(OnnxDType::UInt2) ||
          onnxType == onnx::TensorProto::UINT16 ||
          onnxType == onnx::TensorProto::UINT32 ||
          onnxType == onnx::TensorProto::UINT64 ||
@@ -107,15 +126,16 @@ static llvm::Expected<std::string> readExternalData(const onnx::TensorProto &ten
   return data.substr(offset, length).str();
 }
 
-/// Expands packed 4-bit values (two per byte, low nibble first) to one
-/// value per byte, sign-extended for int4.
-static SmallVector<int64_t> unpackNibbles(llvm::StringRef packed,
-                                          int64_t count, bool isSigned) {
+/// Expands packed `width`-bit values (8 / width per byte, lowest bits
+/// first) to one value each, sign-extended when `isSigned`.
+static SmallVector<int64_t> unpackSubByte(llvm::StringRef packed, int64_t count,
+                                          unsigned width, bool isSigned) {
   SmallVector<int64_t> values(count);
+  int64_t perByte = 8 / width, mask = (1 << width) - 1;
   for (int64_t i = 0; i < count; ++i) {
-    uint8_t byte = static_cast<uint8_t>(packed[i / 2]);
-    int64_t v = (byte >> (4 * (i % 2))) & 0xF;
-    values[i] = isSigned && v >= 8 ? v - 16 : v;
+    uint8_t byte = static_cast<uint8_t>(packed[i / perByte]);
+    int64_t v = (byte >> (width * (i % perByte))) & mask;
+    values[i] = isSigned && v > mask / 2 ? v - (mask + 1) : v;
   }
   return values;
 }
@@ -137,10 +157,10 @@ mlir::nibble::onnx_import::importTensor(const onnx::TensorProto &tensor,
                                      "' has a negative dimension");
   auto type = RankedTensorType::get(shape, elementType);
   int64_t count = type.getNumElements();
-  bool isNibble = elementType.isInteger(4);
-  size_t elementBytes = isNibble || elementType.isInteger(1)
-                            ? 1
-                            : elementType.getIntOrFloatBitWidth() / 8;
+  // int4, uint4, float4e2m1, int2 and uint2 arrive packed, low bits first.
+  unsigned width = elementType.getIntOrFloatBitWidth();
+  bool packed = width < 8 && !elementType.isInteger(1);
+  size_t elementBytes = width < 8 ? 1 : width / 8;
 
   std::string raw;
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -181,7 +201,7 @@ mlir::nibble::onnx_import::importTensor(const onnx::TensorProto &tensor,
     }
   }
 
-  size_t expectedBytes = isNibble ? (count + 1) / 2 : count * elementBytes;
+  size_t expectedBytes = packed ? (count * width + 7) / 8 : count * elementBytes;
   if (raw.size() != expectedBytes)
     return llvm::createStringError(
         "tensor '" + tensor.name() + "' holds " + std::to_string(raw.size()) +
@@ -189,11 +209,18 @@ mlir::nibble::onnx_import::importTensor(const onnx::TensorProto &tensor,
         std::to_string(expectedBytes) + "; the model file is corrupt");
 
   std::string name = tensor.name().empty() ? "constant" : tensor.name();
-  if (isNibble)
-    return makeIntConstant(type,
-                           unpackNibbles(raw, count,
-                                         dtype == static_cast<int32_t>(OnnxDType::Int4)),
-                           name);
+  if (packed) {
+    bool isSigned = dtype == static_cast<int32_t>(OnnxDType::Int4) ||
+                    dtype == static_cast<int32_t>(OnnxDType::Int2);
+    SmallVector<int64_t> values = unpackSubByte(raw, count, width, isSigned);
+    if (auto floatType = dyn_cast<FloatType>(elementType)) {
+      SmallVector<APFloat> floats;
+      for (int64_t code : values)
+        floats.emplace_back(floatType.getFloatSemantics(), APInt(width, code));
+      return DenseElementsAttr::get(type, floats);
+    }
+    return makeIntConstant(type, values, name);
+  }
   if (elementType.isInteger(1)) {
     SmallVector<bool> bits;
     for (char c : raw)

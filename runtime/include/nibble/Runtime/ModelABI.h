@@ -30,6 +30,21 @@ typedef enum nibble_dtype {
   NIBBLE_DTYPE_F64 = 11,
   NIBBLE_DTYPE_U32 = 12,
   NIBBLE_DTYPE_U64 = 13,
+  /* Types numpy knows only through the ml_dtypes package. Each element takes
+   * a whole byte (two for bfloat16) as in ml_dtypes arrays: the sub-byte
+   * types (int4, uint4, int2, uint2, float4e2m1) sit in the low bits, the
+   * high bits zero. */
+  NIBBLE_DTYPE_BF16 = 16,
+  NIBBLE_DTYPE_F8E4M3FN = 17,
+  NIBBLE_DTYPE_F8E4M3FNUZ = 18,
+  NIBBLE_DTYPE_F8E5M2 = 19,
+  NIBBLE_DTYPE_F8E5M2FNUZ = 20,
+  NIBBLE_DTYPE_U4 = 21,
+  NIBBLE_DTYPE_I4 = 22,
+  NIBBLE_DTYPE_F4E2M1 = 23,
+  NIBBLE_DTYPE_F8E8M0 = 24,
+  NIBBLE_DTYPE_U2 = 25,
+  NIBBLE_DTYPE_I2 = 26,
 } nibble_dtype;
 
 /* One graph input or output: its ONNX name, element type and static shape. */

@@ -21,7 +21,19 @@ namespace nibble {
 struct NpyArray {
   nibble_dtype Dtype = NIBBLE_DTYPE_F32;
   std::vector<int64_t> Shape; ///< Empty for a scalar (rank 0).
-  std::vector<uint8_t> Bytes; ///< numElements(Shape) * dtypeSize(Dtype).
+  std::vector<uint8_t> Bytes; ///< numElements(Shape) * itemSize().
+  /// Non-zero when the file stores raw bytes ('|V1' or '|V2'), as numpy
+  /// saves ml_dtypes arrays (float8, int4, bfloat16, ...): the element size,
+  /// with Dtype meaningless until adoptDtype gives it one.
+  size_t RawItemSize = 0;
+
+  size_t itemSize() const;
+  /// The dtype's name, or "raw bytes ('|V1')" for raw arrays.
+  std::string dtypeDescription() const;
+  /// Whether the array can be read as `Want`: its dtype is `Want`, or it is
+  /// raw bytes of `Want`'s size and `Want` is an ml_dtypes type, which it
+  /// then takes.
+  bool adoptDtype(nibble_dtype Want);
 };
 
 /// Parses the .npy image Data[0, Size) (format versions 1.0, 2.0 and 3.0).

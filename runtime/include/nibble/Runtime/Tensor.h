@@ -25,6 +25,10 @@ constexpr size_t BufferAlignment = 64;
 /// Bytes of one element, or 0 for a value that is not a nibble_dtype.
 size_t dtypeSize(nibble_dtype dtype);
 
+/// Whether numpy knows the dtype only through ml_dtypes (bfloat16, float8,
+/// int4, ...): .npy files store such arrays as raw bytes ('|V1', '|V2').
+bool isMlDtype(nibble_dtype dtype);
+
 /// NumPy's name of the dtype ("float32"), used in messages.
 const char *dtypeName(nibble_dtype dtype);
 
