@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 #include <map>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::nibble;
@@ -222,50 +223,91 @@ static llvm::Error convertGemm(NodeImporter &imp) {
 //===----------------------------------------------------------------------===//
 
 /// The subscripts of an Einsum equation: one letter string per operand and
-/// the output's. An implicit output is the letters used exactly once, in
+/// the output's. `...` becomes the digits '0', '1', ... standing for the
+/// broadcast dims, right-aligned across operands as numpy does (operand i
+/// of rank r with e letters gets the last r - e of them). An implicit
+/// output is the broadcast dims, then the letters used exactly once in
 /// alphabetical order (numpy's rule).
 static llvm::Expected<std::pair<SmallVector<std::string>, std::string>>
-parseEinsumEquation(NodeImporter &imp, StringRef equation, size_t numOperands) {
+parseEinsumEquation(NodeImporter &imp, StringRef equation, ArrayRef<int64_t> ranks) {
   std::string compact;
   for (char c : equation)
     if (!isspace(static_cast<unsigned char>(c)))
       compact += c;
-  if (StringRef(compact).contains("..."))
-    return imp.fail("equations with '...' (broadcast dimensions) are not supported");
   auto [lhs, rhs] = StringRef(compact).split("->");
   SmallVector<StringRef> parts;
   lhs.split(parts, ',');
-  if (parts.size() != numOperands)
+  if (parts.size() != ranks.size())
     return imp.fail("the equation names " + Twine(parts.size()) + " operands but the node has " +
-                    Twine(numOperands));
-  SmallVector<std::string> operands;
-  std::map<char, int> uses;
-  for (StringRef part : parts) {
-    for (char c : part) {
+                    Twine(ranks.size()));
+  auto lettersOf = [&](StringRef part) -> llvm::Expected<std::string> {
+    std::string letters = part.str();
+    size_t dots = letters.find("...");
+    if (dots != std::string::npos)
+      letters.erase(dots, 3);
+    for (char c : letters)
       if (!isalpha(static_cast<unsigned char>(c)))
         return imp.fail("unexpected character '" + Twine(c) + "' in the equation");
-      if (part.count(c) > 1)
-        return imp.fail("a letter repeated within one operand (diagonals, traces) is not supported");
+    return letters;
+  };
+  // The number of broadcast dims: the most any operand's '...' covers.
+  int64_t broadcastRank = 0;
+  SmallVector<int64_t> covered;
+  for (auto [part, rank] : llvm::zip(parts, ranks)) {
+    llvm::Expected<std::string> letters = lettersOf(part);
+    if (!letters)
+      return letters.takeError();
+    int64_t count = part.contains("...") ? rank - static_cast<int64_t>(letters->size()) : 0;
+    if (count < 0 || (!part.contains("...") && rank != static_cast<int64_t>(letters->size())))
+      return imp.fail("operand subscripts '" + part + "' do not match its rank " + Twine(rank));
+    covered.push_back(count);
+    broadcastRank = std::max(broadcastRank, count);
+  }
+  if (broadcastRank > 10)
+    return imp.fail("'...' covers more than 10 dimensions");
+  std::string broadcastDims;
+  for (int64_t i = 0; i < broadcastRank; ++i)
+    broadcastDims += static_cast<char>('0' + i);
+  auto expand = [&](StringRef part, int64_t count) {
+    std::string text = part.str();
+    size_t dots = text.find("...");
+    if (dots != std::string::npos)
+      text.replace(dots, 3, broadcastDims.substr(broadcastRank - count));
+    return text;
+  };
+  SmallVector<std::string> operands;
+  std::map<char, int> uses;
+  for (auto [part, count] : llvm::zip(parts, covered)) {
+    operands.push_back(expand(part, count));
+    for (char c : std::set<char>(operands.back().begin(), operands.back().end()))
       ++uses[c];
-    }
-    operands.push_back(part.str());
   }
   std::string output;
   if (compact.find("->") != std::string::npos) {
-    output = rhs.str();
+    llvm::Expected<std::string> letters = lettersOf(rhs);
+    if (!letters)
+      return letters.takeError();
+    output = expand(rhs, broadcastRank);
   } else {
+    output = broadcastDims;
     for (auto [letter, count] : uses)
-      if (count == 1)
+      if (count == 1 && isalpha(static_cast<unsigned char>(letter)) &&
+          llvm::count(llvm::join(operands, ""), letter) == 1)
         output += letter;
   }
-  for (char c : output)
+  for (char c : output) {
     if (!uses.count(c))
       return imp.fail("output letter '" + Twine(c) + "' appears in no operand");
+    if (llvm::count(output, c) > 1)
+      return imp.fail("output letter '" + Twine(c) + "' appears twice");
+  }
   return std::make_pair(operands, output);
 }
 
-/// Einsum without ellipses or diagonals is one linalg.generic: a loop per
-/// letter, output letters parallel, the others summed.
+/// Einsum is one linalg.generic: a loop per letter, output letters
+/// parallel, the others summed. A letter repeated within an operand reads
+/// its diagonal (the same loop indexes both dims); a broadcast dim of size
+/// 1 reads index 0.
 static llvm::Error convertEinsum(NodeImporter &imp) {
   std::optional<std::string> equation = imp.stringAttr("equation");
   if (!equation)
@@ -279,7 +321,10 @@ static llvm::Error convertEinsum(NodeImporter &imp) {
   }
   if (operands.empty())
     return imp.fail("needs at least one input");
-  auto parsed = parseEinsumEquation(imp, *equation, operands.size());
+  SmallVector<int64_t> ranks;
+  for (const OnnxValue &operand : operands)
+    ranks.push_back(tensorTypeOf(operand.value).getRank());
+  auto parsed = parseEinsumEquation(imp, *equation, ranks);
   if (!parsed)
     return parsed.takeError();
   auto &[subscripts, output] = *parsed;
@@ -291,14 +336,16 @@ static llvm::Error convertEinsum(NodeImporter &imp) {
     RankedTensorType type = tensorTypeOf(operand.value);
     if (type.getElementType() != elementType)
       return imp.fail("operands have different element types");
-    if (static_cast<size_t>(type.getRank()) != letters.size())
-      return imp.fail("operand subscripts '" + letters + "' do not match its rank " +
-                      Twine(type.getRank()));
     for (auto [letter, size] : llvm::zip(letters, type.getShape())) {
+      // Broadcast dims may be 1 in some operands.
+      bool broadcasts = isdigit(static_cast<unsigned char>(letter));
       auto [it, inserted] = sizes.insert({letter, size});
-      if (!inserted && it->second != size)
-        return imp.fail("letter '" + Twine(letter) + "' has sizes " + Twine(it->second) +
-                        " and " + Twine(size));
+      if (!inserted && it->second != size) {
+        if (!broadcasts || (size != 1 && it->second != 1))
+          return imp.fail("letter '" + Twine(letter) + "' has sizes " + Twine(it->second) +
+                          " and " + Twine(size));
+        it->second = std::max(it->second, size);
+      }
       if (loops.find(letter) == std::string::npos)
         loops += letter;
     }
@@ -306,22 +353,23 @@ static llvm::Error convertEinsum(NodeImporter &imp) {
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
   MLIRContext *ctx = imp.context();
-  auto mapOf = [&](StringRef letters) {
+  auto mapOf = [&](StringRef letters, ArrayRef<int64_t> shape) {
     SmallVector<AffineExpr> exprs;
-    for (char c : letters)
-      exprs.push_back(b.getAffineDimExpr(loops.find(c)));
+    for (auto [i, c] : llvm::enumerate(letters))
+      exprs.push_back(shape[i] == 1 && sizes[c] != 1 ? b.getAffineConstantExpr(0)
+                                                     : b.getAffineDimExpr(loops.find(c)));
     return AffineMap::get(loops.size(), 0, exprs, ctx);
   };
   SmallVector<AffineMap> maps;
   SmallVector<Value> inputs;
   for (auto [operand, letters] : llvm::zip(operands, subscripts)) {
     inputs.push_back(operand.value);
-    maps.push_back(mapOf(letters));
+    maps.push_back(mapOf(letters, tensorTypeOf(operand.value).getShape()));
   }
-  maps.push_back(mapOf(output));
   SmallVector<int64_t> outShape;
   for (char c : output)
     outShape.push_back(sizes[c]);
+  maps.push_back(mapOf(output, outShape));
   SmallVector<utils::IteratorType> iterators(loops.size(), utils::IteratorType::parallel);
   for (size_t i = output.size(); i < loops.size(); ++i)
     iterators[i] = utils::IteratorType::reduction;

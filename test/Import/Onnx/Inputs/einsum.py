@@ -1,5 +1,5 @@
-"""Einsum models: a batched matmul, an implicit-output equation, and the
-unsupported forms (ellipsis, a repeated letter)."""
+"""Einsum models: a batched matmul, an implicit-output equation, ellipses
+(with a broadcast dim), a diagonal, and mismatched letter sizes."""
 
 from onnx import TensorProto, helper
 
@@ -23,4 +23,7 @@ path, variant = args()
     "implicit": lambda: einsum(path, "ij,jk", [[3, 4], [4, 5]], [3, 5]),
     "ellipsis": lambda: einsum(path, "...ij->...ji", [[2, 3, 4]], None),
     "diagonal": lambda: einsum(path, "ii->i", [[3, 3]], [3]),
+    "broadcast": lambda: einsum(path, "...ij,...jk->...ik", [[2, 1, 3, 4], [5, 4, 6]],
+                                [2, 5, 3, 6]),
+    "bad_sizes": lambda: einsum(path, "ij,jk->ik", [[3, 4], [5, 6]], [3, 6]),
 }[variant]()
