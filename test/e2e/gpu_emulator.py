@@ -31,6 +31,7 @@ class Op:
         self.operands = [o.strip() for o in operands.split(",") if o.strip()]
         self.rest = rest
         self.regions: list[list[tuple[list[str], list[Op]]]] = []
+        self.arg_types: dict[str, str] = {}  # block arguments of its regions
 
     def attr(self, key: str) -> str:
         match = re.search(key + r" = ([^,}>]+(?:<[^>]*>)?)", self.rest)
@@ -50,7 +51,9 @@ def _parse(lines: list[str]) -> list[Op]:
             continue
         block = _BLOCK.match(line)
         if block:
-            args = [a.split(":")[0].strip() for a in block.group(1).split(", ")]
+            typed = re.findall(r"(%\w+): (.+?)(?:, (?=%)|$)", block.group(1))
+            args = [name for name, _ in typed]
+            op_stack[-1].arg_types.update(typed)
             region = op_stack[-1].regions[-1]
             if region and not region[-1][0] and not region[-1][1]:
                 region.pop()  # the placeholder of a region that has a header
@@ -196,6 +199,8 @@ class _Machine:
             value = np.broadcast_to(get[0], (self.threads,))
             where = np.broadcast_to(mask, (self.threads,))
             memory[tuple(i[where] for i in index)] = value[where]
+        elif name == "gpu.barrier":
+            return  # the threads of a block run in lockstep: a no-op
         elif name == "gpu.shuffle":
             mode = op.attr("mode")
             assert "xor" in mode, mode
@@ -268,7 +273,13 @@ def emulate(ir_text: str, inputs: list[np.ndarray], outputs: list[tuple]) -> lis
             kernel_args, kernel = op.regions[0][0]
             threads = block[0]
             machine = _Machine(memories, threads)
+            # After the 12 ids come workgroup (shared) buffers, fresh per block.
+            shared = kernel_args[12:]
             for block_id in range(grid[0]):
+                for name in shared:
+                    match = re.search(r"memref<([\dx]+)x(\w+)", op.arg_types[name])
+                    shape = [int(d) for d in match.group(1).split("x")]
+                    memories[name] = np.zeros(shape, dtype=_DTYPES[match.group(2)])
                 inner = dict(env)
                 ids = [np.int64(block_id), np.int64(0), np.int64(0),
                        np.arange(threads, dtype=np.int64), np.int64(0), np.int64(0),

@@ -156,10 +156,13 @@ def _emulate_layer(nibble_bin_dir: Path, model_path: Path, tmp_path: Path, input
 
 
 # (bits, block size, zero points, K, N, M): K not a multiple of the kernel's
-# 1024-wide step (padding), N not a multiple of its 16 columns per block, M
-# above its 4-row tile, the unsigned (zero point) and signed paths, 8 bits.
+# 1024-wide step (padding), N not a multiple of its columns per block, M
+# above its 4-row tile, the unsigned (zero point) and signed paths, 8 bits;
+# narrow N makes warps split K: 2 ways over 2 steps, and 4 ways over 5
+# steps (uneven, with row tiles reusing the shared buffer).
 EMULATED_CASES = [(4, 32, True, 1088, 37, 5), (4, 128, False, 2048, 20, 1),
-                  (8, 128, True, 256, 24, 3), (8, 32, False, 1024, 16, 2)]
+                  (8, 128, True, 256, 24, 3), (8, 32, False, 1024, 16, 2),
+                  (4, 128, True, 4992, 12, 6)]
 
 
 @pytest.mark.parametrize("case", EMULATED_CASES, ids=lambda c: "b{}-bs{}-{}-k{}-n{}-m{}".format(

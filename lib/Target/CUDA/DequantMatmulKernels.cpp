@@ -32,6 +32,21 @@ constexpr int64_t kColumnsPerWarp = 4;
 constexpr int64_t kMaxRowsPerTile = 4;
 // Steps of a lane whose loads are issued together (memory-level parallelism).
 constexpr int64_t kStepsInFlight = 2;
+// Below this many warps the GPU has too few loads in flight to cover HBM
+// latency (132 SMs x 32): the warps of a block then split K instead of
+// taking separate columns.
+constexpr int64_t kWarpsToFillTheGpu = 4096;
+
+/// How many warps share each group of 4 columns, splitting K between them:
+/// a power of two up to the block's warps, enough to reach
+/// kWarpsToFillTheGpu warps, and no more than there are K steps.
+int64_t kSplitFor(int64_t n, int64_t steps) {
+  int64_t warps = llvm::divideCeil(n, kColumnsPerWarp);
+  int64_t split = 1;
+  while (split < kWarpsPerBlock && warps * split < kWarpsToFillTheGpu && split * 2 <= steps)
+    split *= 2;
+  return split;
+}
 
 /// What the kernel needs to know about one packed matmul.
 struct KernelShape {
@@ -80,11 +95,20 @@ public:
         scaledZeros(op.getDpsInputs()[3]), out(op.getDpsInits()[0]) {}
 
   void emit() {
-    int64_t columnsPerBlock = kWarpsPerBlock * kColumnsPerWarp;
+    kSplit = kSplitFor(shape.n, gemv::paddedK(shape.k) / gemv::kBlockK);
+    int64_t columnsPerBlock = kWarpsPerBlock / kSplit * kColumnsPerWarp;
     Value grid = index(llvm::divideCeil(shape.n, columnsPerBlock));
     Value one = index(1);
     auto launch = gpu::LaunchOp::create(b, grid, one, one, index(kWarpSize * kWarpsPerBlock),
                                         one, one);
+    rowsPerTile = std::min(shape.m, kMaxRowsPerTile);
+    if (kSplit > 1) // every warp's totals, summed by the first warp of each split
+      partials = launch.addWorkgroupAttribution(
+          MemRefType::get({kWarpsPerBlock, rowsPerTile * kColumnsPerWarp}, b.getF32Type(),
+                          AffineMap(),
+                          gpu::AddressSpaceAttr::get(b.getContext(),
+                                                     gpu::AddressSpace::Workgroup)),
+          b.getLoc());
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
     gpu::TerminatorOp::create(b);
@@ -92,10 +116,14 @@ public:
 
     Value thread = launch.getThreadIds().x;
     lane = b.create<arith::RemUIOp>(thread, index(kWarpSize));
-    Value warp = b.create<arith::DivUIOp>(thread, index(kWarpSize));
+    warp = b.create<arith::DivUIOp>(thread, index(kWarpSize));
+    // Warp w takes columns group w / kSplit and K steps w % kSplit,
+    // w % kSplit + kSplit, ...
+    kPart = b.create<arith::RemUIOp>(warp, index(kSplit));
+    Value columnGroup = b.create<arith::DivUIOp>(warp, index(kSplit));
     Value blockColumn = b.create<arith::MulIOp>(launch.getBlockIds().x, index(columnsPerBlock));
     Value firstColumn = b.create<arith::AddIOp>(
-        blockColumn, b.create<arith::MulIOp>(warp, index(kColumnsPerWarp)));
+        blockColumn, b.create<arith::MulIOp>(columnGroup, index(kColumnsPerWarp)));
     for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
       Value column = b.create<arith::AddIOp>(firstColumn, index(c));
       columns.push_back(column);
@@ -103,7 +131,6 @@ public:
       loadColumns.push_back(b.create<arith::MinUIOp>(column, index(shape.n - 1)));
     }
 
-    rowsPerTile = std::min(shape.m, kMaxRowsPerTile);
     int64_t tiles = llvm::divideCeil(shape.m, rowsPerTile);
     if (tiles == 1) {
       emitRowTile(index(0));
@@ -129,19 +156,25 @@ private:
     SmallVector<Value> zeros(rowsPerTile * kColumnsPerWarp, f32(0.0f));
 
     // A warp step covers one 1024-wide block of K; each loop iteration
-    // handles kStepsInFlight steps, issuing all their weight loads first.
+    // handles kStepsInFlight of the warp's steps (every kSplit-th step),
+    // issuing all their weight loads first.
     int64_t steps = gemv::paddedK(shape.k) / gemv::kBlockK;
-    int64_t stepsPerIteration = std::min(steps, kStepsInFlight);
-    int64_t iterations = llvm::divideCeil(steps, stepsPerIteration);
+    int64_t warpSteps = llvm::divideCeil(steps, kSplit);
+    int64_t stepsPerIteration = std::min(warpSteps, kStepsInFlight);
+    int64_t iterations = llvm::divideCeil(warpSteps, stepsPerIteration);
+    bool mayBePastEnd = steps % (kSplit * stepsPerIteration) != 0;
     auto loop = b.create<scf::ForOp>(index(0), index(iterations), index(1), zeros);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value firstStep = b.create<arith::MulIOp>(loop.getInductionVar(), index(stepsPerIteration));
       SmallVector<Chunk> chunks;
-      for (int64_t s = 0; s < stepsPerIteration; ++s)
-        chunks.push_back(loadChunk(b.create<arith::AddIOp>(firstStep, index(s)),
-                                   /*mayBePastEnd=*/steps % stepsPerIteration != 0));
+      for (int64_t s = 0; s < stepsPerIteration; ++s) {
+        Value warpStep = b.create<arith::AddIOp>(firstStep, index(s));
+        Value step = b.create<arith::AddIOp>(b.create<arith::MulIOp>(warpStep, index(kSplit)),
+                                             kPart);
+        chunks.push_back(loadChunk(step, mayBePastEnd));
+      }
       SmallVector<Value> updated(loop.getRegionIterArgs());
       for (const Chunk &chunk : chunks)
         updated = accumulateChunk(chunk, rows, updated);
@@ -160,7 +193,31 @@ private:
       totals.push_back(total);
     }
     Value isLaneZero = b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, lane, index(0));
-    b.create<scf::IfOp>(isLaneZero, [&](OpBuilder &, Location) {
+    Value stores = isLaneZero;
+    if (kSplit > 1) {
+      // Lane 0 of every warp publishes its totals; lane 0 of the first warp
+      // of each split adds its partners' and stores.
+      b.create<scf::IfOp>(isLaneZero, [&](OpBuilder &, Location) {
+        for (auto [i, total] : llvm::enumerate(totals))
+          b.create<memref::StoreOp>(total, partials, ValueRange{warp, index(i)});
+        b.create<scf::YieldOp>();
+      });
+      b.create<gpu::BarrierOp>();
+      for (size_t i = 0; i < totals.size(); ++i)
+        for (int64_t p = 1; p < kSplit; ++p) {
+          // Only the first warp of a split (kPart == 0) uses the sum; the
+          // others read clamped addresses in the block and discard it.
+          Value partner = b.create<arith::MinUIOp>(b.create<arith::AddIOp>(warp, index(p)),
+                                                   index(kWarpsPerBlock - 1));
+          totals[i] = b.create<arith::AddFOp>(
+              totals[i], b.create<memref::LoadOp>(partials, ValueRange{partner, index(i)}));
+        }
+      // The next row tile reuses the buffer.
+      b.create<gpu::BarrierOp>();
+      Value isFirstPart = b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, kPart, index(0));
+      stores = b.create<arith::AndIOp>(isLaneZero, isFirstPart);
+    }
+    b.create<scf::IfOp>(stores, [&](OpBuilder &, Location) {
       for (int64_t r = 0; r < rowsPerTile; ++r) {
         Value row = b.create<arith::AddIOp>(firstRow, index(r));
         Value rowOk = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, row, index(shape.m));
@@ -320,7 +377,11 @@ private:
   ImplicitLocOpBuilder b;
   KernelShape shape;
   Value lhs, words, scales, scaledZeros, out;
-  Value lane;
+  Value lane, warp, kPart;
+  /// Warps splitting K per column group (see kSplitFor), and their shared
+  /// buffer of totals when more than one.
+  int64_t kSplit = 1;
+  Value partials;
   SmallVector<Value> columns, loadColumns;
   int64_t rowsPerTile = 1;
 };

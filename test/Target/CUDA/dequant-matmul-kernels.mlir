@@ -1,10 +1,13 @@
 // RUN: nibble-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(nibble-cuda-dequant-matmul-kernels))" | FileCheck %s
 
 // A packed int4 matmul (M = 2, K = 2048, N = 20) becomes one fused kernel:
-// 2 blocks of 4 warps (16 columns a block), 16-byte weight loads, the
-// activation loads vectorized, fields unpacked by shifts and masks into the
-// mantissa of 1.0 (no int-to-float conversion), a shuffle reduction, and no
-// trace of the reference generic or of its zero fill.
+// 16-byte weight loads, the activation loads vectorized, fields unpacked by
+// shifts and masks into the mantissa of 1.0 (no int-to-float conversion), a
+// shuffle reduction, and no trace of the reference generic or of its zero
+// fill. 5 warps' worth of columns cannot fill a GPU, so pairs of warps split
+// the 2 K steps: 3 blocks of 4 warps (8 columns a block), warp w taking
+// step w % 2; each warp's 2 x 4 totals go through workgroup memory between
+// barriers and the even warp of each pair adds its partner's and stores.
 
 #x = affine_map<(m, n, k) -> (m, k)>
 #w = affine_map<(m, n, k) -> (n, k floordiv 8)>
@@ -15,19 +18,26 @@
 // CHECK-LABEL: func.func @int4_gemv(
 // CHECK-SAME:    %[[X:.*]]: memref<2x2048xf32>, %[[W:.*]]: memref<20x256xi32>, %[[S:.*]]: memref<20x16xf32>, %[[Z:.*]]: memref<20x16xf32>, %[[OUT:.*]]: memref<2x20xf32>)
 // CHECK-NOT:     linalg.generic
-// CHECK-DAG:     %[[C2:.*]] = arith.constant 2 : index
+// CHECK-DAG:     %[[C3:.*]] = arith.constant 3 : index
 // CHECK-DAG:     %[[C128:.*]] = arith.constant 128 : index
-// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[C2]], {{.*}}) threads({{.*}}) in ({{.*}} = %[[C128]],
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[C3]], {{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in ({{.*}} = %[[C128]], {{.*}}) workgroup(%[[PARTIALS:.*]] : memref<4x8xf32, #gpu.address_space<workgroup>>)
+// CHECK:           %[[WARP:.*]] = arith.divui %[[T]], %{{.*}} : index
+// CHECK:           %[[PART:.*]] = arith.remui %[[WARP]], %{{.*}} : index
 // CHECK:           scf.for
 // CHECK-COUNT-4:     vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<20x256xi32>, vector<4xi32>
+// CHECK:             arith.xori %{{.*}}, %{{.*}} : i32
 // CHECK:             memref.load %[[S]]
 // CHECK:             vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<2x2048xf32>, vector<4xf32>
-// CHECK:             arith.xori %{{.*}}, %{{.*}} : i32
 // CHECK:             arith.andi
 // CHECK:             arith.ori
 // CHECK:             arith.bitcast %{{.*}} : i32 to f32
 // CHECK:             math.fma
 // CHECK:           gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK:           memref.store %{{.*}}, %[[PARTIALS]][%[[WARP]], %{{.*}}]
+// CHECK:           gpu.barrier
+// CHECK:           memref.load %[[PARTIALS]]
+// CHECK:           gpu.barrier
+// CHECK:           arith.cmpi eq, %[[PART]], %{{.*}} : index
 // CHECK:           memref.store %{{.*}}, %[[OUT]]
 // CHECK:           gpu.terminator
 // CHECK-NOT:     linalg.generic

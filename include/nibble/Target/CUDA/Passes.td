@@ -45,7 +45,11 @@ def NibbleCUDADequantMatmulKernelsPass
     dense row-major operands becomes a `gpu.launch` of a fused
     dequantize+GEMV kernel:
 
-    - a block of 4 warps covers 16 output columns, each warp 4 columns;
+    - each warp covers 4 output columns; a block has 4 warps. When the
+      layer has too few columns to give the GPU 4096 warps, 2 or 4 warps
+      of a block share the same 4 columns and split the K blocks between
+      them (warp w takes every 2nd or 4th block), so more loads are in
+      flight; they add their totals through workgroup memory;
     - per 1024-wide block of K, a lane loads its 32 values of each of its
       warp's 4 columns with one 16-byte (int4) or 32-byte (int8) load (the
       weights are read exactly once per M tile; two blocks' loads are in
@@ -54,7 +58,8 @@ def NibbleCUDADequantMatmulKernelsPass
       512-byte loads, once for the 4 columns;
     - rows of M are processed 4 at a time with all accumulators in
       registers; a warp then reduces each accumulator with shuffles and
-      lane 0 stores the result.
+      lane 0 stores the result (of the split's first warp, after adding
+      the partners' totals).
 
     Generics with other layouts are left alone (they become ordinary loop
     kernels).
