@@ -13,8 +13,7 @@ compiled here and shipped in one folder (see scripts/gpu-check.sh):
   every weight from HBM;
 - manifest.json describing all of it.
 
-Weights of the benchmark layers repeat a random 8 KiB block: the data streamed
-and the arithmetic are those of real weights, but the folder compresses well.
+The benchmark layers come from bench/layers.py.
 
 Usage: build_artifacts.py --bin-dir build/bin --out DIR [--quick]
 """
@@ -30,16 +29,16 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "test" / "e2e"))
+sys.path.insert(0, str(REPO / "bench"))
 
 import models  # noqa: E402
 import transformers  # noqa: E402
 from harness import ort_run  # noqa: E402
+from layers import LLAMA_SHAPES, copies_for, nbits_layer_bytes, nbits_layer_model  # noqa: E402
 
-LLAMA_SHAPES = [(4096, 4096), (4096, 11008), (11008, 4096), (4096, 22016)]
 BATCHES = [1, 4, 16, 64, 128]
 BLOCK = 128
 # Copies of a layer together exceed this many bytes (the H100/H200 L2 is 50 MB).
@@ -118,41 +117,13 @@ def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
     return entries
 
 
-def nbits_layer_model(k: int, n: int, m: int, copies: int, seed: int) -> onnx.ModelProto:
-    """`copies` int4 g128 MatMulNBits layers of K x N on one [m, K] input."""
-    rng = np.random.default_rng(seed)
-    blocks = k // BLOCK
-    nodes, inits, outputs = [], [], []
-    for c in range(copies):
-        pattern = rng.integers(0, 256, size=8192, dtype=np.uint8)
-        packed = np.resize(pattern, n * blocks * (BLOCK // 2)).reshape(n, blocks, BLOCK // 2)
-        scale_pattern = (0.01 + 0.01 * rng.random(1024)).astype(np.float32)
-        scales = np.resize(scale_pattern, n * blocks)
-        inits += [numpy_helper.from_array(packed, f"B{c}"),
-                  numpy_helper.from_array(scales, f"S{c}")]
-        nodes.append(helper.make_node(
-            "MatMulNBits", ["x", f"B{c}", f"S{c}"], [f"y{c}"], name=f"layer{c}",
-            domain="com.microsoft", K=k, N=n, bits=4, block_size=BLOCK))
-        outputs.append(helper.make_tensor_value_info(f"y{c}", TensorProto.FLOAT, [m, n]))
-    graph = helper.make_graph(
-        nodes, f"nbits_{k}x{n}_m{m}",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])], outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21),
-                                                    helper.make_opsetid("com.microsoft", 1)])
-    model.ir_version = models.IR_VERSION
-    return model
-
-
-def layer_bytes(k: int, n: int) -> int:
-    return n * k // 2 + n * (k // BLOCK) * 4
-
-
 def build_bench(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
     entries = []
     shapes = LLAMA_SHAPES[-1:] if quick else LLAMA_SHAPES
     batches = [1, 16] if quick else BATCHES
     for k, n in shapes:
-        copies = max(2, -(-ROTATION_BYTES // layer_bytes(k, n)))
+        layer_bytes = nbits_layer_bytes(k, n, bits=4, block=BLOCK)
+        copies = copies_for(layer_bytes, ROTATION_BYTES)
         for m in batches:
             name = f"int4_g{BLOCK}_{k}x{n}_m{m}"
             model_path = work / f"{name}.onnx"
@@ -161,7 +132,7 @@ def build_bench(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]
             model_path.unlink()
             entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,
                             "copies": copies, "bits": 4, "group_size": BLOCK,
-                            "weight_bytes_per_layer": layer_bytes(k, n)})
+                            "weight_bytes_per_layer": layer_bytes})
             print(f"bench {name}: {copies} copies", flush=True)
     return entries
 

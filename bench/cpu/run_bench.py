@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""CPU matmul benchmark: nibble's quantized layers against onnxruntime.
+
+For each Llama-2-7B layer shape (K x N) and batch M, in one run:
+- nibble: int4 g128, int4 g32 and int8 g128 MatMulNBits layers compiled by
+  nibble-compile for the host, timed with the executable's `--bench`;
+- onnxruntime: the same int4 g128 layers through its MatMulNBits kernel
+  (accuracy_level 0: float arithmetic; 4: int8 activations), and the float32
+  MatMul, timed in this process with the same thread count;
+- the machine's read bandwidth: a streaming sum over 1 GiB with as many
+  threads as the layers get.
+
+Each model holds enough copies of its layer (distinct weights) to exceed 4x
+the last-level cache, all applied to the same input, so every run streams
+its weights from DRAM; time per layer is the p50 of the runs divided by the
+copies. Prints a table and writes every figure as JSON.
+
+Usage: run_bench.py --bin-dir build/bin [--json OUT.json] [--quick]
+           [--threads N] [--runs N] [--shapes KxN ...] [--batches M ...]
+
+nibble's CPU code is single-threaded for now: --threads sets onnxruntime's
+threads and the probe's, and NIBBLE_NUM_THREADS for the day nibble reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from layers import (LLAMA_SHAPES, copies_for, fp32_layer_model,  # noqa: E402
+                    nbits_layer_bytes, nbits_layer_model)
+
+BATCHES = [1, 4, 16, 64, 256]
+# (label, bits, block size) of the nibble variants.
+NIBBLE_VARIANTS = [("nibble int4 g128", 4, 128), ("nibble int4 g32", 4, 32),
+                   ("nibble int8 g128", 8, 128)]
+
+
+def last_level_cache_bytes() -> int:
+    """The largest CPU cache (sysfs), or 32 MiB if it cannot be read."""
+    best = 0
+    for size_file in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = size_file.read_text().strip()
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        value = int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+        best = max(best, value)
+    return best or 32 << 20
+
+
+def read_bandwidth(threads: int, total_bytes: int = 1 << 30, repeats: int = 5) -> float:
+    """Bytes/s of a streaming sum over `total_bytes`, split across threads
+    (numpy releases the GIL inside the reductions)."""
+    data = np.ones(total_bytes // 4, dtype=np.float32)
+    parts = np.array_split(data, threads)
+    best = float("inf")
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            list(pool.map(np.sum, parts))
+            best = min(best, time.perf_counter() - start)
+    return total_bytes / best
+
+
+def time_nibble(bin_dir: Path, model: onnx.ModelProto, work: Path, runs: int,
+                threads: int) -> float:
+    """p50 seconds of one run of the compiled model (--bench)."""
+    model_path, exe = work / "layer.onnx", work / "layer"
+    onnx.save(model, model_path)
+    subprocess.run([str(bin_dir / "nibble-compile"), str(model_path), "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
+    env = dict(os.environ, NIBBLE_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    proc = subprocess.run([str(exe), "--bench", str(runs), "--json"], check=True,
+                          capture_output=True, text=True, env=env)
+    return json.loads(proc.stdout.strip().splitlines()[-1])["p50_ms"] / 1e3
+
+
+def time_onnxruntime(model: onnx.ModelProto, x: np.ndarray, runs: int, threads: int) -> float:
+    """p50 seconds of one session.run after a warm-up run."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    feeds = {"x": x}
+    session.run(None, feeds)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_shape(args, k: int, n: int, m: int, rotation: int, probe: float,
+                work: Path) -> list[dict]:
+    x = np.random.default_rng(m).standard_normal((m, k)).astype(np.float32)
+    seed = k + n + m
+    results = []
+
+    def record(label: str, seconds_per_run: float, copies: int, layer_bytes: int):
+        per_layer = seconds_per_run / copies
+        results.append({
+            "impl": label, "k": k, "n": n, "m": m, "copies": copies,
+            "threads": args.threads, "weight_bytes_per_layer": layer_bytes,
+            "seconds_per_layer": per_layer,
+            "weight_bytes_per_s": layer_bytes / per_layer,
+            "fraction_of_probe_bandwidth": layer_bytes / per_layer / probe,
+            "gflops": 2 * m * k * n / per_layer / 1e9})
+        print(f"  {label:28} {per_layer * 1e6:10.1f} us/layer "
+              f"{layer_bytes / per_layer / 1e9:7.1f} GB/s", flush=True)
+
+    for label, bits, block in NIBBLE_VARIANTS:
+        layer_bytes = nbits_layer_bytes(k, n, bits, block)
+        copies = copies_for(layer_bytes, rotation)
+        model = nbits_layer_model(k, n, m, copies, seed, bits=bits, block=block)
+        record(label, time_nibble(args.bin_dir, model, work, args.runs, args.threads),
+               copies, layer_bytes)
+    layer_bytes = nbits_layer_bytes(k, n, 4, 128)
+    copies = copies_for(layer_bytes, rotation)
+    for level in (0, 4):
+        model = nbits_layer_model(k, n, m, copies, seed, bits=4, block=128,
+                                  accuracy_level=level)
+        record(f"onnxruntime int4 g128 acc{level}",
+               time_onnxruntime(model, x, args.runs, args.threads), copies, layer_bytes)
+    fp32_bytes = 4 * k * n
+    copies = copies_for(fp32_bytes, rotation)
+    record("onnxruntime fp32", time_onnxruntime(fp32_layer_model(k, n, m, copies, seed), x,
+                                                args.runs, args.threads),
+           copies, fp32_bytes)
+
+    # Ratios of every implementation to every onnxruntime peer (> 1: faster).
+    for entry in results:
+        entry["speedup_vs"] = {
+            peer["impl"]: peer["seconds_per_layer"] / entry["seconds_per_layer"]
+            for peer in results if peer["impl"].startswith("onnxruntime")
+            and peer is not entry}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin-dir", type=Path, required=True)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true",
+                        help="4096x4096 at M = 1 and 16 only")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--shapes", nargs="*", help="K x N shapes, e.g. 4096x4096")
+    parser.add_argument("--batches", nargs="*", type=int)
+    parser.add_argument("--rotation-mib", type=int,
+                        help="rotate weights through this much memory instead of 4x the "
+                             "last-level cache (smoke tests only: cached figures)")
+    args = parser.parse_args()
+    args.bin_dir = args.bin_dir.resolve()
+    shapes = ([tuple(int(d) for d in s.split("x")) for s in args.shapes] if args.shapes
+              else LLAMA_SHAPES[:1] if args.quick else LLAMA_SHAPES)
+    batches = args.batches or ([1, 16] if args.quick else BATCHES)
+
+    llc = last_level_cache_bytes()
+    rotation = (args.rotation_mib << 20) if args.rotation_mib else 4 * llc
+    probe = read_bandwidth(args.threads)
+    print(f"last-level cache {llc >> 20} MiB, weights rotated through > {rotation >> 20} MiB; "
+          f"read probe {probe / 1e9:.1f} GB/s with {args.threads} thread(s)", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, n in shapes:
+            for m in batches:
+                print(f"{k}x{n} M={m}", flush=True)
+                results += bench_shape(args, k, n, m, rotation, probe, Path(tmp))
+    report = {"threads": args.threads, "last_level_cache_bytes": llc,
+              "rotation_bytes": rotation, "read_probe_bytes_per_s": probe,
+              "cpu": next((line.split(":", 1)[1].strip()
+                           for line in Path("/proc/cpuinfo").read_text().splitlines()
+                           if line.startswith("model name")), "unknown"),
+              "results": results}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
