@@ -61,6 +61,8 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///    memrefCopy, is not linked into binaries);
 ///  - matmuls are generalized and their K loop moved outside N so LLVM
 ///    vectorizes the innermost loop across contiguous weight rows;
+///  - quantized float32 matmuls then become the GEMV kernel's vector loops
+///    (our pass, on buffers), lowered with the vector dialect;
 ///  - linalg becomes loops, then everything goes to LLVM with the
 ///    bare-pointer calling convention for the entry (empty buffers retyped
 ///    first: that convention refuses zero-size memrefs).
@@ -72,10 +74,12 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
     "func.func(buffer-deallocation-pipeline),"
-    "func.func(nibble-cpu-strided-copies-to-linalg,convert-linalg-to-loops),"
+    "func.func(nibble-cpu-dequant-gemv,nibble-cpu-strided-copies-to-linalg,"
+    "convert-linalg-to-loops),"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,"
     "expand-strided-metadata,lower-affine,"
+    "convert-vector-to-llvm,"
     "convert-math-to-llvm,convert-math-to-libm,"
     "func.func(nibble-empty-buffer-arguments),"
     "finalize-memref-to-llvm,"

@@ -8,28 +8,32 @@
 // tensor, memref, bufferization or func op is left. The second RUN line
 // proves the result translates to LLVM IR.
 
-// The packed int4 weight is a global of ceil(4 / 2) = 2 rows of i8.
-// CHECK-DAG:   llvm.mlir.global private constant @{{.*}}(dense<{{\[}}[65, -66, 99], [23, 24, 16]]> : tensor<2x3xi8>) {{.*}} : !llvm.array<2 x array<3 x i8>>
+// The packed int4 weight is a global of one tile of 16 columns (3 used)
+// and ceil(4 / 2) = 2 byte rows.
+// CHECK-DAG:   llvm.mlir.global private constant @{{.*}}(dense_resource<packed_int4> : tensor<1x2x16xi8>) {{.*}} : !llvm.array<1 x array<2 x array<16 x i8>>>
 
+// The GEMV kernel: both rows share each unpacked weight vector; with 3
+// columns the output (holding the bias) and the scales are read and
+// written through a mask.
 // CHECK-LABEL: llvm.func @quantized_linear(
 // CHECK-SAME:    %[[X:[a-z0-9]+]]: !llvm.ptr, %[[OUT:[a-z0-9]+]]: !llvm.ptr) {
-// The bias is copied into the output, then the reduction accumulates into it.
 // CHECK:         llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr
+// CHECK:         llvm.intr.masked.load %{{.*}} : (!llvm.ptr, vector<16xi1>, vector<16xf32>) -> vector<16xf32>
+// The nibbles of rows 2j and 2j + 1: low (shifted up, then down with
+// sign) and high, widened and converted.
+// CHECK:         %[[LOW_UP:.*]] = llvm.shl %{{.*}} : vector<16xi8>
+// CHECK:         llvm.ashr %[[LOW_UP]], %{{.*}} : vector<16xi8>
+// CHECK:         llvm.ashr %{{.*}} : vector<16xi8>
+// CHECK:         llvm.sext %{{.*}} : vector<16xi8> to vector<16xi32>
+// CHECK:         llvm.sitofp %{{.*}} : vector<16xi32> to vector<16xf32>
 // CHECK:         llvm.getelementptr inbounds|nuw %[[X]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, f32
-// The nibble of row k is selected with 4 * (k & 1) and sign-extended.
-// CHECK:         %[[K8:.*]] = llvm.trunc %{{.*}} : i64 to i8
-// CHECK:         llvm.and %[[K8]], %{{.*}} : i8
-// CHECK:         llvm.shl
-// CHECK:         llvm.ashr
-// CHECK:         llvm.sext %{{.*}} : i8 to i32
-// CHECK:         llvm.fmul
-// CHECK:         llvm.fadd
-// CHECK:         llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr
+// CHECK:         llvm.intr.fma(%{{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
+// The group's scale multiplies its accumulators once.
+// CHECK:         llvm.intr.masked.load %{{.*}} : (!llvm.ptr, vector<16xi1>, vector<16xf32>) -> vector<16xf32>
+// CHECK:         llvm.intr.fma(%{{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
+// CHECK:         llvm.intr.masked.store %{{.*}} : vector<16xf32>, vector<16xi1> into !llvm.ptr
 // CHECK:         llvm.return{{$}}
 func.func @quantized_linear(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
-  // Packed along K: (1, 4) -> 0x41 = 65, (-2, -5) -> 0xBE = -66,
-  // (3, 6) -> 0x63 = 99, (7, 1) -> 0x17 = 23, (-8, 1) -> 0x18 = 24,
-  // (0, 1) -> 0x10 = 16.
   %q = arith.constant dense<[[1, -2, 3], [4, -5, 6], [7, -8, 0], [1, 1, 1]]> : tensor<4x3xi4>
   %s = arith.constant dense<[[0.5, 1.0, 2.0], [0.25, 0.5, 1.0]]> : tensor<2x3xf32>
   %b = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>

@@ -121,23 +121,34 @@ TEST_F(SchemeTest, FloatWeightsBecomeResources) {
   EXPECT_EQ(*read, values);
 }
 
-TEST(WeightPacking, Int4TwoPerByteAlongK) {
-  // K = 3 (odd), N = 2: rows 0 and 1 share a byte, row 2 sits alone.
-  SmallVector<int64_t> values{1, -1,  //
-                              -8, 7,  //
-                              5, -2};
-  SmallVector<uint8_t> packed = packInt4AlongRows(values, 3, 2);
-  ASSERT_EQ(packed.size(), 4u);
-  EXPECT_EQ(packed[0], 0x81); // low nibble row 0 (1), high nibble row 1 (-8 = 0x8)
+TEST(WeightPacking, Int4TwoPerByteAlongKInColumnTiles) {
+  // K = 3 (odd), N = 3 in tiles of 2 columns: rows 0 and 1 share a byte,
+  // row 2 sits alone; column 2 starts the second tile, padded to 2 columns.
+  SmallVector<int64_t> values{1, -1, 2,  //
+                              -8, 7, 3,  //
+                              5, -2, -1};
+  SmallVector<uint8_t> packed = packInColumnTiles(values, 3, 3, 4, 2);
+  ASSERT_EQ(packed.size(), 2u * 2u * 2u); // tiles x byte rows x tile width
+  EXPECT_EQ(packed[0], 0x81); // tile 0, byte row 0: 1 low, -8 (0x8) high
   EXPECT_EQ(packed[1], 0x7F); // -1 = 0xF low, 7 high
-  EXPECT_EQ(packed[2], 0x05);
-  EXPECT_EQ(packed[3], 0x0E); // -2 = 0xE, no row 3
+  EXPECT_EQ(packed[2], 0x05); // byte row 1: row 2 only
+  EXPECT_EQ(packed[3], 0x0E);
+  EXPECT_EQ(packed[4], 0x32); // tile 1: column 2
+  EXPECT_EQ(packed[5], 0x00); // padding column
+  EXPECT_EQ(packed[6], 0x0F);
+  EXPECT_EQ(packed[7], 0x00);
   // Unpacking with the lowering's rule gives the values back.
   for (int64_t row = 0; row < 3; ++row)
-    for (int64_t col = 0; col < 2; ++col) {
-      uint8_t byte = packed[(row / 2) * 2 + col];
-      EXPECT_EQ(decodeStorage(byte >> (4 * (row % 2)), 4, true), values[row * 2 + col]);
+    for (int64_t col = 0; col < 3; ++col) {
+      uint8_t byte = packed[((col / 2) * 2 + row / 2) * 2 + col % 2];
+      EXPECT_EQ(decodeStorage(byte >> (4 * (row % 2)), 4, true), values[row * 3 + col]);
     }
+}
+
+TEST(WeightPacking, Int8InColumnTiles) {
+  SmallVector<int64_t> values{1, -1, 2, -128, 127, 3};  // K = 2, N = 3
+  SmallVector<uint8_t> packed = packInColumnTiles(values, 2, 3, 8, 2);
+  EXPECT_EQ(packed, (SmallVector<uint8_t>{0x01, 0xFF, 0x80, 0x7F, 0x02, 0x00, 0x03, 0x00}));
 }
 
 TEST(QuantizeScalar, NaNSaturatesToQMin) {

@@ -20,6 +20,12 @@ namespace nibble {
 /// Adds the patterns lowering nibble ops to linalg.generic.
 void populateNibbleToLinalgPatterns(RewritePatternSet &patterns);
 
+/// Marks the linalg.generic a nibble.matmul lowers to, with what a target's
+/// kernel needs to know that the IR does not say: {bits, signed,
+/// packed_int4, column_tile} (int4 weights packed two rows of K per byte;
+/// constant weights stored in tiles of column_tile columns, 0 if not).
+inline constexpr llvm::StringLiteral kLoweredMatmulAttr = "nibble.lowered_matmul";
+
 #define GEN_PASS_REGISTRATION
 #include "nibble/Conversion/Passes.h.inc"
 

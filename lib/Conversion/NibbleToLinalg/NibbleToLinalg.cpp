@@ -182,28 +182,55 @@ struct LowerDequantize final : OpRewritePattern<DequantizeOp> {
 // nibble.matmul
 //===----------------------------------------------------------------------===//
 
-/// Packs a constant K x N int4 weight two per byte along K (see
-/// packInt4AlongRows). Returns null if the weight is not a constant.
-static Value packInt4Weight(PatternRewriter &rewriter, Location loc,
-                            Value weight) {
+/// Columns per tile of the packed CPU weight layout: 4 vectors of 16
+/// float32 lanes, the CPU GEMV kernel's widest column tile (narrower
+/// weights take one tile of whole vectors, zero-padded).
+constexpr int64_t kWeightTileColumns = 64;
+constexpr int64_t kVectorColumns = 16;
+
+/// Packs a constant K x N int4 or int8 weight in column tiles of `tile`
+/// columns (see packInColumnTiles): a tiles x byte rows x tile tensor. With
+/// `tile` 0, one tile of all N columns, returned as a byte rows x N matrix.
+/// Null if the weight is not a constant.
+static Value packWeight(PatternRewriter &rewriter, Location loc, Value weight,
+                        unsigned bits, int64_t tile) {
   std::optional<SmallVector<int64_t>> values =
       readIntElements(getConstantElements(weight), /*isSigned=*/false);
   if (!values)
     return {};
   auto type = cast<RankedTensorType>(weight.getType());
   int64_t k = type.getDimSize(0), n = type.getDimSize(1);
-  SmallVector<uint8_t> packed = packInt4AlongRows(*values, k, n);
-  auto packedType = RankedTensorType::get({llvm::divideCeil(k, 2), n},
+  bool matrix = tile == 0;
+  if (matrix)
+    tile = n;
+  SmallVector<uint8_t> packed = packInColumnTiles(*values, k, n, bits, tile);
+  int64_t byteRows = bits == 4 ? llvm::divideCeil(k, 2) : k;
+  SmallVector<int64_t> shape{(n + tile - 1) / tile, byteRows, tile};
+  auto packedType = RankedTensorType::get(matrix ? ArrayRef(shape).drop_front() : shape,
                                           rewriter.getI8Type());
   return arith::ConstantOp::create(
       rewriter, loc,
       makeRawConstant(packedType,
                       ArrayRef<char>(reinterpret_cast<const char *>(packed.data()),
                                      packed.size()),
-                      "packed_int4"));
+                      bits == 4 ? "packed_int4" : "packed_int8"));
 }
 
-/// Extracts the int4 at row `k` from a byte packed by packInt4Weight and
+/// A constant int4 zero point widened to one i8 per element (same values),
+/// so kernels can load zero points as bytes; null if not a constant.
+static Value widenInt4ZeroPoint(PatternRewriter &rewriter, Location loc, Value zeroPoint,
+                                bool isSigned) {
+  std::optional<SmallVector<int64_t>> values =
+      readIntElements(getConstantElements(zeroPoint), isSigned);
+  if (!values)
+    return {};
+  auto type = RankedTensorType::get(cast<RankedTensorType>(zeroPoint.getType()).getShape(),
+                                    rewriter.getI8Type());
+  return arith::ConstantOp::create(rewriter, loc,
+                                   makeIntConstant(type, *values, "zero_point"));
+}
+
+/// Extracts the int4 at row `k` from a byte packed by packWeight and
 /// widens it to i32.
 static Value unpackInt4(OpBuilder &b, Location loc, Value byte, Value k,
                         bool isSigned) {
@@ -254,23 +281,41 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
 
     bool isSigned = scheme.getIsSigned();
     Value weight = op.getWeight();
-    bool packedInt4 = false;
-    if (scheme.getBits() == 4)
-      if (Value packed = packInt4Weight(rewriter, loc, weight)) {
-        weight = packed;
-        packedInt4 = true;
-      }
+    unsigned bits = scheme.getBits();
+    // float32 matmuls are what the CPU GEMV kernel takes: their weights go
+    // in tiles of up to 64 columns. Others keep all N columns in one tile,
+    // the layout their loop nest reads in order.
+    bool float32 = op.getLhs().getType().getElementType().isF32() && elementType.isF32() &&
+                   op.getScale().getType().getElementType().isF32();
+    int64_t preferredTile =
+        float32 ? std::min<int64_t>(llvm::alignTo(resultType.getDimSize(resultRank - 1),
+                                                  kVectorColumns),
+                                    kWeightTileColumns)
+                : 0;
+    // Constant int4 weights are always packed (two per byte); int8 ones
+    // only into tiles.
+    bool packs = bits == 4 || (bits == 8 && preferredTile);
+    Value packed = packs ? packWeight(rewriter, loc, weight, bits, preferredTile) : Value();
+    bool packedInt4 = packed && bits == 4;
+    int64_t tile = packed ? preferredTile : 0;
+    if (packed)
+      weight = packed;
 
-    // The weight's own (k, n) indices, and its storage map.
+    // The weight's own (k, n) indices, and its storage map: (column tile,
+    // byte row, column in tile) in tiles, (byte row, n) otherwise.
     AffineMap weightToLoops = AffineMap::get(numLoops, 0, {k, n}, ctx);
+    AffineExpr byteRow = packedInt4 ? k.floorDiv(2) : k;
     AffineMap weightMap =
-        packedInt4 ? AffineMap::get(numLoops, 0, {k.floorDiv(2), n}, ctx)
-                   : weightToLoops;
+        tile ? AffineMap::get(numLoops, 0, {n.floorDiv(tile), byteRow, n % tile}, ctx)
+             : AffineMap::get(numLoops, 0, {byteRow, n}, ctx);
     SmallVector<Value> inputs{op.getLhs(), weight};
     SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, lhsExprs, ctx),
                                 weightMap};
-    addScaleOperands(scheme, 2, weightToLoops, op.getScale(), op.getZeroPoint(),
-                     inputs, maps);
+    Value zeroPoint = op.getZeroPoint();
+    if (packedInt4 && zeroPoint)
+      if (Value wide = widenInt4ZeroPoint(rewriter, loc, zeroPoint, isSigned))
+        zeroPoint = wide;
+    addScaleOperands(scheme, 2, weightToLoops, op.getScale(), zeroPoint, inputs, maps);
     maps.push_back(AffineMap::get(numLoops, 0, outExprs, ctx));
 
     Value init = initialAccumulator(rewriter, loc, resultType, op.getBias());
@@ -293,6 +338,15 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
               b, l, acc, arith::MulFOp::create(b, l, a, w));
           linalg::YieldOp::create(b, l, fromF32(b, l, sum, elementType));
         });
+    generic->setAttr(kLoweredMatmulAttr,
+                     rewriter.getDictionaryAttr(
+                         {rewriter.getNamedAttr("bits", rewriter.getI64IntegerAttr(
+                                                            scheme.getBits())),
+                          rewriter.getNamedAttr("signed", rewriter.getBoolAttr(isSigned)),
+                          rewriter.getNamedAttr("packed_int4",
+                                                rewriter.getBoolAttr(packedInt4)),
+                          rewriter.getNamedAttr("column_tile",
+                                                rewriter.getI64IntegerAttr(tile))}));
     rewriter.replaceOp(op, generic.getResults());
     return success();
   }

@@ -155,29 +155,33 @@ func.func @dequantize_per_tensor_i8_zero_point(%q: tensor<4xi8>, %s: tensor<f32>
 // nibble.matmul: y[m, n] += a[m, k] * dequantize(w[k, n])
 //===----------------------------------------------------------------------===//
 
-// A constant int4 weight is packed two per byte along K: byte (k/2, n) holds
+// A constant int4 weight is packed two per byte along K: byte row k/2 holds
 // row k even in its low nibble and row k+1 in its high nibble, so K = 3
-// packs into ceil(3 / 2) = 2 rows of i8:
-//   (1, 3) -> 0x31 = 49, (-2, -4) -> 0xCE = -50, (7, pad) -> 7, (-8, pad) -> 8.
+// packs into ceil(3 / 2) = 2 byte rows:
+//   (1, 3) -> 0x31 = 49, (-2, -4) -> 0xCE = -50, (7, pad) -> 7, (-8, pad) -> 8;
+// the columns go in tiles of whole 16-lane vectors (one tile here, 14
+// columns of it zero padding), each tile's byte rows contiguous.
 // The body picks the nibble with shift = 4 * (k & 1) and sign-extends it by
 // shifting it to the top of the byte and back arithmetically. The bias
 // initializes the accumulator, broadcast over rows.
 // CHECK-DAG:   #[[$LHS:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
-// CHECK-DAG:   #[[$PACKED:.*]] = affine_map<(d0, d1, d2) -> (d2 floordiv 2, d1)>
+// CHECK-DAG:   #[[$PACKED:.*]] = affine_map<(d0, d1, d2) -> (d1 floordiv 16, d2 floordiv 2, d1 mod 16)>
+// CHECK-DAG:   #[[$GROUP:.*]] = affine_map<(d0, d1, d2) -> (d2 floordiv 2, d1)>
 // CHECK-DAG:   #[[$OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @matmul_packs_constant_int4_weight(
 // CHECK-SAME:    %[[X:.*]]: tensor<2x3xf32>, %[[B:.*]]: tensor<2xf32>)
 // CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : i8
 // CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : i8
 // CHECK-DAG:     %[[S:.*]] = arith.constant dense<{{\[}}[5.000000e-01, 1.000000e+00], [2.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
-// CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense<{{\[}}[49, -50], [7, 8]]> : tensor<2x2xi8>
+// CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense_resource<packed_int4> : tensor<1x2x16xi8>
 // CHECK-DAG:     %[[EMPTY:.*]] = tensor.empty() : tensor<2x2xf32>
 // CHECK:         %[[INIT:.*]] = linalg.broadcast ins(%[[B]] : tensor<2xf32>) outs(%[[EMPTY]] : tensor<2x2xf32>) dimensions = [0]
 // CHECK:         %[[Y:.*]] = linalg.generic
-// CHECK-SAME:      indexing_maps = [#[[$LHS]], #[[$PACKED]], #[[$PACKED]], #[[$OUT]]]
+// CHECK-SAME:      indexing_maps = [#[[$LHS]], #[[$PACKED]], #[[$GROUP]], #[[$OUT]]]
 // CHECK-SAME:      iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %[[S]] : tensor<2x3xf32>, tensor<2x2xi8>, tensor<2x2xf32>)
+// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %[[S]] : tensor<2x3xf32>, tensor<1x2x16xi8>, tensor<2x2xf32>)
 // CHECK-SAME:      outs(%[[INIT]] : tensor<2x2xf32>)
+// CHECK-SAME:      attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, packed_int4 = true, signed = true}}
 // CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[BYTE:.*]]: i8, %[[SV:.*]]: f32, %[[ACC:.*]]: f32):
 // CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index
 // CHECK-NEXT:      %[[K8:.*]] = arith.index_cast %[[K]] : index to i8
@@ -193,6 +197,7 @@ func.func @dequantize_per_tensor_i8_zero_point(%q: tensor<4xi8>, %s: tensor<f32>
 // CHECK-NEXT:      %[[SUM:.*]] = arith.addf %[[ACC]], %[[PROD]] : f32
 // CHECK-NEXT:      linalg.yield %[[SUM]] : f32
 // CHECK:         return %[[Y]]
+// CHECK:         packed_int4: "0x0100000031CE000000000000000000000000000007080000000000000000000000000000"
 func.func @matmul_packs_constant_int4_weight(%x: tensor<2x3xf32>, %b: tensor<2xf32>) -> tensor<2x2xf32> {
   %q = arith.constant dense<[[1, -2], [3, -4], [7, -8]]> : tensor<3x2xi4>
   %s = arith.constant dense<[[0.5, 1.0], [2.0, 4.0]]> : tensor<2x2xf32>
@@ -205,22 +210,24 @@ func.func @matmul_packs_constant_int4_weight(%x: tensor<2x3xf32>, %b: tensor<2xf
 // -----
 
 // Unsigned int4 with a zero point: the nibble is shifted down logically and
-// masked, and the per-column zero point is zero-extended.
-// 15 and 0 pack to 0x0F = 15; 8 and 1 to 0x18 = 24; 2 and 3 to 0x32 = 50.
+// masked, and the per-column zero point, stored one per byte, is
+// zero-extended. 15 and 0 pack to 0x0F = 15; 8 and 1 to 0x18 = 24; 2 and 3
+// to 0x32 = 50.
 // CHECK-DAG:   #[[$COL:.*]] = affine_map<(d0, d1, d2) -> (d1)>
 // CHECK-LABEL: func.func @matmul_packs_constant_uint4_weight_with_zero_point(
 // CHECK-SAME:    %[[X:.*]]: tensor<1x2xf32>)
 // CHECK-DAG:     %[[MASK:.*]] = arith.constant 15 : i8
 // CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : i8
 // CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : i8
-// CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense<{{\[}}[15, 24, 50]]> : tensor<1x3xi8>
+// CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense<{{\[}}{{\[}}[15, 24, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]]> : tensor<1x1x16xi8>
+// CHECK-DAG:     %[[ZP:.*]] = arith.constant dense<[8, 8, 0]> : tensor<3xi8>
 // CHECK-DAG:     %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK:         %[[INIT:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<1x3xf32>)
 // CHECK:         linalg.generic
 // CHECK-SAME:      indexing_maps = [#{{.*}}, #{{.*}}, #[[$COL]], #[[$COL]], #{{.*}}]
-// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %{{.*}}, %{{.*}} : tensor<1x2xf32>, tensor<1x3xi8>, tensor<3xf32>, tensor<3xi4>)
+// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %{{.*}}, %[[ZP]] : tensor<1x2xf32>, tensor<1x1x16xi8>, tensor<3xf32>, tensor<3xi8>)
 // CHECK-SAME:      outs(%[[INIT]] : tensor<1x3xf32>)
-// CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[BYTE:.*]]: i8, %[[SV:.*]]: f32, %[[ZV:.*]]: i4, %[[ACC:.*]]: f32):
+// CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[BYTE:.*]]: i8, %[[SV:.*]]: f32, %[[ZV:.*]]: i8, %[[ACC:.*]]: f32):
 // CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index
 // CHECK-NEXT:      %[[K8:.*]] = arith.index_cast %[[K]] : index to i8
 // CHECK-NEXT:      %[[ODD:.*]] = arith.andi %[[K8]], %[[C1]] : i8
@@ -228,7 +235,7 @@ func.func @matmul_packs_constant_int4_weight(%x: tensor<2x3xf32>, %b: tensor<2xf
 // CHECK-NEXT:      %[[DOWN:.*]] = arith.shrui %[[BYTE]], %[[SHIFT]] : i8
 // CHECK-NEXT:      %[[NIBBLE:.*]] = arith.andi %[[DOWN]], %[[MASK]] : i8
 // CHECK-NEXT:      %[[QI:.*]] = arith.extui %[[NIBBLE]] : i8 to i32
-// CHECK-NEXT:      %[[ZI:.*]] = arith.extui %[[ZV]] : i4 to i32
+// CHECK-NEXT:      %[[ZI:.*]] = arith.extui %[[ZV]] : i8 to i32
 // CHECK-NEXT:      %[[CENTERED:.*]] = arith.subi %[[QI]], %[[ZI]] : i32
 // CHECK-NEXT:      %[[QF:.*]] = arith.sitofp %[[CENTERED]] : i32 to f32
 // CHECK-NEXT:      %[[W:.*]] = arith.mulf %[[QF]], %[[SV]] : f32

@@ -23,6 +23,37 @@ def NibbleCPUMatmulLoopOrderPass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def NibbleCPUDequantGemvPass
+    : Pass<"nibble-cpu-dequant-gemv", "func::FuncOp"> {
+  let summary = "replace small-batch quantized matmuls by register-blocked GEMV loops";
+  let description = [{
+    Runs on bufferized IR. Each `linalg.generic` that `nibble.matmul`
+    lowered to (marked `nibble.lowered_matmul`) with M <= 4 rows, float32
+    activations and N a multiple of 16 becomes explicit loops over vectors
+    of 16 float32 lanes:
+
+    - a tile of 16-64 output columns (fewer when more rows share it) keeps
+      one accumulator vector per row and 16 columns in registers for a
+      whole quantization group, and its running totals for all of K, so
+      every weight byte is loaded once and the output is written once;
+    - int4 weights (two rows of K per byte, `K/2 x N`) are unpacked with
+      two shifts per 64 bytes, widened and converted per 16 lanes, and
+      multiplied into every row with fused multiply-adds; int8 weights are
+      widened directly;
+    - the scale of a group (per-group, per-channel or per-tensor) multiplies
+      the group's accumulators once instead of every product; a zero point
+      subtracts `scale * zp * sum(x over the group)`.
+
+    Other matmuls (M > 4, unaligned N, other element types, int4 zero
+    points, fused consumers) keep their generic and its loop nest.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def NibbleCPUFuseElementwisePass
     : Pass<"nibble-cpu-fuse-elementwise", "func::FuncOp"> {
   let summary = "fuse chains of elementwise linalg.generic ops";

@@ -5,12 +5,19 @@
 #include "llvm/Support/MathExtras.h"
 
 llvm::SmallVector<uint8_t>
-mlir::nibble::packInt4AlongRows(llvm::ArrayRef<int64_t> values, int64_t k,
-                                int64_t n) {
-  llvm::SmallVector<uint8_t> packed(llvm::divideCeil(k, 2) * n, 0);
+mlir::nibble::packInColumnTiles(llvm::ArrayRef<int64_t> values, int64_t k, int64_t n,
+                                unsigned bits, int64_t tileWidth) {
+  int64_t rowsPerByte = bits == 4 ? 2 : 1;
+  int64_t byteRows = llvm::divideCeil(k, rowsPerByte);
+  int64_t tiles = llvm::divideCeil(n, tileWidth);
+  llvm::SmallVector<uint8_t> packed(tiles * byteRows * tileWidth, 0);
+  uint64_t mask = bits == 4 ? 0xF : 0xFF;
   for (int64_t row = 0; row < k; ++row)
-    for (int64_t col = 0; col < n; ++col)
-      packed[(row / 2) * n + col] |=
-          static_cast<uint8_t>((values[row * n + col] & 0xF) << (4 * (row % 2)));
+    for (int64_t col = 0; col < n; ++col) {
+      int64_t at = ((col / tileWidth) * byteRows + row / rowsPerByte) * tileWidth +
+                   col % tileWidth;
+      unsigned shift = bits == 4 ? 4 * (row % 2) : 0;
+      packed[at] |= static_cast<uint8_t>((values[row * n + col] & mask) << shift);
+    }
   return packed;
 }

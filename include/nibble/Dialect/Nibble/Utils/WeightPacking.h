@@ -10,12 +10,16 @@
 
 namespace mlir::nibble {
 
-/// Packs a row-major K x N matrix of 4-bit values (signed or unsigned; only
-/// the low 4 bits are kept) two per byte along K: byte (k / 2, n) holds row
-/// k (even) in its low nibble and row k + 1 in its high nibble. Returns
-/// ceil(K / 2) x N bytes, row-major; an odd K leaves the last high nibbles 0.
-llvm::SmallVector<uint8_t> packInt4AlongRows(llvm::ArrayRef<int64_t> values,
-                                             int64_t k, int64_t n);
+/// The CPU weight layout: a row-major K x N matrix of 8-bit values, or of
+/// 4-bit values packed two per byte along K (byte row k / 2 holds row k,
+/// even, in its low nibble and row k + 1 in its high nibble; only the low 4
+/// bits of each value are kept), stored in tiles of `tileWidth` columns,
+/// each tile's rows contiguous: byte (t, r, c) is column t * tileWidth + c
+/// of byte row r. A kernel streaming one tile down K then reads memory in
+/// order. Returns ceil(N / tileWidth) x R x tileWidth bytes, R = ceil(K / 2)
+/// for 4 bits and K for 8; padding is 0.
+llvm::SmallVector<uint8_t> packInColumnTiles(llvm::ArrayRef<int64_t> values, int64_t k,
+                                             int64_t n, unsigned bits, int64_t tileWidth);
 
 } // namespace mlir::nibble
 
