@@ -11,6 +11,7 @@
 #include "nibble/Target/CPU/Passes.h"
 
 #include "nibble/Conversion/Passes.h"
+#include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -35,19 +36,11 @@ struct GemvShape {
   Value lhs, weight, scale, zeroPoint, out;
 };
 
-bool isDenseRowMajor(Value value) {
-  auto type = dyn_cast<MemRefType>(value.getType());
-  return type && type.hasStaticShape() && type.getLayout().isIdentity();
-}
-
 std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
-  auto info = op->getAttrOfType<DictionaryAttr>(kLoweredMatmulAttr);
-  if (!info || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumDpsInputs() < 3 || op.getNumDpsInputs() > 4)
+  // Operands: activations, weights, scales and an optional zero point.
+  DictionaryAttr info = getMarkedDenseBufferGeneric(op, kLoweredMatmulAttr, 3, 4);
+  if (!info)
     return std::nullopt;
-  for (Value operand : op->getOperands())
-    if (!isDenseRowMajor(operand))
-      return std::nullopt;
   auto bits = info.getAs<IntegerAttr>("bits");
   auto isSigned = info.getAs<BoolAttr>("signed");
   auto packed = info.getAs<BoolAttr>("packed_int4");

@@ -11,6 +11,7 @@
 
 #include "nibble/Target/CUDA/Passes.h"
 
+#include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 #include "nibble/Target/CUDA/GemvLayout.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -54,19 +55,10 @@ struct KernelShape {
   bool isSigned, hasZeroPoint;
 };
 
-bool isDenseRowMajor(Value value) {
-  auto type = dyn_cast<MemRefType>(value.getType());
-  return type && type.hasStaticShape() && type.getLayout().isIdentity();
-}
-
 std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
-  auto info = op->getAttrOfType<DictionaryAttr>(kDequantMatmulAttr);
-  if (!info || !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 4 ||
-      op.getNumDpsInits() != 1)
+  DictionaryAttr info = getMarkedDenseBufferGeneric(op, kDequantMatmulAttr, 4, 4);
+  if (!info)
     return std::nullopt;
-  for (Value operand : op->getOperands())
-    if (!isDenseRowMajor(operand))
-      return std::nullopt;
   auto bits = info.getAs<IntegerAttr>("bits");
   auto isSigned = info.getAs<BoolAttr>("signed");
   auto groupSize = info.getAs<IntegerAttr>("group_size");

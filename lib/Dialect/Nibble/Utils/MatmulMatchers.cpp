@@ -19,3 +19,20 @@ bool mlir::nibble::isPlainZeroInitMatmul(linalg::MatmulOp matmul) {
   return matchPattern(fillValue, m_AnyZeroFloat()) ||
          matchPattern(fillValue, m_Zero());
 }
+
+DictionaryAttr mlir::nibble::getMarkedDenseBufferGeneric(linalg::GenericOp op,
+                                                         StringRef marker,
+                                                         unsigned minInputs,
+                                                         unsigned maxInputs) {
+  auto info = op->getAttrOfType<DictionaryAttr>(marker);
+  if (!info || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumDpsInputs() < static_cast<int64_t>(minInputs) ||
+      op.getNumDpsInputs() > static_cast<int64_t>(maxInputs))
+    return {};
+  for (Value operand : op->getOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.getType());
+    if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+      return {};
+  }
+  return info;
+}

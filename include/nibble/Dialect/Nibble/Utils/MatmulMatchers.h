@@ -12,6 +12,12 @@ namespace mlir::nibble {
 /// be replaced by a nibble.matmul.
 bool isPlainZeroInitMatmul(linalg::MatmulOp matmul);
 
+/// The dictionary attribute `marker` of a linalg.generic on buffers with one
+/// init and `minInputs` to `maxInputs` inputs, every operand static, dense
+/// and row-major (what a kernel emitter indexes directly); null otherwise.
+DictionaryAttr getMarkedDenseBufferGeneric(linalg::GenericOp op, StringRef marker,
+                                           unsigned minInputs, unsigned maxInputs);
+
 } // namespace mlir::nibble
 
 #endif // NIBBLE_DIALECT_NIBBLE_UTILS_MATMULMATCHERS_H
