@@ -1,4 +1,4 @@
-//===- AttentionOps.cpp - ONNX Attention (opset 23, 24) -------------------===//
+//===- AttentionOps.cpp - ONNX Attention and RotaryEmbedding --------------===//
 //
 // Attention is scaled dot-product attention over heads:
 //
@@ -340,6 +340,142 @@ static llvm::Error convertAttention(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+//===----------------------------------------------------------------------===//
+// RotaryEmbedding (opset 23)
+//===----------------------------------------------------------------------===//
+
+/// RotaryEmbedding rotates the first rotary_embedding_dim (R) values of
+/// every head by position-dependent angles: pairs (x1, x2), the two halves
+/// of those R values or (interleaved) neighbours, become
+/// (cos x1 - sin x2, sin x1 + cos x2) with cos/sin read from the caches at
+/// the token's position (position_ids[b, s], or the caches are already
+/// [B, S, R/2]). One generic over the output gathers what each element
+/// needs, so nothing is split, concatenated or copied.
+static llvm::Error convertRotaryEmbedding(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.floatInput(0);
+  if (!x)
+    return x.takeError();
+  llvm::Expected<SmallVector<OnnxValue, 4>> operands = imp.inputs(3);
+  if (!operands)
+    return operands.takeError();
+  Value cosCache = (*operands)[1].value, sinCache = (*operands)[2].value;
+  for (const OnnxValue &cache : ArrayRef(*operands).drop_front())
+    if (cache.onnxType != x->onnxType)
+      return imp.fail("cos_cache and sin_cache must have the input's type " +
+                      onnxTypeName(x->onnxType));
+  RankedTensorType type = tensorTypeOf(x->value);
+  ArrayRef<int64_t> shape = type.getShape();
+  // Where batch, heads, sequence and the head's values are in the input:
+  // [B, H, S, D], or [B, S, H * D] with num_heads.
+  bool rank3 = type.getRank() == 3;
+  if (!rank3 && type.getRank() != 4)
+    return imp.fail("input must have rank 3 or 4, got rank " + llvm::Twine(type.getRank()));
+  int64_t heads = rank3 ? imp.intAttr("num_heads").value_or(0) : shape[1];
+  if (heads <= 0 || (rank3 && shape[2] % heads != 0))
+    return imp.fail("3-D input needs a num_heads attribute that divides its hidden size " +
+                    llvm::Twine(shape[2]));
+  int64_t headSize = rank3 ? shape[2] / heads : shape[3];
+  int64_t rotated = imp.intAttr("rotary_embedding_dim").value_or(0);
+  if (rotated == 0)
+    rotated = headSize;
+  if (rotated < 0 || rotated > headSize || rotated % 2 != 0)
+    return imp.fail("rotary_embedding_dim " + llvm::Twine(rotated) +
+                    " must be even and at most the head size " + llvm::Twine(headSize));
+  int64_t half = rotated / 2;
+  bool interleaved = imp.intAttr("interleaved").value_or(0) != 0;
+  int64_t batch = shape[0], sequence = rank3 ? shape[1] : shape[2];
+
+  Value positions;
+  ArrayRef<int64_t> cacheShape = tensorTypeOf(cosCache).getShape();
+  if (imp.hasInput(3)) {
+    llvm::Expected<OnnxValue> ids = imp.input(3);
+    if (!ids)
+      return ids.takeError();
+    if (ids->onnxType != onnx::TensorProto::INT64 ||
+        tensorTypeOf(ids->value).getShape() != ArrayRef<int64_t>{batch, sequence})
+      return imp.fail("position_ids must be an int64 tensor of shape [batch, sequence]");
+    if (cacheShape.size() != 2 || cacheShape[1] != half)
+      return imp.fail("with position_ids the caches must be [max_position, " +
+                      llvm::Twine(half) + "]");
+    positions = ids->value;
+  } else if (cacheShape != ArrayRef<int64_t>{batch, sequence, half}) {
+    return imp.fail("without position_ids the caches must be [batch, sequence, " +
+                    llvm::Twine(half) + "]");
+  }
+  if (tensorTypeOf(sinCache).getShape() != cacheShape)
+    return imp.fail("cos_cache and sin_cache have different shapes");
+
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Type elementType = type.getElementType();
+  Value init = tensor::EmptyOp::create(b, loc, shape, elementType);
+  unsigned rank = type.getRank();
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{}, ValueRange{init},
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location nl, ValueRange) {
+        auto index = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(nb, nl, v); };
+        SmallVector<Value> at;
+        for (unsigned d = 0; d < rank; ++d)
+          at.push_back(linalg::IndexOp::create(nb, nl, d));
+        Value b0 = at[0], s0 = rank3 ? at[1] : at[2];
+        // The element's position within its head, and where its head starts
+        // in the last dim (3-D inputs keep all heads there).
+        Value last = at.back();
+        Value d = rank3 ? arith::RemUIOp::create(nb, nl, last, index(headSize)).getResult() : last;
+        Value headStart = arith::SubIOp::create(nb, nl, last, d);
+        auto readX = [&](Value inHead) {
+          SmallVector<Value> where(at);
+          where.back() = arith::AddIOp::create(nb, nl, headStart, inHead);
+          return tensor::ExtractOp::create(nb, nl, x->value, where).getResult();
+        };
+        Value self = tensor::ExtractOp::create(nb, nl, x->value, at);
+        // Clamped so that positions past the rotated part read in bounds;
+        // the select below keeps their own value.
+        Value dr = arith::MinUIOp::create(nb, nl, d, index(rotated - 1));
+        Value pair, isFirst, firstIndex;
+        if (interleaved) {
+          pair = arith::DivUIOp::create(nb, nl, dr, index(2));
+          isFirst = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
+                                          arith::RemUIOp::create(nb, nl, dr, index(2)), index(0));
+          firstIndex = arith::MulIOp::create(nb, nl, pair, index(2));
+        } else {
+          isFirst = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, dr, index(half));
+          pair = arith::SelectOp::create(nb, nl, isFirst, dr,
+                                         arith::SubIOp::create(nb, nl, dr, index(half)));
+          firstIndex = pair;
+        }
+        Value secondIndex = arith::AddIOp::create(nb, nl, firstIndex, index(interleaved ? 1 : half));
+        Value x1 = readX(firstIndex), x2 = readX(secondIndex);
+        SmallVector<Value> cacheAt;
+        if (positions) {
+          Value id = tensor::ExtractOp::create(nb, nl, positions, ValueRange{b0, s0});
+          Value position = arith::IndexCastOp::create(nb, nl, nb.getIndexType(), id);
+          // Out-of-range ids are invalid models; clamp instead of reading
+          // out of bounds.
+          position = arith::MinUIOp::create(nb, nl, position, index(cacheShape[0] - 1));
+          cacheAt = {position, pair};
+        } else {
+          cacheAt = {b0, s0, pair};
+        }
+        Value c = tensor::ExtractOp::create(nb, nl, cosCache, cacheAt);
+        Value sn = tensor::ExtractOp::create(nb, nl, sinCache, cacheAt);
+        Value real = arith::SubFOp::create(nb, nl, arith::MulFOp::create(nb, nl, c, x1),
+                                           arith::MulFOp::create(nb, nl, sn, x2));
+        Value imag = arith::AddFOp::create(nb, nl, arith::MulFOp::create(nb, nl, sn, x1),
+                                           arith::MulFOp::create(nb, nl, c, x2));
+        Value rotatedValue = arith::SelectOp::create(nb, nl, isFirst, real, imag);
+        Value inRotated = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, d, index(rotated));
+        linalg::YieldOp::create(nb, nl,
+                                ValueRange{arith::SelectOp::create(nb, nl, inRotated,
+                                                                   rotatedValue, self)});
+      });
+  imp.setOutput(0, generic.getResult(0), x->onnxType);
+  return llvm::Error::success();
+}
+
 void mlir::nibble::onnx_import::registerAttentionConverters(ConverterRegistry &registry) {
   registry["::Attention"] = convertAttention;
+  registry["::RotaryEmbedding"] = convertRotaryEmbedding;
 }

@@ -1,5 +1,6 @@
 """Attention (opset 23) graphs: grouped-query attention with a KV cache and
-a causal mask, 3-D inputs split into heads, and malformed nodes."""
+a causal mask, 3-D inputs split into heads, and malformed nodes; and
+RotaryEmbedding with position ids, and with an odd rotary dimension."""
 
 
 from onnx import TensorProto, helper
@@ -45,7 +46,23 @@ def heads_3d(path, q_heads=2, kv_heads=2, mask_type=None, q_hidden=8):
     build(path, inputs, [("y", F, [1, 3, q_hidden])], names, ["y"], **attrs)
 
 
+def rotary(path, rotary_dim=0):
+    graph = helper.make_graph(
+        [helper.make_node("RotaryEmbedding", ["x", "cos", "sin", "pos"], ["y"], name="rope",
+                          rotary_embedding_dim=rotary_dim)],
+        "rotary",
+        [helper.make_tensor_value_info("x", F, [1, 2, 3, 8]),
+         helper.make_tensor_value_info("cos", F, [16, 4]),
+         helper.make_tensor_value_info("sin", F, [16, 4]),
+         helper.make_tensor_value_info("pos", TensorProto.INT64, [1, 3])],
+        [helper.make_tensor_value_info("y", F, [1, 2, 3, 8])],
+    )
+    save(graph, path, opset=23)
+
+
 dispatch({
+    "rotary": rotary,
+    "rotary_odd_dim": lambda path: rotary(path, rotary_dim=3),
     "gqa_cache": gqa_cache,
     "heads_3d": lambda path: heads_3d(path, mask_type=BOOL),
     "no_heads": lambda path: heads_3d(path, q_heads=0),
