@@ -1474,6 +1474,44 @@ static Value padSourceIndex(OpBuilder &b, Location loc, PadMode mode, Value i,
 /// opset 18, wrap mode from 19. Negative pads crop first (extract_slice).
 /// Constant mode fills the output and inserts the data; the other modes
 /// compute a source index per dim in a generic.
+/// CenterCropPad: each listed axis is cropped or zero-padded to its target
+/// size around the center (the extra element of an odd difference goes at
+/// the end), i.e. output[j] = input[j - low] with low = (out - in) / 2
+/// rounded toward zero, negative when cropping.
+static llvm::Error convertCenterCropPad(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> x = imp.input(0);
+  if (!x)
+    return x.takeError();
+  RankedTensorType type = tensorTypeOf(x->value);
+  int64_t rank = type.getRank();
+  llvm::Expected<SmallVector<int64_t>> sizes = requireConstantInts(imp, 1, "shape");
+  if (!sizes)
+    return sizes.takeError();
+  SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  if (std::optional<SmallVector<int64_t>> given = imp.intsAttr("axes")) {
+    llvm::Expected<SmallVector<int64_t>> resolved = resolveAxes(imp, *given, rank);
+    if (!resolved)
+      return resolved.takeError();
+    axes = *resolved;
+  }
+  if (sizes->size() != axes.size())
+    return imp.fail("shape has " + llvm::Twine(sizes->size()) + " entries for " +
+                    llvm::Twine(axes.size()) + " axes");
+  SmallVector<int64_t> outShape(type.getShape()), low(rank, 0);
+  for (auto [axis, size] : llvm::zip(axes, *sizes)) {
+    if (size < 0)
+      return imp.fail("shape entry " + llvm::Twine(size) + " is negative");
+    int64_t in = type.getDimSize(axis);
+    outShape[axis] = size;
+    low[axis] = size >= in ? (size - in) / 2 : -((in - size) / 2);
+  }
+  OpBuilder &b = imp.builder();
+  Value result = buildStridedPad(b, imp.loc(), x->value, low, SmallVector<int64_t>(rank, 1),
+                                 outShape, b.getZeroAttr(type.getElementType()));
+  imp.setOutput(0, result, x->onnxType);
+  return llvm::Error::success();
+}
+
 static llvm::Error convertPad(NodeImporter &imp) {
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
@@ -1759,6 +1797,7 @@ void mlir::nibble::onnx_import::registerTensorConverters(
   registry["::Expand"] = convertExpand;
   registry["::Tile"] = convertTile;
   registry["::Pad"] = convertPad;
+  registry["::CenterCropPad"] = convertCenterCropPad;
   registry["::Shape"] = convertShape;
   registry["::Size"] = convertSize;
   registry["::ConstantOfShape"] = convertConstantOfShape;

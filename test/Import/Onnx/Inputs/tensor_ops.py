@@ -91,6 +91,13 @@ def pad(path):
          numpy_helper.from_array(np.array(0.5, dtype=np.float32), "value")], opset=13)
 
 
+def center_crop_pad(path):
+    # [5, 4] -> [3, 7]: axis 0 cropped by 1 at each end, axis 1 padded by 1
+    # before and 2 after.
+    model(path, [helper.make_node("CenterCropPad", ["x", "shape"], ["y"], name="ccp")],
+          [("x", F, [5, 4])], [("y", F, [3, 7])], [ints("shape", 3, 7)], opset=18)
+
+
 def tile_expand(path):
     n = helper.make_node
     model(path, [
@@ -154,6 +161,7 @@ dispatch({
     "slice_steps": slice_steps,
     "gather": gather,
     "pad": pad,
+    "center_crop_pad": center_crop_pad,
     "tile_expand": tile_expand,
     "reshaping": reshaping,
     "trilu": trilu,
