@@ -1470,10 +1470,6 @@ static Value padSourceIndex(OpBuilder &b, Location loc, PadMode mode, Value i,
   return i;
 }
 
-/// Pad: pads attribute before opset 11, input (constant) from it, axes from
-/// opset 18, wrap mode from 19. Negative pads crop first (extract_slice).
-/// Constant mode fills the output and inserts the data; the other modes
-/// compute a source index per dim in a generic.
 /// CenterCropPad: each listed axis is cropped or zero-padded to its target
 /// size around the center (the extra element of an odd difference goes at
 /// the end), i.e. output[j] = input[j - low] with low = (out - in) / 2
@@ -1512,6 +1508,10 @@ static llvm::Error convertCenterCropPad(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// Pad: pads attribute before opset 11, input (constant) from it, axes from
+/// opset 18, wrap mode from 19. Negative pads crop first (extract_slice).
+/// Constant mode fills the output and inserts the data; the other modes
+/// compute a source index per dim in a generic.
 static llvm::Error convertPad(NodeImporter &imp) {
   llvm::Expected<OnnxValue> x = imp.input(0);
   if (!x)
