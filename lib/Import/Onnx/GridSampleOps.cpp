@@ -1,7 +1,7 @@
 //===- GridSampleOps.cpp - ONNX GridSample ---------------------------------===//
 //
 // GridSample (opsets 16 and 20) with nearest and linear modes over 2 or 3
-// spatial dims, every padding mode and align_corners, as one
+// spatial dims and cubic over 2, every padding mode and align_corners, as one
 // linalg.generic over the output [N, C, out...] whose body reads the grid
 // and the input with tensor.extract. It follows the ONNX reference step by
 // step: denormalize, round (nearest), pull coordinates outside the border
@@ -82,8 +82,11 @@ static llvm::Error convertGridSample(NodeImporter &imp) {
                     "[N, out..., spatial count]");
   std::string mode = imp.stringAttr("mode").value_or(imp.opset() >= 20 ? "linear" : "bilinear");
   bool nearest = mode == "nearest";
-  if (!nearest && mode != "linear" && mode != "bilinear")
-    return imp.fail("mode '" + mode + "' is not supported yet (nearest and linear are)");
+  bool cubic = mode == "cubic" || mode == "bicubic";
+  if (!nearest && !cubic && mode != "linear" && mode != "bilinear")
+    return imp.fail("mode '" + mode + "' is not one of nearest, linear and cubic");
+  if (cubic && spatial != 2)
+    return imp.fail("cubic mode takes 2 spatial dims, got " + llvm::Twine(spatial));
   std::string paddingName = imp.stringAttr("padding_mode").value_or("zeros");
   Padding padding = paddingName == "border"       ? Padding::Border
                     : paddingName == "reflection" ? Padding::Reflection
@@ -160,6 +163,36 @@ static llvm::Error convertGridSample(NodeImporter &imp) {
         Value result;
         if (nearest) {
           result = pixel(coords);
+        } else if (cubic) {
+          // Keys' cubic convolution (alpha = -0.75) over the 4 x 4 pixels
+          // from floor(c) - 1, as the reference.
+          SmallVector<Value> base;
+          SmallVector<SmallVector<Value, 4>> weights;
+          for (Value c : coords) {
+            Value f0 = s.floor(c);
+            base.push_back(s.sub(f0, s.f(1)));
+            Value t = math::AbsFOp::create(nb, nl, s.sub(c, f0));
+            Value a = s.f(-0.75);
+            auto outer = [&](Value u) { // for distances 1 < u < 2
+              return s.sub(s.mul(s.add(s.mul(s.sub(s.mul(a, u), s.mul(s.f(5), a)), u),
+                                       s.mul(s.f(8), a)),
+                                 u),
+                           s.mul(s.f(4), a));
+            };
+            auto inner = [&](Value u) { // for distances u <= 1
+              return s.add(s.mul(s.mul(s.sub(s.mul(s.add(a, s.f(2)), u), s.add(a, s.f(3))), u),
+                                 u),
+                           s.f(1));
+            };
+            weights.push_back({outer(s.add(t, s.f(1))), inner(t), inner(s.sub(s.f(1), t)),
+                               outer(s.sub(s.f(2), t))});
+          }
+          result = s.f(0);
+          for (int64_t i = 0; i < 4; ++i)
+            for (int64_t j = 0; j < 4; ++j) {
+              Value at[2] = {s.add(base[0], s.f(i)), s.add(base[1], s.f(j))};
+              result = s.add(result, s.mul(s.mul(weights[0][i], weights[1][j]), pixel(at)));
+            }
         } else {
           SmallVector<Value> base, frac;
           for (Value c : coords) {
