@@ -1,4 +1,4 @@
-//===- GridSampleOps.cpp - ONNX GridSample ---------------------------------===//
+//===- GridSampleOps.cpp - ONNX GridSample and AffineGrid ------------------===//
 //
 // GridSample (opsets 16 and 20) with nearest and linear modes over 2 or 3
 // spatial dims and cubic over 2, every padding mode and align_corners, as one
@@ -12,6 +12,8 @@
 
 #include "IRBuilders.h"
 #include "ImportContext.h"
+
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -218,6 +220,84 @@ static llvm::Error convertGridSample(NodeImporter &imp) {
   return llvm::Error::success();
 }
 
+/// AffineGrid: the sampling grid [N, (D,) H, W, R] of R = 2 or 3 spatial
+/// dims that GridSample takes, theta[n] (R x R+1) applied to each output
+/// pixel's normalized coordinates (x over W, y over H, z over D, then 1):
+/// -1 + 2k / (S - 1) with align_corners, else (2k + 1) / S - 1. One generic
+/// over the grid computes each element's dot product.
+static llvm::Error convertAffineGrid(NodeImporter &imp) {
+  llvm::Expected<OnnxValue> theta = imp.floatInput(0);
+  if (!theta)
+    return theta.takeError();
+  llvm::Expected<ElementsAttr> sizeAttr = imp.constantInput(1, "size");
+  if (!sizeAttr)
+    return sizeAttr.takeError();
+  std::optional<SmallVector<int64_t>> size =
+      mlir::nibble::readIntElements(*sizeAttr, /*isSigned=*/true);
+  if (!size || (size->size() != 4 && size->size() != 5))
+    return imp.fail("size must list [N, C, H, W] or [N, C, D, H, W]");
+  int64_t spatial = size->size() - 2;
+  ArrayRef<int64_t> thetaShape = tensorTypeOf(theta->value).getShape();
+  if (thetaShape != ArrayRef<int64_t>{(*size)[0], spatial, spatial + 1})
+    return imp.fail("theta must be [N, " + llvm::Twine(spatial) + ", " +
+                    llvm::Twine(spatial + 1) + "] for this size");
+  bool alignCorners = imp.intAttr("align_corners").value_or(0) != 0;
+  SmallVector<int64_t> outShape = {(*size)[0]};
+  outShape.append(size->begin() + 2, size->end());
+  outShape.push_back(spatial);
+  for (int64_t d : outShape)
+    if (d < 0)
+      return imp.fail("size has a negative dimension");
+  int64_t rank = outShape.size();
+  Type elementType = tensorTypeOf(theta->value).getElementType();
+
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  Value empty = tensor::EmptyOp::create(b, loc, outShape, elementType);
+  auto generic = linalg::GenericOp::create(
+      b, loc, empty.getType(), ValueRange{}, ValueRange{empty},
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location nl, ValueRange) {
+        auto constant = [&](double v) -> Value {
+          return arith::ConstantOp::create(nb, nl, nb.getFloatAttr(elementType, v));
+        };
+        Value n = linalg::IndexOp::create(nb, nl, 0);
+        Value row = linalg::IndexOp::create(nb, nl, rank - 1);
+        // Column j of theta multiplies the coordinate over spatial dim
+        // R - 1 - j (x first), the last column 1.
+        Value sum = tensor::ExtractOp::create(
+            nb, nl, theta->value,
+            ValueRange{n, row, arith::ConstantIndexOp::create(nb, nl, spatial)});
+        for (int64_t j = 0; j < spatial; ++j) {
+          int64_t dim = spatial - j; // the output loop over that spatial dim
+          double extent = outShape[dim];
+          Value k = arith::UIToFPOp::create(
+              nb, nl, elementType,
+              arith::IndexCastUIOp::create(nb, nl, nb.getI64Type(),
+                                           linalg::IndexOp::create(nb, nl, dim)));
+          Value coordinate;
+          if (alignCorners) {
+            Value step = constant(extent > 1 ? 2 / (extent - 1) : 0);
+            coordinate = arith::AddFOp::create(nb, nl, constant(-1),
+                                               arith::MulFOp::create(nb, nl, k, step));
+          } else {
+            Value twice = arith::AddFOp::create(nb, nl, arith::AddFOp::create(nb, nl, k, k),
+                                                constant(1));
+            coordinate = arith::SubFOp::create(
+                nb, nl, arith::MulFOp::create(nb, nl, twice, constant(1 / extent)), constant(1));
+          }
+          Value weight = tensor::ExtractOp::create(
+              nb, nl, theta->value, ValueRange{n, row, arith::ConstantIndexOp::create(nb, nl, j)});
+          sum = arith::AddFOp::create(nb, nl, sum, arith::MulFOp::create(nb, nl, weight, coordinate));
+        }
+        linalg::YieldOp::create(nb, nl, sum);
+      });
+  imp.setOutput(0, generic.getResult(0), theta->onnxType);
+  return llvm::Error::success();
+}
+
 void mlir::nibble::onnx_import::registerGridSampleConverters(ConverterRegistry &registry) {
   registry["::GridSample"] = convertGridSample;
+  registry["::AffineGrid"] = convertAffineGrid;
 }
