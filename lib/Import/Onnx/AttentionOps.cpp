@@ -40,20 +40,6 @@ enum AttentionOutput { kY, kPresentKey, kPresentValue, kScores };
 enum ScoresOutputMode { kRawScores, kMaskedScores, kSoftcappedScores, kProbabilities };
 } // namespace
 
-/// `x` converted elementwise to float type `to` (x itself if it has it).
-static Value convertFloat(OpBuilder &b, Location loc, Value x, Type to) {
-  Type from = tensorTypeOf(x).getElementType();
-  if (from == to)
-    return x;
-  bool widen = from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth();
-  return buildElementwise(b, loc, {x}, to,
-                          [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                            if (widen)
-                              return arith::ExtFOp::create(nb, nl, to, args[0]);
-                            return arith::TruncFOp::create(nb, nl, to, args[0]);
-                          });
-}
-
 /// [B, S, heads * D] -> [B, heads, S, D].
 static Value splitHeads(OpBuilder &b, Location loc, Value x, int64_t heads) {
   ArrayRef<int64_t> shape = tensorTypeOf(x).getShape();
@@ -306,11 +292,11 @@ static llvm::Error convertAttention(NodeImporter &imp) {
   // The arithmetic, in float32 for narrower inputs.
   Type inputType = tensorTypeOf(q).getElementType();
   Type computeType = inputType.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : inputType;
-  q = convertFloat(b, loc, q, computeType);
-  Value kTransposed = buildTranspose(b, loc, convertFloat(b, loc, k, computeType), {0, 1, 3, 2});
-  v = convertFloat(b, loc, v, computeType);
+  q = buildFloatConversion(b, loc, q, computeType);
+  Value kTransposed = buildTranspose(b, loc, buildFloatConversion(b, loc, k, computeType), {0, 1, 3, 2});
+  v = buildFloatConversion(b, loc, v, computeType);
   if (mask && !tensorTypeOf(mask).getElementType().isInteger(1))
-    mask = convertFloat(b, loc, mask, computeType);
+    mask = buildFloatConversion(b, loc, mask, computeType);
 
   bool wantsScores = imp.node().output_size() > kScores && !imp.node().output(kScores).empty();
   Value rawScores = buildGroupedMatmul(b, loc, q, kTransposed);
@@ -334,9 +320,9 @@ static llvm::Error convertAttention(NodeImporter &imp) {
     ArrayRef<int64_t> shape = tensorTypeOf(y).getShape();
     y = buildReshape(b, loc, y, {shape[0], shape[1], shape[2] * shape[3]});
   }
-  imp.setOutput(kY, convertFloat(b, loc, y, inputType), query->onnxType);
+  imp.setOutput(kY, buildFloatConversion(b, loc, y, inputType), query->onnxType);
   if (wantsScores)
-    imp.setOutput(kScores, convertFloat(b, loc, scoresOutput, inputType), query->onnxType);
+    imp.setOutput(kScores, buildFloatConversion(b, loc, scoresOutput, inputType), query->onnxType);
   return llvm::Error::success();
 }
 

@@ -339,6 +339,26 @@ Value mlir::nibble::onnx_import::buildStridedPad(
   return generic.getResult(0);
 }
 
+Value mlir::nibble::onnx_import::convertFloatScalar(OpBuilder &b, Location loc, Value x,
+                                                   Type to) {
+  Type from = x.getType();
+  if (from == to)
+    return x;
+  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+    return arith::ExtFOp::create(b, loc, to, x);
+  return arith::TruncFOp::create(b, loc, to, x);
+}
+
+Value mlir::nibble::onnx_import::buildFloatConversion(OpBuilder &b, Location loc, Value x,
+                                                     Type to) {
+  if (tensorTypeOf(x).getElementType() == to)
+    return x;
+  return buildElementwise(b, loc, {x}, to,
+                          [&](OpBuilder &nb, Location nl, ValueRange args) {
+                            return convertFloatScalar(nb, nl, args[0], to);
+                          });
+}
+
 SmallVector<OpFoldResult>
 mlir::nibble::onnx_import::indexAttrs(OpBuilder &b, ArrayRef<int64_t> values) {
   return llvm::map_to_vector(

@@ -66,6 +66,14 @@ SmallVector<OpFoldResult> indexAttrs(OpBuilder &b, ArrayRef<int64_t> values);
 Value buildInsert(OpBuilder &b, Location loc, Value part, Value dest,
                   ArrayRef<int64_t> offsets);
 
+/// Float scalar `x` extended or truncated to float type `to` (itself if it
+/// has it).
+Value convertFloatScalar(OpBuilder &b, Location loc, Value x, Type to);
+
+/// Float tensor `x` converted elementwise to float type `to`, as
+/// convertFloatScalar (itself if it has it).
+Value buildFloatConversion(OpBuilder &b, Location loc, Value x, Type to);
+
 /// An f32 scalar constant.
 Value buildF32Constant(OpBuilder &b, Location loc, float value);
 

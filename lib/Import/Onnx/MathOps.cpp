@@ -380,8 +380,7 @@ static Value castScalar(OpBuilder &b, Location loc, Value x, bool fromUnsigned,
   }
   unsigned fromWidth = from.getIntOrFloatBitWidth(), toWidth = to.getIntOrFloatBitWidth();
   if (fromFloat && toFloat)
-    return fromWidth < toWidth ? Value(arith::ExtFOp::create(b, loc, to, x))
-                               : Value(arith::TruncFOp::create(b, loc, to, x));
+    return convertFloatScalar(b, loc, x, to);
   if (fromFloat)
     return toUnsigned ? Value(arith::FPToUIOp::create(b, loc, to, x))
                       : Value(arith::FPToSIOp::create(b, loc, to, x));

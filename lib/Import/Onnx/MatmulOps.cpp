@@ -92,23 +92,12 @@ Value mlir::nibble::onnx_import::buildBatchedMatmul(OpBuilder &b, Location loc,
       b, loc, init.getType(), ValueRange{lhsOperand, rhsOperand}, ValueRange{init},
       {lhsMap, rhsMap, AffineMap::get(numLoops, 0, outExprs, ctx)}, iterators,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
-        auto widen = [&](Value v) -> Value {
-          return v.getType() == accumulatorType
-                     ? v
-                     : arith::ExtFOp::create(nb, nl, accumulatorType, v).getResult();
-        };
-        Value lhsValue = widen(args[0]);
-        Value rhsValue = widen(args[1]);
+        Value lhsValue = convertFloatScalar(nb, nl, args[0], accumulatorType);
+        Value rhsValue = convertFloatScalar(nb, nl, args[1], accumulatorType);
         Value product = arith::MulFOp::create(nb, nl, lhsValue, rhsValue);
         linalg::YieldOp::create(nb, nl, ValueRange{arith::AddFOp::create(nb, nl, args[2], product)});
       });
-  Value result = generic.getResult(0);
-  if (accumulatorType == elementType)
-    return result;
-  return buildElementwise(b, loc, {result}, elementType,
-                          [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                            return arith::TruncFOp::create(nb, nl, elementType, args[0]);
-                          });
+  return buildFloatConversion(b, loc, generic.getResult(0), elementType);
 }
 
 static llvm::Error convertMatMul(NodeImporter &imp) {

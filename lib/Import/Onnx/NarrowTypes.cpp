@@ -88,11 +88,11 @@ struct IntBuilder {
   Value floatOf(Value i32) { return arith::BitcastOp::create(b, loc, b.getF32Type(), i32); }
 };
 
-/// The code of a narrow float scalar `x` as an i32.
+/// The code of a narrow float scalar `x` (at most 16 bits) as an i32.
 Value codeOf(OpBuilder &b, Location loc, Value x) {
   unsigned width = x.getType().getIntOrFloatBitWidth();
   Value bits = arith::BitcastOp::create(b, loc, b.getIntegerType(width), x);
-  return width == 32 ? bits : arith::ExtUIOp::create(b, loc, b.getI32Type(), bits).getResult();
+  return arith::ExtUIOp::create(b, loc, b.getI32Type(), bits);
 }
 
 /// The narrow float of type `type` whose code is the i32 `code`.

@@ -182,13 +182,9 @@ static llvm::Error quantizeToNarrowFloat(NodeImporter &imp, OnnxValue x, int32_t
       [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
         Type f32 = nb.getF32Type();
         auto toF32 = [&](Value v) -> Value {
-          if (v.getType() == f32)
-            return v;
           if (isNarrowFloat(v.getType()))
             return widenNarrowFloat(nb, nl, v);
-          return v.getType().getIntOrFloatBitWidth() < 32
-                     ? arith::ExtFOp::create(nb, nl, f32, v).getResult()
-                     : arith::TruncFOp::create(nb, nl, f32, v).getResult();
+          return convertFloatScalar(nb, nl, v, f32);
         };
         Value scaled = arith::DivFOp::create(nb, nl, toF32(args[0]), toF32(args[1]));
         if (addsZeroPoint)
@@ -223,11 +219,9 @@ static llvm::Error dequantizeNarrowFloat(NodeImporter &imp, OnnxValue x) {
         Value value = widenNarrowFloat(nb, nl, args[0]);
         if (args.size() > 2)
           value = arith::SubFOp::create(nb, nl, value, widenNarrowFloat(nb, nl, args[2]));
-        Value s = args[1].getType() == f32 ? args[1]
-                                           : arith::ExtFOp::create(nb, nl, f32, args[1]);
-        Value product = arith::MulFOp::create(nb, nl, value, s);
-        return resultType == f32 ? product
-                                 : arith::TruncFOp::create(nb, nl, resultType, product).getResult();
+        Value product =
+            arith::MulFOp::create(nb, nl, value, convertFloatScalar(nb, nl, args[1], f32));
+        return convertFloatScalar(nb, nl, product, resultType);
       });
   if (!result)
     return imp.fail("scale does not broadcast against the input");

@@ -17,8 +17,9 @@ def NibbleCPUMatmulLoopOrderPass
     With `k` innermost, a row-major `K x N` weight is read with stride N and
     nothing vectorizes. With `n` innermost the weight row, its scales and
     the output row are all contiguous, so LLVM vectorizes the dequantize and
-    multiply-add across N. This is a stopgap for the scalar reference path,
-    not the tiled, register-blocked kernels of the performance work.
+    multiply-add across N. Quantized float32 matmuls are then replaced by
+    `nibble-cpu-dequant-gemv`'s kernel; this order serves the rest (float
+    matmuls, other element types).
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
