@@ -18,13 +18,7 @@ using namespace mlir::nibble;
 
 llvm::StringRef mlir::nibble::getModelABIHeader() { return kModelABIHeader; }
 
-/// Bytes of a tensor of `type` in the binary: sub-byte integers packed.
-static int64_t storageBytes(ShapedType type) {
-  int64_t bits = type.getElementType().getIntOrFloatBitWidth();
-  if (type.getElementType().isInteger(1))
-    bits = 8;
-  return llvm::divideCeil(type.getNumElements() * bits, 8);
-}
+static int64_t storageBytes(ShapedType type) { return getStorageBytes(type); }
 
 static std::pair<std::string, std::string> layerName(Operation *op) {
   auto name = op->getAttrOfType<StringAttr>(kLayerAttrName);
@@ -44,11 +38,16 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
           {name, opType, matmul.getScheme().getShortName(), bytes});
     } else if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
       Value weight = matmul.getInputs()[1];
-      if (!getConstantElements(weight) || !op->hasAttr(kLayerAttrName))
+      if (!op->hasAttr(kLayerAttrName))
         return;
       auto [name, opType] = layerName(op);
-      description.layers.push_back(
-          {name, opType, "fp32", storageBytes(cast<ShapedType>(weight.getType()))});
+      auto weightType = cast<ShapedType>(weight.getType());
+      // fp16 weights are a half constant widened in the kernel.
+      auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
+      if (precision && precision.getValue() == "fp16")
+        description.layers.push_back({name, opType, "fp16", weightType.getNumElements() * 2});
+      else if (getConstantElements(weight))
+        description.layers.push_back({name, opType, "fp32", storageBytes(weightType)});
     } else if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
       if (auto type = dyn_cast<RankedTensorType>(constant.getType()))
         description.weightBytes += storageBytes(type);

@@ -1,23 +1,27 @@
-//===- QuantizeWeights.cpp - round-to-nearest weight quantization ---------===//
+//===- QuantizeWeights.cpp - constant matmul weights to nibble.matmul ------===//
 //
-// For each constant K x N matmul weight W, per scheme:
-//   int8: s[n]    = max_k |W[k, n]| / 127,            q = round(W / s)
-//   int4: s[g, n] = max_{k in group g} |W[k, n]| / 7, q = clamp(round(W / s), -8, 7)
-// with ONNX rounding (half to even). All-zero columns/groups get s = 1 so
-// nothing divides by zero. The matmul becomes nibble.matmul over q and s.
+// Each quantizable linalg.matmul gets the precision it carries
+// (`nibble.precision`) or the pass default, and its weight is quantized by
+// the shared WeightQuantizer (RTN, or GPTQ when calibration attached a
+// Hessian). Integer precisions become nibble.matmul over the quantized
+// constant; fp16 keeps a linalg.matmul over a half-precision constant widened
+// by an elementwise extf.
 //
 //===----------------------------------------------------------------------===//
 
 #include "nibble/Dialect/Nibble/Transforms/Passes.h"
 
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
-#include "nibble/Dialect/Nibble/IR/QuantMath.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
+#include "nibble/Dialect/Nibble/Utils/WeightQuantizer.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <cstring>
 
 namespace mlir::nibble {
 #define GEN_PASS_DEF_NIBBLEQUANTIZEWEIGHTSPASS
@@ -29,35 +33,29 @@ using namespace mlir::nibble;
 
 namespace {
 
-/// A quantized K x N weight: values in row-major order and scales laid out
-/// as the scheme's scale shape.
-struct QuantizedWeight {
-  SmallVector<int64_t> values;
-  SmallVector<float> scales;
-};
+/// `values` as a constant named `<layer>.<suffix>`.
+static Value makeConstant(OpBuilder &builder, Location loc, RankedTensorType type,
+                          StringRef layer, StringRef suffix, ArrayRef<float> values) {
+  return arith::ConstantOp::create(builder, loc,
+                                   makeFloatConstant(type, values, (layer + suffix).str()));
+}
 
-/// Quantizes `weights` (K x N, row-major) symmetrically with one scale per
-/// `groupRows` rows of each column (groupRows >= K means per channel).
-static QuantizedWeight quantizeSymmetric(ArrayRef<float> weights, int64_t k,
-                                         int64_t n, int64_t groupRows,
-                                         int64_t qmin, int64_t qmax) {
-  int64_t numGroups = llvm::divideCeil(k, groupRows);
-  QuantizedWeight result;
-  result.scales.assign(numGroups * n, 0.0f);
-  for (int64_t row = 0; row < k; ++row)
-    for (int64_t col = 0; col < n; ++col) {
-      float &scale = result.scales[(row / groupRows) * n + col];
-      scale = std::max(scale, std::fabs(weights[row * n + col]));
-    }
-  for (float &scale : result.scales)
-    scale = scale > 0.0f && std::isfinite(scale) ? scale / static_cast<float>(qmax) : 1.0f;
-  result.values.resize(k * n);
-  for (int64_t row = 0; row < k; ++row)
-    for (int64_t col = 0; col < n; ++col)
-      result.values[row * n + col] =
-          quantizeScalar(weights[row * n + col],
-                         result.scales[(row / groupRows) * n + col], 0, qmin, qmax);
-  return result;
+/// A linalg.generic widening `input` elementwise to f32.
+static Value buildExtendToF32(OpBuilder &builder, Location loc, Value input) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto resultType = inputType.clone(builder.getF32Type());
+  Value empty = tensor::EmptyOp::create(builder, loc, resultType.getShape(),
+                                        builder.getF32Type());
+  AffineMap identity = builder.getMultiDimIdentityMap(inputType.getRank());
+  SmallVector<utils::IteratorType> iterators(inputType.getRank(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      builder, loc, resultType, input, empty, ArrayRef<AffineMap>{identity, identity},
+      iterators, [](OpBuilder &b, Location l, ValueRange args) {
+        Value wide = arith::ExtFOp::create(b, l, b.getF32Type(), args[0]);
+        linalg::YieldOp::create(b, l, wide);
+      });
+  return generic.getResult(0);
 }
 
 struct NibbleQuantizeWeightsPass final
@@ -65,9 +63,9 @@ struct NibbleQuantizeWeightsPass final
   using NibbleQuantizeWeightsPassBase::NibbleQuantizeWeightsPassBase;
 
   void runOnOperation() override {
-    if (mode != "int8" && mode != "int4") {
+    if (mode != "int8" && mode != "int4" && mode != "none") {
       getOperation().emitError() << "nibble-quantize-weights: mode must be "
-                                    "int8 or int4, got '"
+                                    "int8, int4 or none, got '"
                                  << mode << "'";
       return signalPassFailure();
     }
@@ -80,58 +78,106 @@ struct NibbleQuantizeWeightsPass final
     }
     SmallVector<linalg::MatmulOp> matmuls;
     getOperation().walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
-    for (linalg::MatmulOp matmul : matmuls)
-      quantize(matmul);
+    for (linalg::MatmulOp matmul : matmuls) {
+      std::optional<QuantizableMatmul> match = matchQuantizableMatmul(matmul);
+      if (match && failed(quantize(*match)))
+        return signalPassFailure();
+      if (!match)
+        matmul->removeAttr(kHessianAttrName);
+    }
   }
 
-  void quantize(linalg::MatmulOp matmul) {
-    if (!isPlainZeroInitMatmul(matmul))
-      return;
-    Value weight = matmul.getInputs()[1];
-    auto weightType = cast<RankedTensorType>(weight.getType());
-    std::optional<SmallVector<float>> values =
-        readFloatElements(getConstantElements(weight));
-    if (!values || weightType.getRank() != 2)
-      return;
-    // nibble.matmul computes in its lhs type, which must be its result type:
-    // a mixed-precision product (f16 x f32 -> f32) has no nibble.matmul form.
-    Type lhsElementType = getElementTypeOrSelf(matmul.getInputs()[0].getType());
-    if (!isa<Float32Type, Float16Type, BFloat16Type>(lhsElementType) ||
-        lhsElementType != getElementTypeOrSelf(matmul.getResultTypes()[0]))
-      return;
-    int64_t k = weightType.getDimSize(0), n = weightType.getDimSize(1);
-    MLIRContext *ctx = &getContext();
-    bool isInt4 = mode == "int4";
-    unsigned bits = isInt4 ? 4 : 8;
-    int64_t groupRows = isInt4 ? std::min<int64_t>(groupSize, k) : k;
-    bool perGroup = isInt4 && groupRows < k;
-    auto scheme = SchemeAttr::get(
-        ctx, bits, /*isSigned=*/true,
-        perGroup ? Granularity::PerGroup : Granularity::PerChannel,
-        /*axis=*/perGroup ? 0 : 1, /*groupSize=*/perGroup ? groupRows : 0,
-        /*hasZeroPoint=*/false, Float32Type::get(ctx));
-    int64_t qmax = isInt4 ? 7 : 127;
-    QuantizedWeight q = quantizeSymmetric(*values, k, n, groupRows,
-                                          scheme.getQMin(), qmax);
+  std::optional<WeightPrecision> defaultPrecision() const {
+    if (mode == "none")
+      return std::nullopt;
+    if (mode == "int8")
+      return WeightPrecision::integer(8, !asymmetric, 0);
+    return WeightPrecision::integer(4, !asymmetric, groupSize);
+  }
 
-    OpBuilder builder(matmul);
-    Location loc = weight.getLoc();
-    auto qType = RankedTensorType::get(weightType.getShape(), scheme.getStorageType());
-    auto scaleType = RankedTensorType::get(scheme.getScaleShape(weightType.getShape()),
-                                           Float32Type::get(ctx));
+  LogicalResult quantize(const QuantizableMatmul &match) {
+    linalg::MatmulOp matmul = match.op;
+    std::optional<WeightPrecision> precision = defaultPrecision();
+    if (auto chosen = matmul->getAttrOfType<StringAttr>(kPrecisionAttrName)) {
+      precision = WeightPrecision::parse(chosen.getValue());
+      if (!precision)
+        return matmul.emitError() << "unknown precision '" << chosen.getValue()
+                                  << "'; use fp32, fp16, int8, uint8, int4-gN or uint4-gN";
+    }
+    SmallVector<float> hessian;
+    if (auto attr = matmul->getAttr(kHessianAttrName)) {
+      std::optional<SmallVector<float>> values = readFloatElements(attr);
+      if (!values)
+        return matmul.emitError("nibble.hessian must be a constant f32 tensor");
+      hessian = std::move(*values);
+      matmul->removeAttr(kHessianAttrName);
+    }
+    if (!precision || precision->kind == WeightPrecision::Kind::Float32)
+      return success();
+    if (getElementTypeOrSelf(matmul.getInputs()[0].getType()) != Float32Type::get(&getContext()) &&
+        precision->kind == WeightPrecision::Kind::Float16)
+      return success();
+
+    int64_t k = match.k, n = match.n;
+    SmallVector<float> weights = *readFloatElements(getConstantElements(match.weight));
     StringRef layer = "weight";
     if (auto name = matmul->getAttrOfType<StringAttr>(kLayerAttrName))
       layer = name.getValue();
+    OpBuilder builder(matmul);
+    Location loc = match.weight.getLoc();
+    MLIRContext *ctx = &getContext();
+
+    if (precision->kind == WeightPrecision::Kind::Float16) {
+      SmallVector<char> halfBytes(weights.size() * 2);
+      for (size_t i = 0; i < weights.size(); ++i) {
+        llvm::APFloat half(weights[i]);
+        bool losesInfo = false;
+        half.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven,
+                     &losesInfo);
+        uint16_t bits = static_cast<uint16_t>(half.bitcastToAPInt().getZExtValue());
+        std::memcpy(halfBytes.data() + 2 * i, &bits, 2);
+      }
+      auto halfType = RankedTensorType::get({k, n}, Float16Type::get(ctx));
+      Value halfWeight = arith::ConstantOp::create(
+          builder, loc, makeRawConstant(halfType, halfBytes, (layer + ".f16").str()));
+      matmul->setOperand(1, buildExtendToF32(builder, loc, halfWeight));
+      matmul->setAttr(kPrecisionAttrName, builder.getStringAttr("fp16"));
+      return success();
+    }
+
+    llvm::Expected<QuantizedWeight> quantized =
+        hessian.empty() ? quantizeRTN(weights, k, n, *precision)
+                        : quantizeGPTQ(weights, k, n, *precision, hessian);
+    if (!quantized)
+      return matmul.emitError() << "cannot quantize the weight of "
+                                << matmul->getAttrOfType<StringAttr>(kOpTypeAttrName)
+                                << " node '" << layer
+                                << "': " << llvm::toString(quantized.takeError());
+    bool perGroup = quantized->groupRows < k;
+    auto scheme = SchemeAttr::get(
+        ctx, precision->bits, precision->symmetric,
+        perGroup ? Granularity::PerGroup : Granularity::PerChannel,
+        /*axis=*/perGroup ? 0 : 1, /*groupSize=*/perGroup ? quantized->groupRows : 0,
+        /*hasZeroPoint=*/!precision->symmetric, Float32Type::get(ctx));
+    auto qType = RankedTensorType::get({k, n}, scheme.getStorageType());
+    auto scaleType =
+        RankedTensorType::get(scheme.getScaleShape({k, n}), Float32Type::get(ctx));
     Value qWeight = arith::ConstantOp::create(
-        builder, loc, makeIntConstant(qType, q.values, (layer + ".q").str()));
-    Value scales = arith::ConstantOp::create(
-        builder, loc, makeFloatConstant(scaleType, q.scales, (layer + ".scale").str()));
-    auto fused = MatmulOp::create(
-        builder, matmul.getLoc(), matmul.getResultTypes()[0], matmul.getInputs()[0],
-        qWeight, scales, /*zero_point=*/Value(), /*bias=*/Value(), scheme);
+        builder, loc, makeIntConstant(qType, quantized->values, (layer + ".q").str()));
+    Value scales = makeConstant(builder, loc, scaleType, layer, ".scale", quantized->scales);
+    Value zeroPoints;
+    if (!precision->symmetric)
+      zeroPoints = arith::ConstantOp::create(
+          builder, loc,
+          makeIntConstant(scaleType.clone(scheme.getStorageType()), quantized->zeroPoints,
+                          (layer + ".zero_point").str()));
+    auto fused = MatmulOp::create(builder, matmul.getLoc(), matmul.getResultTypes()[0],
+                                  matmul.getInputs()[0], qWeight, scales, zeroPoints,
+                                  /*bias=*/Value(), scheme);
     copyLayerAttrs(matmul, fused);
     matmul.getResult(0).replaceAllUsesWith(fused.getResult());
     matmul.erase();
+    return success();
   }
 };
 

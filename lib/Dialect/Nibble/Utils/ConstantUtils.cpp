@@ -3,6 +3,7 @@
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Dialect/Nibble/IR/QuantMath.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/BuiltinDialect.h"
@@ -138,4 +139,20 @@ ElementsAttr mlir::nibble::makeIntConstant(RankedTensorType type,
     std::memcpy(bytes.data() + i * elementBytes, &bits, elementBytes);
   }
   return makeRawConstant(type, bytes, nameHint);
+}
+
+int64_t mlir::nibble::getStorageBytes(ShapedType type) {
+  int64_t bits = type.getElementType().getIntOrFloatBitWidth();
+  if (type.getElementType().isInteger(1))
+    bits = 8;
+  return llvm::divideCeil(type.getNumElements() * bits, 8);
+}
+
+int64_t mlir::nibble::getConstantBytes(Operation *root) {
+  int64_t bytes = 0;
+  root->walk([&](arith::ConstantOp constant) {
+    if (auto type = dyn_cast<RankedTensorType>(constant.getType()))
+      bytes += getStorageBytes(type);
+  });
+  return bytes;
 }

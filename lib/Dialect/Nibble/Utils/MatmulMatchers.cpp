@@ -2,6 +2,8 @@
 
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+
 #include "mlir/IR/Matchers.h"
 
 using namespace mlir;
@@ -18,6 +20,25 @@ bool mlir::nibble::isPlainZeroInitMatmul(linalg::MatmulOp matmul) {
   Value fillValue = fill.getInputs()[0];
   return matchPattern(fillValue, m_AnyZeroFloat()) ||
          matchPattern(fillValue, m_Zero());
+}
+
+std::optional<nibble::QuantizableMatmul>
+mlir::nibble::matchQuantizableMatmul(linalg::MatmulOp matmul) {
+  if (!isPlainZeroInitMatmul(matmul))
+    return std::nullopt;
+  Value weight = matmul.getInputs()[1];
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  if (weightType.getRank() != 2 || !weightType.getElementType().isF32() ||
+      !weightType.hasStaticShape() || !getConstantElements(weight))
+    return std::nullopt;
+  // nibble.matmul computes in its lhs type, which must be its result type:
+  // a mixed-precision product (f16 x f32 -> f32) has no nibble.matmul form.
+  Type lhsElementType = getElementTypeOrSelf(matmul.getInputs()[0].getType());
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(lhsElementType) ||
+      lhsElementType != getElementTypeOrSelf(matmul.getResultTypes()[0]))
+    return std::nullopt;
+  return QuantizableMatmul{matmul, weight, weightType.getDimSize(0),
+                           weightType.getDimSize(1)};
 }
 
 DictionaryAttr mlir::nibble::getMarkedDenseBufferGeneric(linalg::GenericOp op,

@@ -9,7 +9,7 @@
 // int4 scale = max|group| / 7. The float weight constant is left dead for
 // later cleanup; only the new constants and the nibble.matmul are checked.
 
-// BAD-MODE: error: nibble-quantize-weights: mode must be int8 or int4, got 'int3'
+// BAD-MODE: error: nibble-quantize-weights: mode must be int8, int4 or none, got 'int3'
 // BAD-GROUP: error: nibble-quantize-weights: group-size must be at least 2, got 1
 
 //===----------------------------------------------------------------------===//

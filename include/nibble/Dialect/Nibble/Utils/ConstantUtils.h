@@ -42,6 +42,14 @@ ElementsAttr makeIntConstant(RankedTensorType type, ArrayRef<int64_t> values,
 ElementsAttr makeRawConstant(RankedTensorType type, ArrayRef<char> bytes,
                              StringRef nameHint);
 
+/// Bytes of a tensor of `type` in a binary: sub-byte integers packed, i1 as
+/// one byte.
+int64_t getStorageBytes(ShapedType type);
+
+/// Bytes of all constant tensors (`arith.constant`) under `root`: what the
+/// binary holds as weights.
+int64_t getConstantBytes(Operation *root);
+
 } // namespace mlir::nibble
 
 #endif // NIBBLE_DIALECT_NIBBLE_UTILS_CONSTANTUTILS_H

@@ -18,6 +18,17 @@ namespace mlir::nibble {
 inline constexpr llvm::StringLiteral kLayerAttrName = "nibble.layer";
 inline constexpr llvm::StringLiteral kOpTypeAttrName = "nibble.op_type";
 
+/// Quantization decisions and the data behind them, carried on the float
+/// matmul between phases:
+///  - `nibble.precision`: the chosen WeightPrecision name ("int4-g128", ...);
+///  - `nibble.hessian`: K x K f32 E[x^T x] of the calibration activations,
+///    which makes the quantize pass use GPTQ;
+///  - `nibble.sensitivity`: {precision name = end-to-end SQNR in dB with
+///    only this layer at that precision}, what selection decides from.
+inline constexpr llvm::StringLiteral kPrecisionAttrName = "nibble.precision";
+inline constexpr llvm::StringLiteral kHessianAttrName = "nibble.hessian";
+inline constexpr llvm::StringLiteral kSensitivityAttrName = "nibble.sensitivity";
+
 /// Tags `op` as coming from ONNX node `nodeName` of type `opType`.
 inline void setLayerAttrs(Operation *op, StringRef nodeName, StringRef opType) {
   Builder b(op->getContext());

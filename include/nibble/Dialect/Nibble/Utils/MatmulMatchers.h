@@ -12,6 +12,18 @@ namespace mlir::nibble {
 /// be replaced by a nibble.matmul.
 bool isPlainZeroInitMatmul(linalg::MatmulOp matmul);
 
+/// A matmul weight quantization can rewrite: a plain zero-init product of
+/// float activations (of the result's type) and a constant 2-D f32 weight.
+struct QuantizableMatmul {
+  linalg::MatmulOp op;
+  Value weight;
+  int64_t k = 0, n = 0;
+};
+
+/// `matmul` as a QuantizableMatmul, or nullopt (a batched product of two
+/// activations, a weight already quantized, a mixed-precision product).
+std::optional<QuantizableMatmul> matchQuantizableMatmul(linalg::MatmulOp matmul);
+
 /// The dictionary attribute `marker` of a linalg.generic on buffers with one
 /// init and `minInputs` to `maxInputs` inputs, every operand static, dense
 /// and row-major (what a kernel emitter indexes directly); null otherwise.

@@ -1,0 +1,111 @@
+//===- WeightQuantizer.h - weight precisions and how to reach them -*- C++ -*-===//
+//
+// The numeric core of weight quantization, shared by the quantize pass (which
+// writes the result into the IR) and the compiler's sensitivity measurement
+// (which runs the float model with dequantized weights), so what is measured
+// is bit for bit what is compiled.
+//
+// A weight is a row-major K x N matrix (K = input channels, N = outputs).
+// Scales are per output column (per channel) or per group of G rows of K in
+// each column; quantized values follow ONNX QuantizeLinear (divide, round
+// half to even, add the zero point, saturate).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NIBBLE_DIALECT_NIBBLE_UTILS_WEIGHTQUANTIZER_H
+#define NIBBLE_DIALECT_NIBBLE_UTILS_WEIGHTQUANTIZER_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace mlir::nibble {
+
+/// What one layer's weight is stored as: "fp32", "fp16", or an integer
+/// scheme named like SchemeAttr::getShortName(): "int8" (signed, symmetric,
+/// per channel), "uint8" (unsigned with a zero point), "int4-g128" (per
+/// group of 128 rows of K), "uint4-g32", "int4" (per channel).
+struct WeightPrecision {
+  enum class Kind { Float32, Float16, Integer };
+  Kind kind = Kind::Float32;
+  unsigned bits = 32;
+  /// Integer only: true = signed storage, no zero point; false = unsigned
+  /// storage with a zero point (asymmetric).
+  bool symmetric = true;
+  /// Integer only: rows of K per scale; 0 = one scale per column.
+  int64_t groupSize = 0;
+
+  static WeightPrecision fp32() { return {}; }
+  static WeightPrecision fp16() { return {Kind::Float16, 16, true, 0}; }
+  static WeightPrecision integer(unsigned bits, bool symmetric, int64_t groupSize) {
+    return {Kind::Integer, bits, symmetric, groupSize};
+  }
+
+  /// Parses a name as above; nullopt if it is not one.
+  static std::optional<WeightPrecision> parse(llvm::StringRef name);
+  std::string name() const;
+  bool isInteger() const { return kind == Kind::Integer; }
+
+  /// Rows of K that share a scale for a weight with `k` rows.
+  int64_t groupRows(int64_t k) const;
+  /// Smallest and largest stored integer.
+  int64_t qmin() const;
+  int64_t qmax() const;
+  /// Bytes the binary holds for a K x N weight: values (sub-byte packed),
+  /// f32 scales and zero points.
+  int64_t weightBytes(int64_t k, int64_t n) const;
+
+  bool operator==(const WeightPrecision &other) const {
+    return name() == other.name();
+  }
+};
+
+/// A quantized K x N weight. Scales and zero points are laid out
+/// [ceil(K / groupRows), N], row-major.
+struct QuantizedWeight {
+  int64_t k = 0, n = 0, groupRows = 0;
+  llvm::SmallVector<int64_t> values;
+  llvm::SmallVector<float> scales;
+  /// Empty for symmetric schemes.
+  llvm::SmallVector<int64_t> zeroPoints;
+
+  int64_t scaleIndex(int64_t row, int64_t col) const {
+    return (row / groupRows) * n + col;
+  }
+  /// The float weight the quantized one stands for (ONNX DequantizeLinear).
+  llvm::SmallVector<float> dequantize() const;
+};
+
+/// Round to nearest: each group's scale (and zero point) from its range,
+/// every value rounded independently. Non-finite weights are an error.
+llvm::Expected<QuantizedWeight> quantizeRTN(llvm::ArrayRef<float> weights, int64_t k,
+                                            int64_t n, const WeightPrecision &precision);
+
+/// GPTQ (Frantar et al., 2022): quantizes rows of K in order and spreads each
+/// row's rounding error over the rows not yet quantized, weighted by the
+/// inverse of `hessian` = E[x^T x] over calibration activations (K x K,
+/// row-major), so the layer's output error, not the weight error, is
+/// minimised. Group scales are taken from the updated weights when a group
+/// starts. Channels no calibration sample excites are zeroed.
+llvm::Expected<QuantizedWeight> quantizeGPTQ(llvm::ArrayRef<float> weights, int64_t k,
+                                             int64_t n, const WeightPrecision &precision,
+                                             llvm::ArrayRef<float> hessian);
+
+/// The weight as the compiled model will see it: float32 unchanged, float16
+/// rounded to half precision, integers quantized (by GPTQ when `hessian` is
+/// not empty, else RTN) and dequantized.
+llvm::Expected<llvm::SmallVector<float>>
+simulateWeightPrecision(llvm::ArrayRef<float> weights, int64_t k, int64_t n,
+                        const WeightPrecision &precision, llvm::ArrayRef<float> hessian);
+
+/// Rounds to IEEE half (round to nearest even, overflow to infinity) and back.
+float roundToHalf(float value);
+
+} // namespace mlir::nibble
+
+#endif // NIBBLE_DIALECT_NIBBLE_UTILS_WEIGHTQUANTIZER_H
