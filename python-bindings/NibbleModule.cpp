@@ -14,18 +14,31 @@ namespace py = pybind11;
 using namespace mlir::nibble;
 
 /// Compiles `modelPath` into `dir/lib<name>.so` + `dir/<name>.h` for
-/// `outputPath` = `dir/<name>`. Raises RuntimeError with the one-line
+/// `outputPath` = `dir/<name>`, and the quantization report to `reportPath`
+/// when the model is measured (auto, calibration data, or a report path). Raises RuntimeError with the one-line
 /// compiler message on failure.
 static void compileModelToLibrary(const std::string &modelPath,
                                   const std::string &outputPath,
                                   const std::string &quantize,
                                   const std::string &target, int64_t groupSize,
-                                  const std::vector<std::string> &inputShapes) {
+                                  const std::vector<std::string> &inputShapes,
+                                  bool asymmetric, const std::string &calibration,
+                                  const std::string &budget,
+                                  const std::string &precisionConfig,
+                                  const std::string &method,
+                                  const std::string &reportPath, bool measure) {
   CompilerOptions options;
   options.emit = EmitKind::Library;
   options.output = outputPath;
   options.quantize.mode = quantize;
   options.quantize.groupSize = groupSize;
+  options.quantize.asymmetric = asymmetric;
+  options.measurement.calibrationPath = calibration;
+  options.measurement.budget = budget;
+  options.measurement.precisionConfigPath = precisionConfig;
+  options.measurement.method = method;
+  options.reportPath = reportPath;
+  options.measurement.measure = measure;
   options.target = target;
   for (const std::string &spec : inputShapes)
     if (llvm::Error err = parseInputShape(spec, options.import))
@@ -45,6 +58,9 @@ PYBIND11_MODULE(_nibble, m) {
   m.def("compile_model", &compileModelToLibrary, py::arg("model_path"),
         py::arg("output_path"), py::arg("quantize") = "none",
         py::arg("target") = "host", py::arg("group_size") = 128,
-        py::arg("input_shapes") = std::vector<std::string>{},
+        py::arg("input_shapes") = std::vector<std::string>{}, py::arg("asymmetric") = false,
+        py::arg("calibration") = "", py::arg("budget") = "",
+        py::arg("precision_config") = "", py::arg("method") = "auto",
+        py::arg("report_path") = "", py::arg("measure") = false,
         "Compile an ONNX model to a shared library (lib<name>.so + <name>.h).");
 }

@@ -5,6 +5,8 @@
 #include "nibble/Compiler/InitAll.h"
 #include "nibble/Compiler/Linker.h"
 #include "nibble/Compiler/ModelDescription.h"
+#include "nibble/Compiler/PhaseRunner.h"
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Target/CPU/CPUTarget.h"
 #include "nibble/Target/CUDA/CUDATarget.h"
 
@@ -16,6 +18,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -36,27 +39,6 @@ std::optional<EmitKind> mlir::nibble::parseEmitKind(llvm::StringRef name) {
       .Default(std::nullopt);
 }
 
-namespace {
-/// Collects the first error diagnostic of a pass pipeline as one line.
-class FirstErrorHandler {
-public:
-  explicit FirstErrorHandler(MLIRContext &ctx)
-      : handler(&ctx, [this](Diagnostic &diag) {
-          if (diag.getSeverity() == DiagnosticSeverity::Error && message.empty()) {
-            std::string where;
-            if (auto nameLoc = dyn_cast<NameLoc>(diag.getLocation()))
-              where = " (node '" + nameLoc.getName().str() + "')";
-            message = diag.str() + where;
-          }
-          return success();
-        }) {}
-  std::string message;
-
-private:
-  ScopedDiagnosticHandler handler;
-};
-} // namespace
-
 /// Writes `text` to `path` ("-" = stdout) atomically.
 static llvm::Error writeText(llvm::StringRef path, llvm::StringRef text) {
   std::error_code ec;
@@ -68,27 +50,22 @@ static llvm::Error writeText(llvm::StringRef path, llvm::StringRef text) {
   return llvm::Error::success();
 }
 
-static llvm::Error runPasses(ModuleOp module, llvm::function_ref<void(PassManager &)> build,
-                             llvm::StringRef phase) {
-  PassManager pm(module->getContext());
-  build(pm);
-  FirstErrorHandler errors(*module->getContext());
-  if (failed(pm.run(module)))
-    return llvm::createStringError(phase.str() + " phase failed: " +
-                                   (errors.message.empty() ? "unknown error" : errors.message));
-  return llvm::Error::success();
-}
-
 llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
                                        const CompilerOptions &options) {
   if (options.compileTo && options.emit != EmitKind::MLIR)
     return llvm::createStringError("--compile-to stops before code generation; use it with --emit=mlir");
   if (options.output.empty())
     return llvm::createStringError("no output path; give one with -o");
+  if (options.quantize.mode == "w8a8")
+    return llvm::createStringError("--quantize=w8a8 (int8 activations) is not supported yet; "
+                                   "use none, int8, int4 or auto");
   if (options.quantize.mode != "none" && options.quantize.mode != "int8" &&
-      options.quantize.mode != "int4")
-    return llvm::createStringError("--quantize='" + options.quantize.mode +
-                                   "' is not supported yet; use none, int8 or int4");
+      options.quantize.mode != "int4" && options.quantize.mode != "auto")
+    return llvm::createStringError("unknown --quantize='" + options.quantize.mode +
+                                   "'; use none, int8, int4 or auto");
+  const MeasurementOptions &measurement = options.measurement;
+  if (llvm::Error err = validateQuantizationFlags(options.quantize, measurement))
+    return err;
   if (options.quantize.groupSize < 2)
     return llvm::createStringError("--group-size must be at least 2");
   // A CUDA build's host code is plain x86-64, so it runs on any GPU host.
@@ -130,13 +107,27 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
   if (auto done = emitMLIRIfStopping(Phase::Import))
     return std::move(*done);
 
-  if (llvm::Error err = runPasses(
-          module, [&](PassManager &pm) { buildQuantizePhase(pm, options.quantize); },
+  // Decisions that need the model run (calibration, selection) come first;
+  // they leave a precision on each layer they decide for.
+  int64_t floatWeightBytes = getConstantBytes(module);
+  std::optional<QuantizationReport> report;
+  if (needsPlanning(options.quantize, measurement)) {
+    llvm::Expected<std::optional<QuantizationReport>> planned = planQuantization(
+        module, *imported, options.import.entryName, options.quantize, measurement);
+    if (!planned)
+      return planned.takeError();
+    report = std::move(*planned);
+  }
+  QuantizeOptions passOptions = options.quantize;
+  if (passOptions.mode == "auto")
+    passOptions.mode = "none"; // every layer carries its selected precision
+  if (llvm::Error err = runPhase(
+          module, [&](OpPassManager &pm) { buildQuantizePhase(pm, passOptions); },
           "quantize"))
     return err;
   if (auto done = emitMLIRIfStopping(Phase::Quantize))
     return std::move(*done);
-  if (llvm::Error err = runPasses(module, buildFusePhase, "fuse"))
+  if (llvm::Error err = runPhase(module, buildFusePhase, "fuse"))
     return err;
   if (auto done = emitMLIRIfStopping(Phase::Fuse))
     return std::move(*done);
@@ -152,6 +143,24 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
   description.inputs = imported->inputs;
   description.outputs = imported->outputs;
   describeLayers(module, description);
+  // The report describes the output, so it appears only once that exists.
+  auto publishReport = [&](llvm::Error written) -> llvm::Error {
+    if (written || !report)
+      return written;
+    report->model = description.modelName;
+    report->floatWeightBytes = floatWeightBytes;
+    report->weightBytes = description.weightBytes;
+    if (!options.reportPath.empty()) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << llvm::formatv("{0:2}", toJSON(*report)) << "\n";
+      if (llvm::Error err = writeText(options.reportPath, text))
+        return err;
+    }
+    if (options.printReport)
+      printReportTable(*report, options.output == "-" ? llvm::errs() : llvm::outs());
+    return llvm::Error::success();
+  };
 
   // The entry gets its link name before lowering fixes the symbol.
   module.walk([&](func::FuncOp func) {
@@ -159,21 +168,21 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
       func.setSymName(kEntrySymbol);
   });
   if (cudaTarget) {
-    if (llvm::Error err = runPasses(module, buildCUDAKernelPhase, "lower"))
+    if (llvm::Error err = runPhase(module, buildCUDAKernelPhase, "lower"))
       return err;
-    if (llvm::Error err = runPasses(
+    if (llvm::Error err = runPhase(
             module,
-            [&](PassManager &pm) {
+            [&](OpPassManager &pm) {
               buildCUDABinaryPhase(pm, cudaTarget->chip, cudaTarget->toolkitPath,
                                    cudaTarget->libdevicePath);
             },
             "lower"))
       return err;
-  } else if (llvm::Error err = runPasses(module, buildCPULoweringPhase, "lower")) {
+  } else if (llvm::Error err = runPhase(module, buildCPULoweringPhase, "lower")) {
     return err;
   }
   if (options.emit == EmitKind::MLIR)
-    return std::move(*emitMLIRIfStopping(stop));
+    return publishReport(std::move(*emitMLIRIfStopping(stop)));
 
   llvm::LLVMContext llvmContext;
   llvm::Expected<std::unique_ptr<llvm::Module>> llvmModule =
@@ -184,10 +193,10 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
     std::string text;
     llvm::raw_string_ostream os(text);
     (*llvmModule)->print(os, nullptr);
-    return writeText(options.output, text);
+    return publishReport(writeText(options.output, text));
   }
   if (options.emit == EmitKind::Object)
-    return emitObjectFile(**llvmModule, *target, options.output);
-  return linkModel(**llvmModule, *target, description, kEntrySymbol,
-                   options.emit == EmitKind::Library, options.output);
+    return publishReport(emitObjectFile(**llvmModule, *target, options.output));
+  return publishReport(linkModel(**llvmModule, *target, description, kEntrySymbol,
+                                 options.emit == EmitKind::Library, options.output));
 }

@@ -32,11 +32,10 @@ llvm::StringRef mlir::nibble::phaseNames() {
 
 void mlir::nibble::buildQuantizePhase(OpPassManager &pm,
                                       const QuantizeOptions &options) {
-  if (options.mode == "none")
-    return;
   NibbleQuantizeWeightsPassOptions passOptions;
   passOptions.mode = options.mode;
   passOptions.groupSize = options.groupSize;
+  passOptions.asymmetric = options.asymmetric;
   pm.addNestedPass<func::FuncOp>(createNibbleQuantizeWeightsPass(passOptions));
 }
 

@@ -7,6 +7,7 @@ mistake is a ValueError naming the input instead of a wrong answer.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -92,7 +93,8 @@ class Model:
     """
 
     def __init__(self, library_path: str | os.PathLike,
-                 _workdir: tempfile.TemporaryDirectory | None = None):
+                 _workdir: tempfile.TemporaryDirectory | None = None,
+                 _measured_report: dict | None = None):
         library = _capi.ModelLibrary(Path(library_path))
         handle = library.load()
         if not handle:
@@ -115,6 +117,7 @@ class Model:
                              _text(layer.precision), layer.weight_bytes)
                        for layer in desc.layers[:desc.num_layers]]
         self.weight_bytes = desc.weight_bytes
+        self._measured_report = _measured_report
 
     @property
     def library_path(self) -> Path:
@@ -159,10 +162,15 @@ class Model:
     def report(self) -> dict:
         """The compilation report: the data of `nibble-compile --report`.
 
-        For now it holds each layer's precision and weight bytes and the
-        total weight bytes; more keys (e.g. measured quality) will be added,
-        so read it by key.
+        A model compiled with calibration data, --quantize=auto or
+        ``report=True`` was measured: the report then holds per-layer
+        precisions, bytes, sensitivities and SQNR, and end-to-end error with
+        its tails (docs/quantization.md lists every key). Otherwise it holds
+        each layer's precision and weight bytes and the total weight bytes.
+        Read it by key: keys may be added.
         """
+        if self._measured_report is not None:
+            return self._measured_report
         return {"layers": [layer._asdict() for layer in self.layers],
                 "weight_bytes": self.weight_bytes}
 
@@ -225,13 +233,20 @@ def load(library_path: str | os.PathLike) -> Model:
 
 def compile(path: str | os.PathLike, quantize: str = "none", target: str = "host",
             group_size: int = 128,
-            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Model:
+            input_shapes: Mapping[str, Sequence[int]] | None = None, *,
+            calibration: str | os.PathLike | None = None, budget: str | None = None,
+            precision_config: str | os.PathLike | None = None, method: str = "auto",
+            asymmetric: bool = False, report: bool = False) -> Model:
     """Compiles an ONNX model into a temporary library and loads it.
 
     The arguments mean what nibble-compile's flags of the same names mean;
-    `input_shapes` fixes symbolic dimensions, e.g. {"x": (4, 64)}. Compiler
-    errors raise RuntimeError with nibble-compile's one-line message. The
-    returned Model owns the temporary directory and deletes it on close().
+    `input_shapes` fixes symbolic dimensions, e.g. {"x": (4, 64)};
+    `calibration` is a .npz file or directory of sample inputs, `budget`
+    "size=F" or "sqnr=DB" for quantize="auto"; `report=True` measures the
+    quantized model even without calibration data (on random inputs). The
+    measured report is ``model.report``. Compiler errors raise RuntimeError
+    with nibble-compile's one-line message. The returned Model owns the
+    temporary directory and deletes it on close().
     """
     # Imported here so that load() works where only the pure-Python part of the
     # package is installed (deploying libraries built by nibble-compile).
@@ -246,9 +261,17 @@ def compile(path: str | os.PathLike, quantize: str = "none", target: str = "host
     try:
         stem = re.sub(r"\W", "_", Path(path).stem, flags=re.ASCII) or "model"
         output = Path(workdir.name) / stem
-        _nibble.compile_model(os.fspath(path), str(output), quantize, target,
-                              group_size, _shape_flags(input_shapes))
-        return Model(output.with_name(f"lib{stem}.so"), _workdir=workdir)
+        report_path = Path(workdir.name) / "report.json"
+        _nibble.compile_model(
+            os.fspath(path), str(output), quantize, target, group_size,
+            _shape_flags(input_shapes), asymmetric=asymmetric,
+            calibration=os.fspath(calibration) if calibration is not None else "",
+            budget=budget or "",
+            precision_config=os.fspath(precision_config) if precision_config is not None else "",
+            method=method, report_path=str(report_path), measure=report)
+        measured = json.loads(report_path.read_text()) if report_path.exists() else None
+        return Model(output.with_name(f"lib{stem}.so"), _workdir=workdir,
+                     _measured_report=measured)
     except BaseException:
         workdir.cleanup()
         raise

@@ -462,3 +462,52 @@ def random_inputs(model: onnx.ModelProto, seed: int = 0,
         else:
             raise NotImplementedError(f"no random inputs for {dtype}")
     return inputs
+
+
+# ---------------------------------------------------------------------------
+# Models for calibration, sensitivity and precision selection
+# ---------------------------------------------------------------------------
+
+def outlier_mlp(batch: int = 8, width: int = 256, layers: int = 6,
+                sensitive_layer: int = 2, seed: int = 30) -> onnx.ModelProto:
+    """A residual MLP with the two things that make quantization hard in LLMs.
+
+    - Outlier channels: before each MatMul, a constant per-channel gain (as a
+      LayerNorm's gamma would) lifts 4 of the input channels 25x, so the
+      output error is dominated by how those rows of the weight are rounded
+      (what GPTQ's Hessian weighting exploits).
+    - One sensitive layer: `sensitive_layer`'s weight is heavy-tailed
+      (Student t, 1.5 degrees of freedom), so a 4-bit grid sized by its
+      largest values wipes out the rest; the other layers are Gaussian.
+
+    x[batch, width] -> layers x (Mul gain -> MatMul -> Add bias -> Tanh, plus
+    the residual) -> MatMul head = "y".
+    """
+    g = GraphBuilder("outlier_mlp", seed)
+    h = g.input("x", np.float32, [batch, width])
+    for layer in range(layers):
+        gain = np.ones(width, np.float32)
+        gain[g.rng.choice(width, 4, replace=False)] = 25.0
+        if layer == sensitive_layer:
+            w = g.rng.standard_t(1.5, (width, width)) / (3.0 * math.sqrt(width))
+        else:
+            w = g.rng.standard_normal((width, width)) / math.sqrt(width)
+        w = w / np.sqrt(1.0 + 624.0 * 4 / width)  # keep the output scale near 1
+        scaled = g.op("Mul", h, g.f32(gain, "gain"))
+        product = g.op("MatMul", scaled, g.f32(w, "w"), name=f"fc{layer}")
+        h = g.op("Add", h, g.op("Tanh", g.op("Add", product, g.bias(width))))
+    g.op("MatMul", h, g.weight(width, width), name="head", out="y")
+    g.output("y", np.float32, [batch, width])
+    return g.build()
+
+
+def correlated_inputs(model: onnx.ModelProto, samples: int, seed: int) -> np.ndarray:
+    """`samples` inputs [samples, batch, width] for outlier_mlp whose channels
+    are correlated (a random mix of width/4 latent factors), as real
+    activations are."""
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    batch, width = shape
+    mix = np.random.default_rng(1234).standard_normal((width // 4, width)) / math.sqrt(width / 4)
+    rng = np.random.default_rng(seed)
+    latent = rng.standard_normal((samples, batch, width // 4))
+    return (latent @ mix + 0.1 * rng.standard_normal((samples, batch, width))).astype(np.float32)

@@ -103,3 +103,28 @@ def test_load_library_built_by_nibble_compile(nibble, nibble_compile, mlp_path, 
     with nibble.load(library) as model:
         outputs = model.run(inputs)
     harness.assert_outputs_match(outputs, harness.ort_run(mlp_path, inputs))
+
+
+def test_auto_compile_exposes_the_measured_report(nibble, compiler_extension, mlp_path,
+                                                  tmp_path):
+    samples = models.random_inputs(onnx.load(mlp_path), seed=3)["x"]
+    calibration = tmp_path / "calibration.npz"
+    np.savez(calibration, x=np.stack([samples, 0.5 * samples, -samples]))
+    with nibble.compile(mlp_path, quantize="auto", calibration=calibration,
+                        budget="size=0.3") as model:
+        report = model.report
+        assert report["mode"] == "auto" and report["budget"] == "size=0.3"
+        assert report["calibration"]["samples"] == 3
+        assert report["weight_bytes"] == model.weight_bytes
+        assert report["weight_bytes"] <= 0.3 * report["float_weight_bytes"]
+        assert [l["name"] for l in report["layers"]] == [l.name for l in model.layers]
+        assert [l["precision"] for l in report["layers"]] == [l.precision for l in model.layers]
+        assert report["end_to_end"]["sqnr_db"] > 20.0
+        out = model.run({"x": samples})
+        assert np.all(np.isfinite(out["logits"]))
+    # Without measurement the report is the layer table only.
+    with nibble.compile(mlp_path, quantize="int8") as model:
+        assert "end_to_end" not in model.report
+    # report=True measures on random inputs.
+    with nibble.compile(mlp_path, quantize="int8", report=True) as model:
+        assert model.report["calibration"]["source"] == "random normal inputs"

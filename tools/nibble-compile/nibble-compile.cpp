@@ -2,7 +2,10 @@
 //
 //   nibble-compile MODEL.onnx -o OUT [--emit=exe|lib|obj|mlir|llvm]
 //       [--compile-to=PHASE] [--target=host|x86-64-avx512|x86-64-avx2|cuda-sm80|cuda-sm90]
-//       [--quantize=none|int8|int4] [--group-size=N] [--input-shape=NAME:DxD]
+//       [--quantize=none|int8|int4|auto] [--group-size=N] [--asymmetric]
+//       [--calibration=DIR|FILE.npz] [--budget=size=F|sqnr=DB]
+//       [--precision-config=FILE.json] [--method=auto|rtn|gptq]
+//       [--report=FILE.json] [--input-shape=NAME:DxD]
 //
 // Every failure is one line on stderr and exit code 1.
 //
@@ -41,10 +44,36 @@ int main(int argc, char **argv) {
       cl::cat(category));
   cl::opt<std::string> target("target", cl::desc("host, x86-64-avx512, x86-64-avx2, cuda-sm80, cuda-sm90 (NVIDIA GPU; needs the CUDA toolkit)"),
                               cl::init("host"), cl::cat(category));
-  cl::opt<std::string> quantize("quantize", cl::desc("weight precision: none, int8, int4"),
-                                cl::init("none"), cl::cat(category));
+  cl::opt<std::string> quantize(
+      "quantize",
+      cl::desc("weight precision: none, int8, int4, or auto (per layer, under --budget)"),
+      cl::init("none"), cl::cat(category));
   cl::opt<int64_t> groupSize("group-size", cl::desc("rows of K per int4 scale"),
                              cl::init(128), cl::cat(category));
+  cl::opt<bool> asymmetric("asymmetric",
+                           cl::desc("unsigned weights with zero points (uint8/uint4)"),
+                           cl::cat(category));
+  cl::opt<std::string> calibration(
+      "calibration",
+      cl::desc("sample inputs to calibrate and measure on: a .npz file or a directory"),
+      cl::value_desc("DIR|FILE.npz"), cl::cat(category));
+  cl::opt<std::string> budget(
+      "budget",
+      cl::desc("for --quantize=auto: size=F (fraction of the float weight bytes) or "
+               "sqnr=DB (least end-to-end SQNR)"),
+      cl::cat(category));
+  cl::opt<std::string> precisionConfig(
+      "precision-config",
+      cl::desc("JSON overrides by node-name pattern: "
+               "{\"layers\": [{\"match\": \"GLOB\", \"precision\": \"fp16\"}]}"),
+      cl::value_desc("FILE.json"), cl::cat(category));
+  cl::opt<std::string> method(
+      "method",
+      cl::desc("weight rounding: rtn, gptq, or auto (gptq with --calibration)"),
+      cl::init("auto"), cl::cat(category));
+  cl::opt<std::string> report(
+      "report", cl::desc("write the quantization report (per layer and end to end) as JSON"),
+      cl::value_desc("FILE.json"), cl::cat(category));
   cl::list<std::string> inputShapes(
       "input-shape", cl::desc("fix a graph input's shape, e.g. x:1x3x224x224"),
       cl::value_desc("NAME:DxD"), cl::cat(category));
@@ -80,6 +109,17 @@ int main(int argc, char **argv) {
   options.target = target;
   options.quantize.mode = quantize;
   options.quantize.groupSize = groupSize;
+  options.quantize.asymmetric = asymmetric;
+  options.measurement.calibrationPath = calibration;
+  options.measurement.budget = budget;
+  options.measurement.precisionConfigPath = precisionConfig;
+  options.measurement.method = method;
+  // Progress lines would break the one-line error contract of scripts.
+  options.measurement.showProgress = llvm::errs().is_displayed();
+  options.reportPath = report;
+  // Asking for a report measures the model even without calibration data.
+  options.measurement.measure = !report.empty();
+  options.printReport = true;
   for (const std::string &spec : inputShapes)
     if (llvm::Error err = parseInputShape(spec, options.import))
       return fail(llvm::toString(std::move(err)));

@@ -9,6 +9,7 @@
 #define NIBBLE_COMPILER_DRIVER_H
 
 #include "nibble/Compiler/Pipelines.h"
+#include "nibble/Compiler/QuantizationPlanner.h"
 #include "nibble/Import/Onnx/OnnxImporter.h"
 
 #include "llvm/Support/Error.h"
@@ -26,6 +27,13 @@ std::optional<EmitKind> parseEmitKind(llvm::StringRef name);
 struct CompilerOptions {
   ImportOptions import;
   QuantizeOptions quantize;
+  /// Calibration, budget, overrides and method (QuantizationPlanner.h).
+  MeasurementOptions measurement;
+  /// Where to write the quantization report as JSON ("" = nowhere), when
+  /// the model is measured (see MeasurementOptions::measure).
+  std::string reportPath;
+  /// Print the report's table on stdout (stderr when IR goes to stdout).
+  bool printReport = false;
   /// `--target`: host, x86-64-avx512, x86-64-avx2.
   std::string target = "host";
   /// The last phase to run; only meaningful with EmitKind::MLIR.

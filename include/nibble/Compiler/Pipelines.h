@@ -34,13 +34,17 @@ llvm::StringRef phaseNames();
 
 /// Options of the quantize phase.
 struct QuantizeOptions {
-  /// "none", "int8" or "int4".
+  /// "none", "int8" or "int4": the precision of layers that carry no
+  /// `nibble.precision` of their own.
   std::string mode = "none";
   /// Rows of K per scale for int4.
   int64_t groupSize = 128;
+  /// Unsigned storage with zero points instead of symmetric signed.
+  bool asymmetric = false;
 };
 
-/// Adds the quantize phase (nothing when mode is "none").
+/// Adds the quantize phase: layers with a `nibble.precision` get it, the
+/// others `mode` ("none" leaves them float).
 void buildQuantizePhase(OpPassManager &pm, const QuantizeOptions &options);
 
 /// Adds the fuse phase: dequantize+matmul fusion, then canonicalization.

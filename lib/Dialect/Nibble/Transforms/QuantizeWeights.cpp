@@ -120,9 +120,11 @@ struct NibbleQuantizeWeightsPass final
 
     int64_t k = match.k, n = match.n;
     SmallVector<float> weights = *readFloatElements(getConstantElements(match.weight));
-    StringRef layer = "weight";
+    StringRef layer = "weight", opType = "MatMul";
     if (auto name = matmul->getAttrOfType<StringAttr>(kLayerAttrName))
       layer = name.getValue();
+    if (auto type = matmul->getAttrOfType<StringAttr>(kOpTypeAttrName))
+      opType = type.getValue();
     OpBuilder builder(matmul);
     Location loc = match.weight.getLoc();
     MLIRContext *ctx = &getContext();
@@ -149,8 +151,7 @@ struct NibbleQuantizeWeightsPass final
         hessian.empty() ? quantizeRTN(weights, k, n, *precision)
                         : quantizeGPTQ(weights, k, n, *precision, hessian);
     if (!quantized)
-      return matmul.emitError() << "cannot quantize the weight of "
-                                << matmul->getAttrOfType<StringAttr>(kOpTypeAttrName)
+      return matmul.emitError() << "cannot quantize the weight of " << opType
                                 << " node '" << layer
                                 << "': " << llvm::toString(quantized.takeError());
     bool perGroup = quantized->groupRows < k;

@@ -42,14 +42,6 @@ static std::string formatShortest(double value) {
   return text;
 }
 
-/// "768 B", "12.5 KiB", "3.20 MiB".
-static std::string formatBytes(int64_t bytes) {
-  if (bytes < 1024)
-    return std::to_string(bytes) + " B";
-  if (bytes < (1 << 20))
-    return llvm::formatv("{0:f1} KiB", bytes / 1024.0).str();
-  return llvm::formatv("{0:f2} MiB", bytes / double(1 << 20)).str();
-}
 
 struct NibbleSelectPrecisionPass final
     : nibble::impl::NibbleSelectPrecisionPassBase<NibbleSelectPrecisionPass> {
@@ -121,7 +113,7 @@ struct NibbleSelectPrecisionPass final
             "allow smaller precisions",
             formatShortest(budgetSize),
             static_cast<double>(smallest) / floatBytes,
-            formatBytes(smallest), formatBytes(floatBytes)));
+            formatByteCount(smallest), formatByteCount(floatBytes)));
         return signalPassFailure();
       }
     } else {

@@ -9,6 +9,8 @@
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/Matchers.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <cstring>
 
 using namespace mlir;
@@ -151,8 +153,19 @@ int64_t mlir::nibble::getStorageBytes(ShapedType type) {
 int64_t mlir::nibble::getConstantBytes(Operation *root) {
   int64_t bytes = 0;
   root->walk([&](arith::ConstantOp constant) {
+    // Dead constants (a folded transpose's source) never reach the binary.
+    if (constant->use_empty())
+      return;
     if (auto type = dyn_cast<RankedTensorType>(constant.getType()))
       bytes += getStorageBytes(type);
   });
   return bytes;
+}
+
+std::string mlir::nibble::formatByteCount(int64_t bytes) {
+  if (bytes < 1024)
+    return std::to_string(bytes) + " B";
+  if (bytes < (1 << 20))
+    return llvm::formatv("{0:f1} KiB", bytes / 1024.0).str();
+  return llvm::formatv("{0:f2} MiB", bytes / double(1 << 20)).str();
 }

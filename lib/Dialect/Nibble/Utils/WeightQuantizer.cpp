@@ -46,6 +46,13 @@ std::string WeightPrecision::name() const {
   return text;
 }
 
+WeightPrecision WeightPrecision::forRows(int64_t k) const {
+  WeightPrecision result = *this;
+  if (result.groupSize >= k)
+    result.groupSize = 0;
+  return result;
+}
+
 int64_t WeightPrecision::groupRows(int64_t k) const {
   return groupSize > 0 ? std::min(groupSize, k) : k;
 }

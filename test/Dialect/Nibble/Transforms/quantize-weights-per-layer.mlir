@@ -102,7 +102,7 @@ func.func @nan_weight(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %zero = arith.constant 0.0 : f32
   %empty = tensor.empty() : tensor<1x2xf32>
   %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x2xf32>) -> tensor<1x2xf32>
-  // expected-error @+1 {{cannot quantize the weight of "Gemm" node 'bad': the weight holds NaN at element 0; fix the model, or keep the layer in fp32 with --precision-config}}
+  // expected-error @+1 {{cannot quantize the weight of Gemm node 'bad': the weight holds NaN at element 0; fix the model, or keep the layer in fp32 with --precision-config}}
   %y = linalg.matmul {nibble.layer = "bad", nibble.op_type = "Gemm", nibble.precision = "int8"}
          ins(%x, %w : tensor<1x2xf32>, tensor<2x2xf32>) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>

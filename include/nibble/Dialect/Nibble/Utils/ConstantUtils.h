@@ -15,6 +15,7 @@
 #include "llvm/ADT/SmallVector.h"
 
 #include <optional>
+#include <string>
 
 namespace mlir::nibble {
 
@@ -46,8 +47,11 @@ ElementsAttr makeRawConstant(RankedTensorType type, ArrayRef<char> bytes,
 /// one byte.
 int64_t getStorageBytes(ShapedType type);
 
-/// Bytes of all constant tensors (`arith.constant`) under `root`: what the
-/// binary holds as weights.
+/// A byte count for people: "768 B", "12.5 KiB", "3.20 MiB".
+std::string formatByteCount(int64_t bytes);
+
+/// Bytes of all used constant tensors (`arith.constant`) under `root`: what
+/// the binary holds as weights.
 int64_t getConstantBytes(Operation *root);
 
 } // namespace mlir::nibble

@@ -51,6 +51,10 @@ struct WeightPrecision {
   std::string name() const;
   bool isInteger() const { return kind == Kind::Integer; }
 
+  /// The same precision as it applies to a weight of `k` rows: a group of
+  /// at least K rows is one scale per column ("int4-g128" on K = 64 is
+  /// "int4").
+  WeightPrecision forRows(int64_t k) const;
   /// Rows of K that share a scale for a weight with `k` rows.
   int64_t groupRows(int64_t k) const;
   /// Smallest and largest stored integer.

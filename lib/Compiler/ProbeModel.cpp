@@ -1,0 +1,210 @@
+//===- ProbeModel.cpp - the float model, instrumented for measuring -------===//
+
+#include "nibble/Compiler/ProbeModel.h"
+
+#include "nibble/Compiler/Linker.h"
+#include "nibble/Compiler/ModelDescription.h"
+#include "nibble/Compiler/PhaseRunner.h"
+#include "nibble/Compiler/Pipelines.h"
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+#include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
+#include "nibble/Runtime/Tensor.h"
+#include "nibble/Runtime/nibble.h"
+#include "nibble/Target/CPU/CPUTarget.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstring>
+#include <dlfcn.h>
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+static constexpr llvm::StringLiteral kProbeEntry = "nibble_probe_entry";
+
+/// The loaded probe library and the C API entry points it exports.
+struct ProbeModel::Library {
+  std::string directory;
+  void *handle = nullptr;
+  nibble_model *model = nullptr;
+  decltype(&nibble_model_run) run = nullptr;
+  decltype(&nibble_model_free) free = nullptr;
+  decltype(&nibble_model_last_error) lastError = nullptr;
+
+  ~Library() {
+    if (model && free)
+      free(model);
+    if (handle)
+      dlclose(handle);
+    if (!directory.empty())
+      llvm::sys::fs::remove_directories(directory);
+  }
+};
+
+ProbeModel::~ProbeModel() = default;
+
+SmallVector<QuantizableMatmul> mlir::nibble::findMeasurableMatmuls(func::FuncOp entry) {
+  SmallVector<QuantizableMatmul> matmuls;
+  entry.walk([&](linalg::MatmulOp op) {
+    if (auto match = matchQuantizableMatmul(op))
+      if (getElementTypeOrSelf(op.getInputs()[0].getType()).isF32())
+        matmuls.push_back(*match);
+  });
+  return matmuls;
+}
+
+static std::string str(StringAttr attr) { return attr ? attr.str() : ""; }
+
+llvm::Expected<std::unique_ptr<ProbeModel>>
+ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
+                  const std::vector<GraphTensorInfo> &inputs,
+                  const std::vector<GraphTensorInfo> &outputs) {
+  std::unique_ptr<ProbeModel> probe(new ProbeModel());
+  probe->inputs = inputs;
+  probe->outputs = outputs;
+  probe->graphOutputs = outputs;
+  OwningOpRef<ModuleOp> clone(module.clone());
+  auto entry = clone->lookupSymbol<func::FuncOp>(entryName);
+  if (!entry)
+    return llvm::createStringError("the model has no entry function '" + entryName.str() + "'");
+
+  // Lift weights to arguments and tap activations, in walk order.
+  SmallVector<Value> taps;
+  for (QuantizableMatmul match : findMeasurableMatmuls(entry)) {
+    ProbeLayer layer;
+    layer.name = str(match.op->getAttrOfType<StringAttr>(kLayerAttrName));
+    layer.opType = str(match.op->getAttrOfType<StringAttr>(kOpTypeAttrName));
+    layer.k = match.k;
+    layer.n = match.n;
+    SmallVector<float> values = *readFloatElements(getConstantElements(match.weight));
+    layer.weight.assign(values.begin(), values.end());
+    auto lhsType = cast<RankedTensorType>(match.op.getInputs()[0].getType());
+    layer.activationElements = lhsType.getNumElements();
+    unsigned index = entry.getNumArguments();
+    if (failed(entry.insertArgument(index, match.weight.getType(), {}, match.op.getLoc())))
+      return llvm::createStringError("cannot instrument the model for calibration");
+    match.op->setOperand(1, entry.getArgument(index));
+    taps.push_back(match.op.getInputs()[0]);
+
+    GraphTensorInfo weightInfo{"nibble.weight." + std::to_string(probe->layers.size()),
+                               NIBBLE_DTYPE_F32, {match.k, match.n}};
+    probe->inputs.push_back(weightInfo);
+    GraphTensorInfo tapInfo{"nibble.activation." + std::to_string(probe->layers.size()),
+                            NIBBLE_DTYPE_F32,
+                            std::vector<int64_t>(lhsType.getShape().begin(),
+                                                 lhsType.getShape().end())};
+    probe->outputs.push_back(tapInfo);
+    probe->layers.push_back(std::move(layer));
+  }
+  auto returnOp = cast<func::ReturnOp>(entry.getBody().front().getTerminator());
+  for (Value tap : taps) {
+    if (failed(entry.insertResult(entry.getNumResults(), tap.getType(), {})))
+      return llvm::createStringError("cannot instrument the model for calibration");
+    returnOp->insertOperands(returnOp->getNumOperands(), tap);
+  }
+  entry.setSymName(kProbeEntry);
+
+  if (llvm::Error err = runPhase(*clone, buildCPULoweringPhase, "calibration build"))
+    return std::move(err);
+  llvm::Expected<CPUTarget> host = resolveCPUTarget("host");
+  if (!host)
+    return host.takeError();
+  llvm::LLVMContext llvmContext;
+  llvm::Expected<std::unique_ptr<llvm::Module>> llvmModule =
+      translateToOptimizedLLVMIR(*clone, llvmContext, *host);
+  if (!llvmModule)
+    return llvmModule.takeError();
+
+  auto library = std::make_unique<Library>();
+  llvm::SmallString<128> directory;
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("nibble-probe", directory))
+    return llvm::createStringError("cannot create a temporary directory: " + ec.message());
+  library->directory = std::string(directory);
+  ModelDescription description;
+  description.modelName = "probe";
+  description.target = host->describe();
+  description.inputs = probe->inputs;
+  description.outputs = probe->outputs;
+  llvm::SmallString<128> output(directory);
+  llvm::sys::path::append(output, "probe");
+  if (llvm::Error err = linkModel(**llvmModule, *host, description, kProbeEntry,
+                                  /*library=*/true, output))
+    return std::move(err);
+  llvm::SmallString<128> soPath(directory);
+  llvm::sys::path::append(soPath, "libprobe.so");
+  library->handle = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library->handle)
+    return llvm::createStringError(std::string("cannot load the calibration build: ") +
+                                   dlerror());
+  auto load = reinterpret_cast<decltype(&nibble_model_load)>(
+      dlsym(library->handle, "nibble_model_load"));
+  library->run =
+      reinterpret_cast<decltype(&nibble_model_run)>(dlsym(library->handle, "nibble_model_run"));
+  library->free =
+      reinterpret_cast<decltype(&nibble_model_free)>(dlsym(library->handle, "nibble_model_free"));
+  library->lastError = reinterpret_cast<decltype(&nibble_model_last_error)>(
+      dlsym(library->handle, "nibble_model_last_error"));
+  if (!load || !library->run || !library->free || !library->lastError ||
+      !(library->model = load()))
+    return llvm::createStringError("the calibration build does not export the model API");
+  probe->library = std::move(library);
+
+  for (const GraphTensorInfo &info : probe->outputs) {
+    int64_t elements = 1;
+    for (int64_t d : info.shape)
+      elements *= d;
+    probe->outputBuffers.emplace_back(
+        elements * ::nibble::dtypeSize(static_cast<nibble_dtype>(info.onnxType)));
+  }
+  return probe;
+}
+
+llvm::Error ProbeModel::run(const CalibrationSample &sample,
+                            const std::vector<const std::vector<float> *> &weights,
+                            bool withActivations, ProbeRun &result) {
+  std::vector<std::string> names;
+  std::vector<const void *> data;
+  for (auto [info, array] : llvm::zip_equal(
+           llvm::ArrayRef(inputs).take_front(sample.inputs.size()), sample.inputs)) {
+    names.push_back(info.name);
+    data.push_back(array.Bytes.data());
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    names.push_back(inputs[sample.inputs.size() + i].name);
+    const std::vector<float> *weight = i < weights.size() ? weights[i] : nullptr;
+    data.push_back(weight && !weight->empty() ? weight->data() : layers[i].weight.data());
+  }
+  std::vector<const char *> namePointers;
+  for (const std::string &name : names)
+    namePointers.push_back(name.c_str());
+  std::vector<void *> outputPointers;
+  for (std::vector<uint8_t> &buffer : outputBuffers)
+    outputPointers.push_back(buffer.data());
+  if (library->run(library->model, static_cast<int32_t>(names.size()), namePointers.data(),
+                   data.data(), outputPointers.data()) != 0)
+    return llvm::createStringError("calibration run on " + sample.source +
+                                   " failed: " + library->lastError(library->model));
+
+  size_t numGraphOutputs = outputs.size() - layers.size();
+  auto asFloats = [](const std::vector<uint8_t> &bytes, std::vector<float> &values) {
+    values.resize(bytes.size() / sizeof(float));
+    std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
+  };
+  result.outputs.resize(numGraphOutputs);
+  for (size_t i = 0; i < numGraphOutputs; ++i) {
+    if (outputs[i].onnxType == NIBBLE_DTYPE_F32)
+      asFloats(outputBuffers[i], result.outputs[i]);
+    else
+      result.outputs[i].clear();
+  }
+  result.activations.resize(withActivations ? layers.size() : 0);
+  for (size_t i = 0; withActivations && i < layers.size(); ++i)
+    asFloats(outputBuffers[numGraphOutputs + i], result.activations[i]);
+  return llvm::Error::success();
+}

@@ -1,0 +1,599 @@
+//===- QuantizationPlanner.cpp - calibrate, measure, select, verify -------===//
+
+#include "nibble/Compiler/QuantizationPlanner.h"
+
+#include "nibble/Compiler/CalibrationData.h"
+#include "nibble/Compiler/PhaseRunner.h"
+#include "nibble/Compiler/ProbeModel.h"
+#include "nibble/Dialect/Nibble/Transforms/Passes.h"
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+#include "nibble/Dialect/Nibble/Utils/PrecisionSelection.h"
+#include "nibble/Dialect/Nibble/Utils/WeightQuantizer.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <map>
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+/// Samples drawn when the user gave no calibration data but asked for a
+/// report.
+static constexpr unsigned kRandomSamples = 8;
+/// Bins of the |x| histogram percentiles come from.
+static constexpr int kHistogramBins = 2048;
+
+namespace {
+
+struct Budget {
+  enum class Kind { None, Size, Sqnr } kind = Kind::None;
+  double value = 0.0;
+};
+
+/// One layer as the planner tracks it.
+struct PlannedLayer {
+  linalg::MatmulOp op;
+  /// The ONNX node name (nibble.layer).
+  std::string name;
+  int64_t k = 0;
+  /// Set once the model is measured.
+  const ProbeLayer *probe = nullptr;
+  bool forced = false;
+  WeightPrecision precision;
+  /// E[x^T x] (K x K) for GPTQ; empty for RTN.
+  std::vector<float> hessian;
+  ActivationRange activation;
+  std::vector<std::pair<std::string, double>> sensitivity;
+  /// Noise each measured precision causes alone, by name.
+  std::map<std::string, double> noiseByPrecision;
+};
+
+} // namespace
+
+static llvm::Expected<Budget> parseBudget(llvm::StringRef text) {
+  Budget budget;
+  if (text.empty())
+    return budget;
+  auto [kind, value] = text.split('=');
+  if ((kind != "size" && kind != "sqnr") || value.getAsDouble(budget.value) ||
+      !(budget.value > 0.0) || !std::isfinite(budget.value))
+    return llvm::createStringError("--budget='" + text.str() +
+                                   "' is not size=F (a fraction of the float weight bytes, "
+                                   "e.g. size=0.25) or sqnr=DB (e.g. sqnr=30)");
+  budget.kind = kind == "size" ? Budget::Kind::Size : Budget::Kind::Sqnr;
+  return budget;
+}
+
+bool mlir::nibble::needsPlanning(const QuantizeOptions &quantize,
+                                 const MeasurementOptions &options) {
+  return quantize.mode == "auto" || !options.calibrationPath.empty() || options.measure ||
+         !options.precisionConfigPath.empty();
+}
+
+llvm::Error mlir::nibble::validateQuantizationFlags(const QuantizeOptions &quantize,
+                                                    const MeasurementOptions &options) {
+  llvm::Expected<Budget> budget = parseBudget(options.budget);
+  if (!budget)
+    return budget.takeError();
+  if (quantize.mode == "auto") {
+    if (budget->kind == Budget::Kind::None)
+      return llvm::createStringError("--quantize=auto needs a budget: --budget=size=F (a "
+                                     "fraction of the float weight bytes) or --budget=sqnr=DB");
+    if (options.calibrationPath.empty())
+      return llvm::createStringError(
+          "--quantize=auto measures each layer on sample inputs; give them with "
+          "--calibration=DIR|FILE.npz");
+  } else if (budget->kind != Budget::Kind::None) {
+    return llvm::createStringError("--budget applies to --quantize=auto, not --quantize=" +
+                                   quantize.mode);
+  }
+  if (options.method != "auto" && options.method != "rtn" && options.method != "gptq")
+    return llvm::createStringError("--method='" + options.method +
+                                   "' is not one of auto, rtn, gptq");
+  if (options.method == "gptq" && options.calibrationPath.empty())
+    return llvm::createStringError("--method=gptq needs calibration activations; give "
+                                   "sample inputs with --calibration=DIR|FILE.npz");
+  return llvm::Error::success();
+}
+
+/// Reads `--precision-config` and sets nibble.precision on the layers it
+/// names. Format: {"layers": [{"match": "GLOB", "precision": "int8"}, ...]};
+/// the first matching entry wins; "skip" means fp32.
+static llvm::Error applyPrecisionConfig(llvm::StringRef path,
+                                        std::vector<PlannedLayer> &layers) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return llvm::createStringError("cannot read precision config '" + path.str() +
+                                   "': " + buffer.getError().message());
+  auto fail = [&](const llvm::Twine &what) {
+    return llvm::createStringError("precision config '" + path.str() + "': " + what);
+  };
+  llvm::Expected<llvm::json::Value> json = llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return fail("not valid JSON: " + llvm::toString(json.takeError()));
+  const llvm::json::Object *root = json->getAsObject();
+  const llvm::json::Array *entries = root ? root->getArray("layers") : nullptr;
+  if (!entries)
+    return fail("expected {\"layers\": [{\"match\": \"PATTERN\", \"precision\": \"int8\"}, "
+                "...]}");
+  std::vector<bool> assigned(layers.size(), false);
+  for (const llvm::json::Value &entry : *entries) {
+    const llvm::json::Object *object = entry.getAsObject();
+    std::optional<llvm::StringRef> match = object ? object->getString("match") : std::nullopt;
+    std::optional<llvm::StringRef> name =
+        object ? object->getString("precision") : std::nullopt;
+    if (!match || !name)
+      return fail("every entry of \"layers\" needs string fields \"match\" and \"precision\"");
+    std::optional<WeightPrecision> precision =
+        *name == "skip" ? WeightPrecision::fp32() : WeightPrecision::parse(*name);
+    if (!precision)
+      return fail("unknown precision '" + *name +
+                  "'; use skip, fp32, fp16, int8, uint8, int4-gN or uint4-gN");
+    llvm::Expected<llvm::GlobPattern> pattern = llvm::GlobPattern::create(*match);
+    if (!pattern)
+      return fail("bad pattern '" + *match + "': " + llvm::toString(pattern.takeError()));
+    bool matchedAny = false;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (!pattern->match(layers[i].name))
+        continue;
+      matchedAny = true;
+      if (assigned[i])
+        continue;
+      assigned[i] = true;
+      layers[i].forced = true;
+      layers[i].precision = precision->forRows(layers[i].k);
+    }
+    if (!matchedAny)
+      return fail("pattern '" + *match + "' matches no quantizable layer; layers are named "
+                  "after their ONNX nodes, e.g. '" +
+                  (layers.empty() ? std::string("(none)") : layers.front().name) + "'");
+  }
+  return llvm::Error::success();
+}
+
+/// Adds the activation rows of one sample (M x K) to `hessian` (K x K,
+/// upper triangle only).
+static void accumulateHessian(const std::vector<float> &activation, int64_t k,
+                              std::vector<double> &hessian) {
+  int64_t rows = static_cast<int64_t>(activation.size()) / k;
+  for (int64_t m = 0; m < rows; ++m) {
+    const float *x = activation.data() + m * k;
+    for (int64_t i = 0; i < k; ++i) {
+      double xi = x[i];
+      if (xi == 0.0)
+        continue;
+      double *row = hessian.data() + i * k;
+      for (int64_t j = i; j < k; ++j)
+        row[j] += xi * x[j];
+    }
+  }
+}
+
+/// The percentile `fraction` of |x| from a histogram over [0, absMax].
+static double histogramPercentile(const std::vector<int64_t> &histogram, double absMax,
+                                  double fraction) {
+  int64_t total = 0;
+  for (int64_t count : histogram)
+    total += count;
+  if (total == 0)
+    return 0.0;
+  int64_t wanted = static_cast<int64_t>(std::ceil(fraction * total)), seen = 0;
+  for (size_t bin = 0; bin < histogram.size(); ++bin) {
+    seen += histogram[bin];
+    if (seen >= wanted)
+      return absMax * double(bin + 1) / histogram.size();
+  }
+  return absMax;
+}
+
+namespace {
+/// Runs the probe over all samples and keeps what the planner needs.
+class Measurer {
+public:
+  Measurer(ProbeModel &probe, const std::vector<CalibrationSample> &samples,
+           bool showProgress)
+      : probe(probe), samples(samples), showProgress(showProgress) {}
+
+  /// Float outputs and activation statistics (and Hessians if asked).
+  llvm::Error calibrate(std::vector<PlannedLayer> &layers, bool withHessians) {
+    size_t numLayers = layers.size();
+    std::vector<std::vector<double>> hessians(withHessians ? numLayers : 0);
+    for (size_t l = 0; l < hessians.size(); ++l)
+      hessians[l].assign(layers[l].probe->k * layers[l].probe->k, 0.0);
+    std::vector<double> absMax(numLayers, 0.0);
+    std::vector<int64_t> rows(numLayers, 0);
+    ProbeRun run;
+    reference.clear();
+    for (size_t s = 0; s < samples.size(); ++s) {
+      progress("calibrating", s);
+      if (llvm::Error err = probe.run(samples[s], {}, /*withActivations=*/true, run))
+        return err;
+      reference.push_back(run.outputs);
+      for (size_t l = 0; l < numLayers; ++l) {
+        ActivationRange &range = layers[l].activation;
+        const std::vector<float> &x = run.activations[l];
+        for (float v : x) {
+          if (!std::isfinite(v))
+            return llvm::createStringError(
+                "the float model computes " + std::string(std::isnan(v) ? "NaN" : "Inf") +
+                " entering " + layers[l].probe->opType + " node '" + layers[l].probe->name +
+                "' on calibration sample " + samples[s].source +
+                "; check that sample (inputs out of the model's range?)");
+          range.min = std::min<double>(range.min, v);
+          range.max = std::max<double>(range.max, v);
+        }
+        absMax[l] = std::max(std::fabs(range.min), std::fabs(range.max));
+        if (withHessians) {
+          accumulateHessian(x, layers[l].probe->k, hessians[l]);
+          rows[l] += static_cast<int64_t>(x.size()) / layers[l].probe->k;
+        }
+      }
+    }
+    for (size_t l = 0; l < hessians.size(); ++l) {
+      int64_t k = layers[l].probe->k;
+      layers[l].hessian.assign(k * k, 0.0f);
+      double scale = rows[l] ? 1.0 / rows[l] : 1.0;
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = i; j < k; ++j)
+          layers[l].hessian[i * k + j] = layers[l].hessian[j * k + i] =
+              static_cast<float>(hessians[l][i * k + j] * scale);
+    }
+    // A second pass fills |x| histograms now that each range is known.
+    std::vector<std::vector<int64_t>> histograms(numLayers,
+                                                 std::vector<int64_t>(kHistogramBins, 0));
+    for (size_t s = 0; s < samples.size(); ++s) {
+      progress("collecting histograms", s);
+      if (llvm::Error err = probe.run(samples[s], {}, /*withActivations=*/true, run))
+        return err;
+      for (size_t l = 0; l < numLayers; ++l) {
+        if (absMax[l] == 0.0)
+          continue;
+        for (float v : run.activations[l]) {
+          int bin = static_cast<int>(std::fabs(v) / absMax[l] * kHistogramBins);
+          ++histograms[l][std::min(bin, kHistogramBins - 1)];
+        }
+      }
+    }
+    for (size_t l = 0; l < numLayers; ++l) {
+      layers[l].activation.absP999 = histogramPercentile(histograms[l], absMax[l], 0.999);
+      layers[l].activation.absP9999 = histogramPercentile(histograms[l], absMax[l], 0.9999);
+    }
+    return llvm::Error::success();
+  }
+
+  /// End-to-end relative noise with `weights` (nullptr = float weight).
+  llvm::Expected<double> noiseWith(const std::vector<const std::vector<float> *> &weights) {
+    QualityMeter meter(probe.getGraphOutputs());
+    ProbeRun run;
+    for (size_t s = 0; s < samples.size(); ++s) {
+      if (llvm::Error err = probe.run(samples[s], weights, /*withActivations=*/false, run))
+        return std::move(err);
+      meter.add(reference[s], run.outputs);
+    }
+    return meter.noise();
+  }
+
+  /// Whole-model figures with `weights`, and each layer's own output SQNR
+  /// (x W' against x W on the activations the quantized model produces).
+  llvm::Expected<QualityFigures>
+  verify(const std::vector<const std::vector<float> *> &weights,
+         std::vector<PlannedLayer> &layers, std::vector<double> &layerSqnrDb) {
+    QualityMeter meter(probe.getGraphOutputs());
+    std::vector<double> signal(layers.size(), 0.0), error(layers.size(), 0.0);
+    ProbeRun run;
+    for (size_t s = 0; s < samples.size(); ++s) {
+      progress("verifying", s);
+      if (llvm::Error err = probe.run(samples[s], weights, /*withActivations=*/true, run))
+        return std::move(err);
+      meter.add(reference[s], run.outputs);
+      for (size_t l = 0; l < layers.size(); ++l) {
+        if (!weights[l])
+          continue;
+        const ProbeLayer &layer = *layers[l].probe;
+        const std::vector<float> &x = run.activations[l];
+        int64_t rows = static_cast<int64_t>(x.size()) / layer.k;
+        std::vector<double> exact(layer.n), quantized(layer.n);
+        for (int64_t m = 0; m < rows; ++m) {
+          std::fill(exact.begin(), exact.end(), 0.0);
+          std::fill(quantized.begin(), quantized.end(), 0.0);
+          for (int64_t i = 0; i < layer.k; ++i) {
+            double xi = x[m * layer.k + i];
+            if (xi == 0.0)
+              continue;
+            const float *w = layer.weight.data() + i * layer.n;
+            const float *q = weights[l]->data() + i * layer.n;
+            for (int64_t j = 0; j < layer.n; ++j) {
+              exact[j] += xi * w[j];
+              quantized[j] += xi * q[j];
+            }
+          }
+          for (int64_t j = 0; j < layer.n; ++j) {
+            signal[l] += exact[j] * exact[j];
+            error[l] += (quantized[j] - exact[j]) * (quantized[j] - exact[j]);
+          }
+        }
+      }
+    }
+    layerSqnrDb.assign(layers.size(), kMaxSqnrDb);
+    for (size_t l = 0; l < layers.size(); ++l)
+      if (weights[l])
+        layerSqnrDb[l] = sqnrDbFromNoise(signal[l] > 0.0 ? error[l] / signal[l] : error[l]);
+    return meter.figures();
+  }
+
+  void progress(llvm::StringRef what, size_t sample) {
+    size_t step = std::max<size_t>(samples.size() / 4, 1);
+    if (showProgress && samples.size() >= 64 && sample % step == 0)
+      llvm::errs() << "nibble: " << what << ": sample " << sample + 1 << "/" << samples.size()
+                   << "\n";
+  }
+
+private:
+  ProbeModel &probe;
+  const std::vector<CalibrationSample> &samples;
+  bool showProgress;
+  std::vector<OutputValues> reference;
+};
+} // namespace
+
+/// The weight layer `layer` would have at `precision`, as the quantize pass
+/// will produce it (cached by precision name).
+static llvm::Expected<const std::vector<float> *>
+simulated(PlannedLayer &layer, const WeightPrecision &precision,
+          std::map<std::string, std::vector<float>> &cache) {
+  std::string key = precision.name();
+  auto it = cache.find(key);
+  if (it != cache.end())
+    return &it->second;
+  const ProbeLayer &probe = *layer.probe;
+  llvm::Expected<SmallVector<float>> values = simulateWeightPrecision(
+      probe.weight, probe.k, probe.n, precision,
+      precision.isInteger() ? llvm::ArrayRef<float>(layer.hessian) : llvm::ArrayRef<float>());
+  if (!values)
+    return llvm::createStringError("cannot quantize the weight of " + probe.opType + " node '" +
+                                   probe.name + "': " + llvm::toString(values.takeError()));
+  return &(cache[key] = std::vector<float>(values->begin(), values->end()));
+}
+
+/// The precisions --quantize=auto chooses from (fp32 is implicit).
+static std::vector<WeightPrecision> autoCandidates(bool asymmetric) {
+  return {WeightPrecision::fp16(), WeightPrecision::integer(8, !asymmetric, 0),
+          WeightPrecision::integer(4, !asymmetric, 32),
+          WeightPrecision::integer(4, !asymmetric, 64),
+          WeightPrecision::integer(4, !asymmetric, 128),
+          WeightPrecision::integer(4, !asymmetric, 0)};
+}
+
+llvm::Expected<std::optional<QuantizationReport>>
+mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
+                               llvm::StringRef entryName, const QuantizeOptions &quantize,
+                               const MeasurementOptions &options) {
+  if (llvm::Error err = validateQuantizationFlags(quantize, options))
+    return std::move(err);
+  Budget budget = *parseBudget(options.budget);
+  auto entry = module.lookupSymbol<func::FuncOp>(entryName);
+  if (!entry)
+    return llvm::createStringError("the model has no entry function '" + entryName.str() + "'");
+  MLIRContext *ctx = module.getContext();
+
+  SmallVector<QuantizableMatmul> matmuls = findMeasurableMatmuls(entry);
+  std::vector<PlannedLayer> layers(matmuls.size());
+  std::optional<WeightPrecision> uniform;
+  if (quantize.mode == "int8")
+    uniform = WeightPrecision::integer(8, !quantize.asymmetric, 0);
+  else if (quantize.mode == "int4")
+    uniform = WeightPrecision::integer(4, !quantize.asymmetric, quantize.groupSize);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    layers[l].op = matmuls[l].op;
+    layers[l].k = matmuls[l].k;
+    if (auto name = matmuls[l].op->getAttrOfType<StringAttr>(kLayerAttrName))
+      layers[l].name = name.str();
+    layers[l].precision = uniform.value_or(WeightPrecision::fp32()).forRows(matmuls[l].k);
+  }
+  if (!options.precisionConfigPath.empty())
+    if (llvm::Error err = applyPrecisionConfig(options.precisionConfigPath, layers))
+      return std::move(err);
+  Builder builder(ctx);
+  bool measure =
+      quantize.mode == "auto" || !options.calibrationPath.empty() || options.measure;
+  if (!measure) {
+    // Overrides only: the quantize pass gives the other layers the mode.
+    for (PlannedLayer &layer : layers)
+      if (layer.forced)
+        layer.op->setAttr(kPrecisionAttrName, builder.getStringAttr(layer.precision.name()));
+    return std::optional<QuantizationReport>();
+  }
+
+  // The probe holds each layer's float weight.
+  llvm::Expected<std::unique_ptr<ProbeModel>> probe =
+      ProbeModel::build(module, entryName, imported.inputs, imported.outputs);
+  if (!probe)
+    return probe.takeError();
+  if (layers.size() != (*probe)->getLayers().size())
+    return llvm::createStringError("internal error: the calibration build lost track of layers");
+  for (size_t l = 0; l < layers.size(); ++l)
+    layers[l].probe = &(*probe)->getLayers()[l];
+
+  // Samples: the user's, or random normal inputs when only a report was
+  // asked for.
+  QuantizationReport report;
+  report.model = imported.graphName;
+  report.mode = quantize.mode;
+  report.budget = options.budget;
+  std::vector<CalibrationSample> samples;
+  if (!options.calibrationPath.empty()) {
+    llvm::Expected<std::vector<CalibrationSample>> loaded =
+        loadCalibrationData(options.calibrationPath, imported.inputs);
+    if (!loaded)
+      return loaded.takeError();
+    samples = std::move(*loaded);
+    report.calibration = options.calibrationPath;
+  } else {
+    llvm::Expected<std::vector<CalibrationSample>> random =
+        makeRandomSamples(imported.inputs, kRandomSamples);
+    if (!random)
+      return llvm::createStringError("cannot measure the quantized model: " +
+                                     llvm::toString(random.takeError()));
+    samples = std::move(*random);
+    report.calibration = "random normal inputs";
+    report.notes.push_back("no --calibration data: figures were measured on random normal "
+                           "inputs, which may not represent real ones");
+  }
+  for (const CalibrationSample &sample : samples)
+    report.sampleSources.push_back(sample.source);
+  bool useGPTQ = options.method == "gptq" ||
+                 (options.method == "auto" && !options.calibrationPath.empty());
+  report.method = useGPTQ ? "gptq" : "rtn";
+
+  Measurer measurer(**probe, samples, options.showProgress);
+  if (llvm::Error err = measurer.calibrate(layers, useGPTQ))
+    return std::move(err);
+  std::vector<std::map<std::string, std::vector<float>>> cache(layers.size());
+
+  if (quantize.mode == "auto") {
+    // Sensitivity: the model with one layer at one candidate at a time.
+    std::vector<WeightPrecision> candidates = autoCandidates(quantize.asymmetric);
+    for (size_t l = 0; l < layers.size(); ++l) {
+      if (options.showProgress && layers.size() * candidates.size() * samples.size() >= 512)
+        llvm::errs() << "nibble: measuring layer " << l + 1 << "/" << layers.size() << " ('"
+                     << layers[l].probe->name << "')\n";
+      if (layers[l].forced)
+        continue;
+      SmallVector<NamedAttribute> sensitivity;
+      // Group sizes of at least K collapse into one per-channel candidate.
+      std::vector<WeightPrecision> distinct;
+      for (const WeightPrecision &candidate : candidates)
+        if (!llvm::is_contained(distinct, candidate.forRows(layers[l].k)))
+          distinct.push_back(candidate.forRows(layers[l].k));
+      for (const WeightPrecision &candidate : distinct) {
+        llvm::Expected<const std::vector<float> *> weight =
+            simulated(layers[l], candidate, cache[l]);
+        if (!weight)
+          return weight.takeError();
+        std::vector<const std::vector<float> *> weights(layers.size(), nullptr);
+        weights[l] = *weight;
+        llvm::Expected<double> noise = measurer.noiseWith(weights);
+        if (!noise)
+          return noise.takeError();
+        double db = sqnrDbFromNoise(*noise);
+        layers[l].sensitivity.emplace_back(candidate.name(), db);
+        layers[l].noiseByPrecision[candidate.name()] = *noise;
+        sensitivity.push_back(builder.getNamedAttr(candidate.name(), builder.getF64FloatAttr(db)));
+      }
+      // Other candidates' weights are not needed again.
+      cache[l].clear();
+      layers[l].op->setAttr(kSensitivityAttrName, builder.getDictionaryAttr(sensitivity));
+    }
+    for (PlannedLayer &layer : layers)
+      if (layer.forced)
+        layer.op->setAttr(kPrecisionAttrName, builder.getStringAttr(layer.precision.name()));
+    NibbleSelectPrecisionPassOptions selectOptions;
+    (budget.kind == Budget::Kind::Size ? selectOptions.budgetSize : selectOptions.budgetSqnr) =
+        budget.value;
+    if (llvm::Error err = runPhase(
+            module,
+            [&](OpPassManager &pm) {
+              pm.addNestedPass<func::FuncOp>(createNibbleSelectPrecisionPass(selectOptions));
+            },
+            "select"))
+      return std::move(err);
+    for (PlannedLayer &layer : layers)
+      layer.precision = *WeightPrecision::parse(
+          layer.op->getAttrOfType<StringAttr>(kPrecisionAttrName).getValue());
+    if (auto selection = entry->getAttrOfType<DictionaryAttr>("nibble.selection"))
+      if (auto predicted = selection.getAs<FloatAttr>("predicted_sqnr_db"))
+        report.predictedSqnrDb = predicted.getValueAsDouble();
+  }
+
+  // Verify the whole plan; under an SQNR budget, raise the noisiest free
+  // layer's precision until the measured SQNR holds.
+  std::vector<double> layerSqnrDb;
+  QualityFigures figures;
+  while (true) {
+    std::vector<const std::vector<float> *> weights(layers.size(), nullptr);
+    for (size_t l = 0; l < layers.size(); ++l) {
+      if (layers[l].precision.kind == WeightPrecision::Kind::Float32)
+        continue;
+      llvm::Expected<const std::vector<float> *> weight =
+          simulated(layers[l], layers[l].precision, cache[l]);
+      if (!weight)
+        return weight.takeError();
+      weights[l] = *weight;
+    }
+    llvm::Expected<QualityFigures> verified = measurer.verify(weights, layers, layerSqnrDb);
+    if (!verified)
+      return verified.takeError();
+    figures = *verified;
+    if (budget.kind != Budget::Kind::Sqnr || figures.sqnrDb >= budget.value)
+      break;
+    // The free layer whose precision costs the most noise moves to the
+    // cheapest candidate that costs less (fp32 if none).
+    PlannedLayer *noisiest = nullptr;
+    double worstNoise = 0.0;
+    for (PlannedLayer &layer : layers) {
+      if (layer.forced || layer.precision.kind == WeightPrecision::Kind::Float32)
+        continue;
+      double noise = layer.noiseByPrecision[layer.precision.name()];
+      if (!noisiest || noise > worstNoise) {
+        noisiest = &layer;
+        worstNoise = noise;
+      }
+    }
+    if (!noisiest)
+      return llvm::createStringError(llvm::formatv(
+          "budget {0} cannot be met: with every selectable layer in fp32 the model "
+          "measures {1:f2} dB (the --precision-config layers cost the rest); lower the "
+          "target or relax the config",
+          options.budget, figures.sqnrDb));
+    int64_t k = noisiest->probe->k, n = noisiest->probe->n;
+    WeightPrecision next = WeightPrecision::fp32();
+    for (const auto &[name, noise] : noisiest->noiseByPrecision) {
+      WeightPrecision candidate = *WeightPrecision::parse(name);
+      if (noise < worstNoise && candidate.weightBytes(k, n) < next.weightBytes(k, n))
+        next = candidate;
+    }
+    report.notes.push_back(llvm::formatv("measured {0:f2} dB < {1}: raised '{2}' from "
+                                         "{3} to {4}",
+                                         figures.sqnrDb, options.budget, noisiest->probe->name,
+                                         noisiest->precision.name(), next.name())
+                               .str());
+    noisiest->precision = next;
+  }
+
+  // Leave the decisions on the IR for the quantize pass.
+  for (size_t l = 0; l < layers.size(); ++l) {
+    PlannedLayer &layer = layers[l];
+    const ProbeLayer &probeLayer = *layer.probe;
+    layer.op->setAttr(kPrecisionAttrName, builder.getStringAttr(layer.precision.name()));
+    layer.op->removeAttr(kSensitivityAttrName);
+    if (useGPTQ && layer.precision.isInteger()) {
+      auto type = RankedTensorType::get({probeLayer.k, probeLayer.k}, Float32Type::get(ctx));
+      layer.op->setAttr(kHessianAttrName,
+                        makeFloatConstant(type, layer.hessian, probeLayer.name + ".hessian"));
+    }
+    LayerReport row;
+    row.name = probeLayer.name;
+    row.opType = probeLayer.opType;
+    row.k = probeLayer.k;
+    row.n = probeLayer.n;
+    row.precision = layer.precision.name();
+    row.forced = layer.forced;
+    row.bytes = layer.precision.weightBytes(probeLayer.k, probeLayer.n);
+    row.floatBytes = WeightPrecision::fp32().weightBytes(probeLayer.k, probeLayer.n);
+    row.sensitivityDb = layer.sensitivity;
+    row.layerSqnrDb = layerSqnrDb[l];
+    row.activation = layer.activation;
+    report.layers.push_back(std::move(row));
+  }
+  entry->removeAttr("nibble.selection");
+  report.endToEnd = figures;
+  return std::optional<QuantizationReport>(std::move(report));
+}
