@@ -28,6 +28,10 @@ using namespace mlir::nibble;
 /// Samples drawn when the user gave no calibration data but asked for a
 /// report.
 static constexpr unsigned kRandomSamples = 8;
+/// Samples each layer's sensitivity is measured on (the first ones): the
+/// selection needs a ranking, and every candidate costs a pass over them.
+/// The chosen plan is verified on all samples.
+static constexpr size_t kSensitivitySamples = 8;
 /// Bins of the |x| histogram percentiles come from.
 static constexpr int kHistogramBins = 2048;
 
@@ -48,8 +52,9 @@ struct PlannedLayer {
   const ProbeLayer *probe = nullptr;
   bool forced = false;
   WeightPrecision precision;
-  /// E[x^T x] (K x K) for GPTQ; empty for RTN.
+  /// E[x^T x] (K x K) for GPTQ, and its factorisation; empty for RTN.
   std::vector<float> hessian;
+  std::optional<GPTQFactor> gptq;
   ActivationRange activation;
   std::vector<std::pair<std::string, double>> sensitivity;
   /// Noise each measured precision causes alone, by name.
@@ -269,11 +274,13 @@ public:
     return llvm::Error::success();
   }
 
-  /// End-to-end relative noise with `weights` (nullptr = float weight).
-  llvm::Expected<double> noiseWith(const std::vector<const std::vector<float> *> &weights) {
+  /// End-to-end relative noise with `weights` (nullptr = float weight) on
+  /// the first `maxSamples` samples.
+  llvm::Expected<double> noiseWith(const std::vector<const std::vector<float> *> &weights,
+                                   size_t maxSamples) {
     QualityMeter meter(probe.getGraphOutputs());
     ProbeRun run;
-    for (size_t s = 0; s < samples.size(); ++s) {
+    for (size_t s = 0; s < std::min(samples.size(), maxSamples); ++s) {
       if (llvm::Error err = probe.run(samples[s], weights, /*withActivations=*/false, run))
         return std::move(err);
       meter.add(reference[s], run.outputs);
@@ -354,9 +361,16 @@ simulated(PlannedLayer &layer, const WeightPrecision &precision,
   if (it != cache.end())
     return &it->second;
   const ProbeLayer &probe = *layer.probe;
+  if (!layer.hessian.empty() && !layer.gptq) {
+    llvm::Expected<GPTQFactor> factor = GPTQFactor::compute(layer.hessian, probe.k);
+    if (!factor)
+      return llvm::createStringError("cannot use the calibration Hessian of " + probe.opType +
+                                     " node '" + probe.name +
+                                     "': " + llvm::toString(factor.takeError()));
+    layer.gptq = std::move(*factor);
+  }
   llvm::Expected<SmallVector<float>> values = simulateWeightPrecision(
-      probe.weight, probe.k, probe.n, precision,
-      precision.isInteger() ? llvm::ArrayRef<float>(layer.hessian) : llvm::ArrayRef<float>());
+      probe.weight, probe.k, probe.n, precision, layer.gptq ? &*layer.gptq : nullptr);
   if (!values)
     return llvm::createStringError("cannot quantize the weight of " + probe.opType + " node '" +
                                    probe.name + "': " + llvm::toString(values.takeError()));
@@ -480,7 +494,7 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
           return weight.takeError();
         std::vector<const std::vector<float> *> weights(layers.size(), nullptr);
         weights[l] = *weight;
-        llvm::Expected<double> noise = measurer.noiseWith(weights);
+        llvm::Expected<double> noise = measurer.noiseWith(weights, kSensitivitySamples);
         if (!noise)
           return noise.takeError();
         double db = sqnrDbFromNoise(*noise);

@@ -91,10 +91,12 @@ TEST(QuantizeGPTQ, NeverWorseThanRTNOnCorrelatedActivations) {
       for (int64_t i = 0; i < k; ++i)
         for (int64_t j = 0; j < k; ++j)
           hessian[i * k + j] += x[r * k + i] * x[r * k + j] / rows;
+    auto factor = GPTQFactor::compute(hessian, k);
+    ASSERT_TRUE(!!factor);
     for (const char *name : {"int4-g32", "int4", "uint4-g16", "int8"}) {
       WeightPrecision precision = *WeightPrecision::parse(name);
-      auto rtn = simulateWeightPrecision(w, k, n, precision, {});
-      auto gptq = simulateWeightPrecision(w, k, n, precision, hessian);
+      auto rtn = simulateWeightPrecision(w, k, n, precision, nullptr);
+      auto gptq = simulateWeightPrecision(w, k, n, precision, &*factor);
       ASSERT_TRUE(rtn && gptq);
       double rtnError = outputError(x, rows, k, n, w, *rtn);
       double gptqError = outputError(x, rows, k, n, w, *gptq);
@@ -105,7 +107,9 @@ TEST(QuantizeGPTQ, NeverWorseThanRTNOnCorrelatedActivations) {
 
 TEST(QuantizeGPTQ, ZeroHessianAndZeroWeightsAreFine) {
   std::vector<float> w(8 * 4, 0.0f), hessian(8 * 8, 0.0f);
-  auto q = quantizeGPTQ(w, 8, 4, WeightPrecision::integer(4, true, 0), hessian);
+  auto factor = GPTQFactor::compute(hessian, 8);
+  ASSERT_TRUE(!!factor);
+  auto q = quantizeGPTQ(w, 8, 4, WeightPrecision::integer(4, true, 0), *factor);
   ASSERT_TRUE(!!q);
   for (float v : q->dequantize())
     EXPECT_EQ(v, 0.0f);

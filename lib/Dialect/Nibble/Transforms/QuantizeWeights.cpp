@@ -147,9 +147,18 @@ struct NibbleQuantizeWeightsPass final
       return success();
     }
 
+    std::optional<GPTQFactor> factor;
+    if (!hessian.empty()) {
+      llvm::Expected<GPTQFactor> computed = GPTQFactor::compute(hessian, k);
+      if (!computed)
+        return matmul.emitError() << "cannot use the calibration Hessian of " << opType
+                                  << " node '" << layer
+                                  << "': " << llvm::toString(computed.takeError());
+      factor = std::move(*computed);
+    }
     llvm::Expected<QuantizedWeight> quantized =
-        hessian.empty() ? quantizeRTN(weights, k, n, *precision)
-                        : quantizeGPTQ(weights, k, n, *precision, hessian);
+        factor ? quantizeGPTQ(weights, k, n, *precision, *factor)
+               : quantizeRTN(weights, k, n, *precision);
     if (!quantized)
       return matmul.emitError() << "cannot quantize the weight of " << opType
                                 << " node '" << layer

@@ -188,71 +188,81 @@ mlir::nibble::quantizeRTN(ArrayRef<float> weights, int64_t k, int64_t n,
   return result;
 }
 
+/// sum a[i] * b[i] over [0, n), with four partial sums so the compiler can
+/// vectorize it (a single running sum forbids reassociation).
+static double dot(const double *a, const double *b, int64_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i)
+    s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
 /// Lower Cholesky factor of the symmetric positive definite K x K `matrix`
 /// in place (upper triangle zeroed); false if it is not positive definite.
+/// Inner loops run along rows, so memory is read contiguously.
 static bool choleskyInPlace(std::vector<double> &matrix, int64_t k) {
   for (int64_t j = 0; j < k; ++j) {
-    double diagonal = matrix[j * k + j];
-    for (int64_t p = 0; p < j; ++p)
-      diagonal -= matrix[j * k + p] * matrix[j * k + p];
+    const double *rowJ = matrix.data() + j * k;
+    double diagonal = rowJ[j] - dot(rowJ, rowJ, j);
     if (!(diagonal > 0.0))
       return false;
     double pivot = std::sqrt(diagonal);
     matrix[j * k + j] = pivot;
     for (int64_t i = j + 1; i < k; ++i) {
-      double sum = matrix[i * k + j];
-      for (int64_t p = 0; p < j; ++p)
-        sum -= matrix[i * k + p] * matrix[j * k + p];
-      matrix[i * k + j] = sum / pivot;
+      double *rowI = matrix.data() + i * k;
+      rowI[j] = (rowI[j] - dot(rowI, rowJ, j)) / pivot;
     }
-    for (int64_t i = 0; i < j; ++i)
-      matrix[i * k + j] = 0.0;
   }
+  for (int64_t i = 0; i < k; ++i)
+    std::fill(matrix.begin() + i * k + i + 1, matrix.begin() + (i + 1) * k, 0.0);
   return true;
 }
 
-/// The upper Cholesky factor U of H^-1 (H^-1 = U^T U) from the lower factor
-/// L of H: H^-1 = L^-T L^-1, and U = chol_lower(H^-1)^T.
-static bool upperCholeskyOfInverse(std::vector<double> &lower, int64_t k) {
-  // Invert L in place (lower triangular).
-  std::vector<double> inverse(k * k, 0.0);
+/// Replaces the lower Cholesky factor L of H (in `factor`) by the upper
+/// Cholesky factor U of H^-1 (H^-1 = U^T U).
+static bool upperCholeskyOfInverse(std::vector<double> &factor, int64_t k) {
+  // Rows of `inverseT` are the columns of L^-1, found by forward
+  // substitution: L x = e_j.
+  std::vector<double> inverseT(k * k, 0.0);
   for (int64_t j = 0; j < k; ++j) {
-    inverse[j * k + j] = 1.0 / lower[j * k + j];
-    for (int64_t i = j + 1; i < k; ++i) {
-      double sum = 0.0;
-      for (int64_t p = j; p < i; ++p)
-        sum += lower[i * k + p] * inverse[p * k + j];
-      inverse[i * k + j] = -sum / lower[i * k + i];
+    double *x = inverseT.data() + j * k;
+    for (int64_t i = j; i < k; ++i) {
+      const double *rowI = factor.data() + i * k;
+      x[i] = ((i == j ? 1.0 : 0.0) - dot(rowI + j, x + j, i - j)) / rowI[i];
     }
   }
-  // H^-1 = L^-T L^-1.
-  std::vector<double> &hInverse = lower;
-  for (int64_t i = 0; i < k; ++i)
+  // H^-1 = L^-T L^-1: entry (i, j) is the dot product of columns i and j of
+  // L^-1, rows i and j of inverseT (both zero before max(i, j)).
+  for (int64_t i = 0; i < k; ++i) {
+    const double *a = inverseT.data() + i * k;
     for (int64_t j = 0; j <= i; ++j) {
-      double sum = 0.0;
-      for (int64_t p = i; p < k; ++p)
-        sum += inverse[p * k + i] * inverse[p * k + j];
-      hInverse[i * k + j] = hInverse[j * k + i] = sum;
+      const double *b = inverseT.data() + j * k;
+      factor[i * k + j] = factor[j * k + i] = dot(a + i, b + i, k - i);
     }
-  if (!choleskyInPlace(hInverse, k))
+  }
+  if (!choleskyInPlace(factor, k))
     return false;
   for (int64_t i = 0; i < k; ++i)
     for (int64_t j = i + 1; j < k; ++j)
-      std::swap(hInverse[i * k + j], hInverse[j * k + i]);
+      std::swap(factor[i * k + j], factor[j * k + i]);
   return true;
 }
 
-llvm::Expected<QuantizedWeight>
-mlir::nibble::quantizeGPTQ(ArrayRef<float> weights, int64_t k, int64_t n,
-                           const WeightPrecision &precision, ArrayRef<float> hessian) {
-  assert(precision.isInteger() && static_cast<int64_t>(weights.size()) == k * n);
+llvm::Expected<GPTQFactor> GPTQFactor::compute(ArrayRef<float> hessian, int64_t k) {
   if (static_cast<int64_t>(hessian.size()) != k * k)
     return llvm::createStringError("GPTQ needs a " + std::to_string(k) + "x" +
                                    std::to_string(k) + " Hessian, got " +
                                    std::to_string(hessian.size()) + " elements");
-  if (llvm::Error err = checkFinite(weights))
-    return std::move(err);
-  std::vector<float> work(weights.begin(), weights.end());
+  GPTQFactor result;
+  result.k = k;
+  result.dead.assign(k, false);
   std::vector<double> h(hessian.begin(), hessian.end());
   double meanDiagonal = 0.0;
   for (int64_t i = 0; i < k; ++i) {
@@ -261,31 +271,42 @@ mlir::nibble::quantizeGPTQ(ArrayRef<float> weights, int64_t k, int64_t n,
                                      "calibration data for NaN or Inf");
     meanDiagonal += h[i * k + i] / static_cast<double>(k);
   }
-  // A channel no sample excites cannot affect the output: zero it and make
-  // its Hessian row the identity's so the factorisation exists.
+  // A channel no sample excites cannot affect the output: its Hessian row
+  // becomes the identity's so the factorisation exists.
   for (int64_t i = 0; i < k; ++i)
     if (h[i * k + i] <= 0.0) {
+      result.dead[i] = true;
       for (int64_t j = 0; j < k; ++j)
         h[i * k + j] = h[j * k + i] = 0.0;
       h[i * k + i] = 1.0;
-      std::fill(work.begin() + i * n, work.begin() + (i + 1) * n, 0.0f);
     }
   if (meanDiagonal <= 0.0)
     meanDiagonal = 1.0;
-  // Dampening keeps the inverse well conditioned; grow it until the
-  // factorisation succeeds (numerically singular Hessians).
-  std::vector<double> factor;
-  bool factored = false;
-  for (double damp = 0.01; damp <= 10.0 && !factored; damp *= 10.0) {
-    factor = h;
+  for (double damp = 0.01; damp <= 10.0; damp *= 10.0) {
+    result.upper = h;
     for (int64_t i = 0; i < k; ++i)
-      factor[i * k + i] += damp * meanDiagonal;
-    factored = choleskyInPlace(factor, k) && upperCholeskyOfInverse(factor, k);
+      result.upper[i * k + i] += damp * meanDiagonal;
+    if (choleskyInPlace(result.upper, k) && upperCholeskyOfInverse(result.upper, k))
+      return result;
   }
-  if (!factored)
-    return llvm::createStringError("the calibration Hessian is not positive definite "
-                                   "even after dampening");
-  const std::vector<double> &upper = factor;
+  return llvm::createStringError("the calibration Hessian is not positive definite "
+                                 "even after dampening");
+}
+
+llvm::Expected<QuantizedWeight>
+mlir::nibble::quantizeGPTQ(ArrayRef<float> weights, int64_t k, int64_t n,
+                           const WeightPrecision &precision, const GPTQFactor &factor) {
+  assert(precision.isInteger() && static_cast<int64_t>(weights.size()) == k * n);
+  if (factor.k != k)
+    return llvm::createStringError("the GPTQ factor is for K = " + std::to_string(factor.k) +
+                                   ", not " + std::to_string(k));
+  if (llvm::Error err = checkFinite(weights))
+    return std::move(err);
+  std::vector<float> work(weights.begin(), weights.end());
+  for (int64_t i = 0; i < k; ++i)
+    if (factor.dead[i])
+      std::fill(work.begin() + i * n, work.begin() + (i + 1) * n, 0.0f);
+  const std::vector<double> &upper = factor.upper;
 
   QuantizedWeight result = makeEmptyResult(k, n, precision);
   GroupQuantizer quantizer{precision};
@@ -317,7 +338,7 @@ mlir::nibble::quantizeGPTQ(ArrayRef<float> weights, int64_t k, int64_t n,
 llvm::Expected<SmallVector<float>>
 mlir::nibble::simulateWeightPrecision(ArrayRef<float> weights, int64_t k, int64_t n,
                                       const WeightPrecision &precision,
-                                      ArrayRef<float> hessian) {
+                                      const GPTQFactor *factor) {
   switch (precision.kind) {
   case WeightPrecision::Kind::Float32:
     return SmallVector<float>(weights.begin(), weights.end());
@@ -331,8 +352,8 @@ mlir::nibble::simulateWeightPrecision(ArrayRef<float> weights, int64_t k, int64_
     break;
   }
   llvm::Expected<QuantizedWeight> quantized =
-      hessian.empty() ? quantizeRTN(weights, k, n, precision)
-                      : quantizeGPTQ(weights, k, n, precision, hessian);
+      factor ? quantizeGPTQ(weights, k, n, precision, *factor)
+             : quantizeRTN(weights, k, n, precision);
   if (!quantized)
     return quantized.takeError();
   return quantized->dequantize();

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::nibble {
 
@@ -90,22 +91,37 @@ struct QuantizedWeight {
 llvm::Expected<QuantizedWeight> quantizeRTN(llvm::ArrayRef<float> weights, int64_t k,
                                             int64_t n, const WeightPrecision &precision);
 
+/// What GPTQ needs from a layer's calibration Hessian H = E[x^T x] (K x K):
+/// the upper Cholesky factor of (H + damping)^-1 and which input channels
+/// no sample excites. It depends on the activations only, so one factor
+/// serves every precision tried for the layer.
+struct GPTQFactor {
+  int64_t k = 0;
+  /// K x K row-major, upper triangular.
+  std::vector<double> upper;
+  /// Channels with zero activation energy: their weights are zeroed.
+  std::vector<bool> dead;
+
+  /// Factors `hessian` (K x K row-major). Dampening starts at 1% of the
+  /// mean diagonal and grows until the factorisation succeeds.
+  static llvm::Expected<GPTQFactor> compute(llvm::ArrayRef<float> hessian, int64_t k);
+};
+
 /// GPTQ (Frantar et al., 2022): quantizes rows of K in order and spreads each
 /// row's rounding error over the rows not yet quantized, weighted by the
-/// inverse of `hessian` = E[x^T x] over calibration activations (K x K,
-/// row-major), so the layer's output error, not the weight error, is
+/// inverse Hessian, so the layer's output error, not the weight error, is
 /// minimised. Group scales are taken from the updated weights when a group
-/// starts. Channels no calibration sample excites are zeroed.
+/// starts.
 llvm::Expected<QuantizedWeight> quantizeGPTQ(llvm::ArrayRef<float> weights, int64_t k,
                                              int64_t n, const WeightPrecision &precision,
-                                             llvm::ArrayRef<float> hessian);
+                                             const GPTQFactor &factor);
 
 /// The weight as the compiled model will see it: float32 unchanged, float16
-/// rounded to half precision, integers quantized (by GPTQ when `hessian` is
-/// not empty, else RTN) and dequantized.
+/// rounded to half precision, integers quantized (by GPTQ when `factor` is
+/// given, else RTN) and dequantized.
 llvm::Expected<llvm::SmallVector<float>>
 simulateWeightPrecision(llvm::ArrayRef<float> weights, int64_t k, int64_t n,
-                        const WeightPrecision &precision, llvm::ArrayRef<float> hessian);
+                        const WeightPrecision &precision, const GPTQFactor *factor);
 
 /// Rounds to IEEE half (round to nearest even, overflow to infinity) and back.
 float roundToHalf(float value);
