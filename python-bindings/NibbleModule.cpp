@@ -26,13 +26,16 @@ static void compileModelToLibrary(const std::string &modelPath,
                                   const std::string &budget,
                                   const std::string &precisionConfig,
                                   const std::string &method,
-                                  const std::string &reportPath, bool measure) {
+                                  const std::string &reportPath, bool measure,
+                                  const std::string &activations, double smoothQuant) {
   CompilerOptions options;
   options.emit = EmitKind::Library;
   options.output = outputPath;
   options.quantize.mode = quantize;
   options.quantize.groupSize = groupSize;
   options.quantize.asymmetric = asymmetric;
+  options.quantize.activations = activations;
+  options.quantize.smoothQuant = smoothQuant;
   options.measurement.calibrationPath = calibration;
   options.measurement.budget = budget;
   options.measurement.precisionConfigPath = precisionConfig;
@@ -62,5 +65,6 @@ PYBIND11_MODULE(_nibble, m) {
         py::arg("calibration") = "", py::arg("budget") = "",
         py::arg("precision_config") = "", py::arg("method") = "auto",
         py::arg("report_path") = "", py::arg("measure") = false,
+        py::arg("activations") = "static", py::arg("smoothquant") = 0.0,
         "Compile an ONNX model to a shared library (lib<name>.so + <name>.h).");
 }

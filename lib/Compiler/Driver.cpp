@@ -56,13 +56,9 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
     return llvm::createStringError("--compile-to stops before code generation; use it with --emit=mlir");
   if (options.output.empty())
     return llvm::createStringError("no output path; give one with -o");
-  if (options.quantize.mode == "w8a8")
-    return llvm::createStringError("--quantize=w8a8 (int8 activations) is not supported yet; "
-                                   "use none, int8, int4 or auto");
-  if (options.quantize.mode != "none" && options.quantize.mode != "int8" &&
-      options.quantize.mode != "int4" && options.quantize.mode != "auto")
+  if (!llvm::is_contained({"none", "int8", "int4", "w8a8", "auto"}, options.quantize.mode))
     return llvm::createStringError("unknown --quantize='" + options.quantize.mode +
-                                   "'; use none, int8, int4 or auto");
+                                   "'; use none, int8, int4, w8a8 or auto");
   const MeasurementOptions &measurement = options.measurement;
   if (llvm::Error err = validateQuantizationFlags(options.quantize, measurement))
     return err;
@@ -118,11 +114,8 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
       return planned.takeError();
     report = std::move(*planned);
   }
-  QuantizeOptions passOptions = options.quantize;
-  if (passOptions.mode == "auto")
-    passOptions.mode = "none"; // every layer carries its selected precision
   if (llvm::Error err = runPhase(
-          module, [&](OpPassManager &pm) { buildQuantizePhase(pm, passOptions); },
+          module, [&](OpPassManager &pm) { buildQuantizePhase(pm, options.quantize); },
           "quantize"))
     return err;
   if (auto done = emitMLIRIfStopping(Phase::Quantize))

@@ -36,6 +36,13 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
         bytes += storageBytes(cast<ShapedType>(zp.getType()));
       description.layers.push_back(
           {name, opType, matmul.getScheme().getShortName(), bytes});
+    } else if (auto matmul = dyn_cast<IntegerMatmulOp>(op)) {
+      auto [name, opType] = layerName(op);
+      auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
+      int64_t bytes = storageBytes(matmul.getWeight().getType()) +
+                      storageBytes(matmul.getScale().getType());
+      description.layers.push_back(
+          {name, opType, precision ? precision.str() : "w8a8", bytes});
     } else if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
       Value weight = matmul.getInputs()[1];
       if (!op->hasAttr(kLayerAttrName))

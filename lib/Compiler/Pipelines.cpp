@@ -33,7 +33,8 @@ llvm::StringRef mlir::nibble::phaseNames() {
 void mlir::nibble::buildQuantizePhase(OpPassManager &pm,
                                       const QuantizeOptions &options) {
   NibbleQuantizeWeightsPassOptions passOptions;
-  passOptions.mode = options.mode;
+  // Planned modes leave a precision on every layer they decide for.
+  passOptions.mode = options.mode == "auto" || options.mode == "w8a8" ? "none" : options.mode;
   passOptions.groupSize = options.groupSize;
   passOptions.asymmetric = options.asymmetric;
   pm.addNestedPass<func::FuncOp>(createNibbleQuantizeWeightsPass(passOptions));

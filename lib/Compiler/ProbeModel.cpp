@@ -64,7 +64,7 @@ static std::string str(StringAttr attr) { return attr ? attr.str() : ""; }
 llvm::Expected<std::unique_ptr<ProbeModel>>
 ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
                   const std::vector<GraphTensorInfo> &inputs,
-                  const std::vector<GraphTensorInfo> &outputs) {
+                  const std::vector<GraphTensorInfo> &outputs, bool instrument) {
   std::unique_ptr<ProbeModel> probe(new ProbeModel());
   probe->inputs = inputs;
   probe->outputs = outputs;
@@ -76,7 +76,10 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
 
   // Lift weights to arguments and tap activations, in walk order.
   SmallVector<Value> taps;
-  for (QuantizableMatmul match : findMeasurableMatmuls(entry)) {
+  SmallVector<QuantizableMatmul> measurable;
+  if (instrument)
+    measurable = findMeasurableMatmuls(entry);
+  for (QuantizableMatmul match : measurable) {
     ProbeLayer layer;
     layer.name = str(match.op->getAttrOfType<StringAttr>(kLayerAttrName));
     layer.opType = str(match.op->getAttrOfType<StringAttr>(kOpTypeAttrName));

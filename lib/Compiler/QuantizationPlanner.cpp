@@ -5,6 +5,7 @@
 #include "nibble/Compiler/CalibrationData.h"
 #include "nibble/Compiler/PhaseRunner.h"
 #include "nibble/Compiler/ProbeModel.h"
+#include "nibble/Dialect/Nibble/IR/QuantMath.h"
 #include "nibble/Dialect/Nibble/Transforms/Passes.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
@@ -56,6 +57,11 @@ struct PlannedLayer {
   std::vector<float> hessian;
   std::optional<GPTQFactor> gptq;
   ActivationRange activation;
+  /// max |x[:, k]| per input channel, for SmoothQuant.
+  std::vector<float> channelAbsMax;
+  /// W8A8: SmoothQuant factors (empty if off) and the static int8 scale.
+  std::vector<float> smooth;
+  double activationScale = 0.0;
   std::vector<std::pair<std::string, double>> sensitivity;
   /// Noise each measured precision causes alone, by name.
   std::map<std::string, double> noiseByPrecision;
@@ -79,7 +85,8 @@ static llvm::Expected<Budget> parseBudget(llvm::StringRef text) {
 
 bool mlir::nibble::needsPlanning(const QuantizeOptions &quantize,
                                  const MeasurementOptions &options) {
-  return quantize.mode == "auto" || !options.calibrationPath.empty() || options.measure ||
+  return quantize.mode == "auto" || quantize.mode == "w8a8" ||
+         !options.calibrationPath.empty() || options.measure ||
          !options.precisionConfigPath.empty();
 }
 
@@ -99,6 +106,24 @@ llvm::Error mlir::nibble::validateQuantizationFlags(const QuantizeOptions &quant
   } else if (budget->kind != Budget::Kind::None) {
     return llvm::createStringError("--budget applies to --quantize=auto, not --quantize=" +
                                    quantize.mode);
+  }
+  if (quantize.mode == "w8a8") {
+    if (quantize.activations != "static" && quantize.activations != "dynamic")
+      return llvm::createStringError("--activations='" + quantize.activations +
+                                     "' is not static or dynamic");
+    if (quantize.activations == "static" && options.calibrationPath.empty())
+      return llvm::createStringError(
+          "--quantize=w8a8 quantizes activations with scales calibrated on sample inputs; "
+          "give them with --calibration=DIR|FILE.npz, or use --activations=dynamic");
+  }
+  if (quantize.smoothQuant != 0.0) {
+    if (quantize.mode != "w8a8")
+      return llvm::createStringError("--smoothquant applies to --quantize=w8a8");
+    if (!(quantize.smoothQuant > 0.0 && quantize.smoothQuant <= 1.0))
+      return llvm::createStringError("--smoothquant must be in (0, 1], e.g. 0.5");
+    if (options.calibrationPath.empty())
+      return llvm::createStringError("--smoothquant needs the activation ranges of sample "
+                                     "inputs; give them with --calibration=DIR|FILE.npz");
   }
   if (options.method != "auto" && options.method != "rtn" && options.method != "gptq")
     return llvm::createStringError("--method='" + options.method +
@@ -236,6 +261,11 @@ public:
           range.max = std::max<double>(range.max, v);
         }
         absMax[l] = std::max(std::fabs(range.min), std::fabs(range.max));
+        std::vector<float> &channels = layers[l].channelAbsMax;
+        int64_t k = layers[l].probe->k;
+        channels.resize(k, 0.0f);
+        for (size_t i = 0; i < x.size(); ++i)
+          channels[i % k] = std::max(channels[i % k], std::fabs(x[i]));
         if (withHessians) {
           accumulateHessian(x, layers[l].probe->k, hessians[l]);
           rows[l] += static_cast<int64_t>(x.size()) / layers[l].probe->k;
@@ -288,38 +318,44 @@ public:
     return meter.noise();
   }
 
-  /// Whole-model figures with `weights`, and each layer's own output SQNR
-  /// (x W' against x W on the activations the quantized model produces).
+  /// Whole-model figures with `modelWeights` in the probe, and each layer's
+  /// own output SQNR: x W' against x W on the activations that run
+  /// produces, W' = `layerWeights[l]`, and x first passed through
+  /// `transform` when given (W8A8's activation quantization).
   llvm::Expected<QualityFigures>
-  verify(const std::vector<const std::vector<float> *> &weights,
-         std::vector<PlannedLayer> &layers, std::vector<double> &layerSqnrDb) {
+  verify(const std::vector<const std::vector<float> *> &modelWeights,
+         const std::vector<const std::vector<float> *> &layerWeights,
+         std::vector<PlannedLayer> &layers, std::vector<double> &layerSqnrDb,
+         llvm::function_ref<void(size_t, std::vector<float> &)> transform = {}) {
     QualityMeter meter(probe.getGraphOutputs());
     std::vector<double> signal(layers.size(), 0.0), error(layers.size(), 0.0);
     ProbeRun run;
+    std::vector<float> quantizedInput;
     for (size_t s = 0; s < samples.size(); ++s) {
       progress("verifying", s);
-      if (llvm::Error err = probe.run(samples[s], weights, /*withActivations=*/true, run))
+      if (llvm::Error err = probe.run(samples[s], modelWeights, /*withActivations=*/true, run))
         return std::move(err);
       meter.add(reference[s], run.outputs);
       for (size_t l = 0; l < layers.size(); ++l) {
-        if (!weights[l])
+        if (!layerWeights[l])
           continue;
         const ProbeLayer &layer = *layers[l].probe;
         const std::vector<float> &x = run.activations[l];
+        quantizedInput = x;
+        if (transform)
+          transform(l, quantizedInput);
         int64_t rows = static_cast<int64_t>(x.size()) / layer.k;
         std::vector<double> exact(layer.n), quantized(layer.n);
         for (int64_t m = 0; m < rows; ++m) {
           std::fill(exact.begin(), exact.end(), 0.0);
           std::fill(quantized.begin(), quantized.end(), 0.0);
           for (int64_t i = 0; i < layer.k; ++i) {
-            double xi = x[m * layer.k + i];
-            if (xi == 0.0)
-              continue;
+            double xi = x[m * layer.k + i], qi = quantizedInput[m * layer.k + i];
             const float *w = layer.weight.data() + i * layer.n;
-            const float *q = weights[l]->data() + i * layer.n;
+            const float *q = layerWeights[l]->data() + i * layer.n;
             for (int64_t j = 0; j < layer.n; ++j) {
               exact[j] += xi * w[j];
-              quantized[j] += xi * q[j];
+              quantized[j] += qi * q[j];
             }
           }
           for (int64_t j = 0; j < layer.n; ++j) {
@@ -331,8 +367,22 @@ public:
     }
     layerSqnrDb.assign(layers.size(), kMaxSqnrDb);
     for (size_t l = 0; l < layers.size(); ++l)
-      if (weights[l])
+      if (layerWeights[l])
         layerSqnrDb[l] = sqnrDbFromNoise(signal[l] > 0.0 ? error[l] / signal[l] : error[l]);
+    return meter.figures();
+  }
+
+  /// Whole-model figures of another build of the model (the quantized one,
+  /// compiled as it will run) against the float outputs.
+  llvm::Expected<QualityFigures> measure(ProbeModel &compiled) {
+    QualityMeter meter(probe.getGraphOutputs());
+    ProbeRun run;
+    for (size_t s = 0; s < samples.size(); ++s) {
+      progress("measuring the quantized model", s);
+      if (llvm::Error err = compiled.run(samples[s], {}, /*withActivations=*/false, run))
+        return std::move(err);
+      meter.add(reference[s], run.outputs);
+    }
     return meter.figures();
   }
 
@@ -369,12 +419,77 @@ simulated(PlannedLayer &layer, const WeightPrecision &precision,
                                      "': " + llvm::toString(factor.takeError()));
     layer.gptq = std::move(*factor);
   }
+  // A smoothed layer quantizes s W (and multiplies x / s).
+  std::vector<float> smoothed;
+  if (!layer.smooth.empty()) {
+    smoothed = probe.weight;
+    for (int64_t row = 0; row < probe.k; ++row)
+      for (int64_t col = 0; col < probe.n; ++col)
+        smoothed[row * probe.n + col] *= layer.smooth[row];
+  }
   llvm::Expected<SmallVector<float>> values = simulateWeightPrecision(
-      probe.weight, probe.k, probe.n, precision, layer.gptq ? &*layer.gptq : nullptr);
+      smoothed.empty() ? probe.weight : smoothed, probe.k, probe.n, precision,
+      layer.gptq ? &*layer.gptq : nullptr);
   if (!values)
     return llvm::createStringError("cannot quantize the weight of " + probe.opType + " node '" +
                                    probe.name + "': " + llvm::toString(values.takeError()));
   return &(cache[key] = std::vector<float>(values->begin(), values->end()));
+}
+
+/// W8A8: SmoothQuant factors s[k] = max|x_k|^alpha / max|W_k|^(1 - alpha)
+/// (alpha 0: none), then the static int8 scale of the smoothed activations
+/// from their calibrated range (max |x_k / s_k| / 127). GPTQ then sees the
+/// Hessian of x / s.
+static void chooseActivationQuantization(PlannedLayer &layer, double alpha) {
+  const ProbeLayer &probe = *layer.probe;
+  layer.smooth.clear();
+  if (alpha > 0.0) {
+    layer.smooth.assign(probe.k, 1.0f);
+    for (int64_t row = 0; row < probe.k; ++row) {
+      float weightMax = 0.0f;
+      for (int64_t col = 0; col < probe.n; ++col)
+        weightMax = std::max(weightMax, std::fabs(probe.weight[row * probe.n + col]));
+      float activationMax = layer.channelAbsMax[row];
+      if (weightMax > 0.0f && activationMax > 0.0f)
+        layer.smooth[row] = std::clamp(
+            static_cast<float>(std::pow(activationMax, alpha) / std::pow(weightMax, 1.0 - alpha)),
+            1e-4f, 1e4f);
+    }
+    if (!layer.hessian.empty()) {
+      for (int64_t i = 0; i < probe.k; ++i)
+        for (int64_t j = 0; j < probe.k; ++j)
+          layer.hessian[i * probe.k + j] /= layer.smooth[i] * layer.smooth[j];
+      layer.gptq.reset();
+    }
+  }
+  double absMax = 0.0;
+  for (int64_t k = 0; k < probe.k; ++k)
+    absMax = std::max<double>(absMax, layer.channelAbsMax[k] /
+                                          (layer.smooth.empty() ? 1.0f : layer.smooth[k]));
+  layer.activationScale = absMax > 0.0 ? absMax / 127.0 : 1.0;
+}
+
+/// W8A8 on the host, as the compiled layer computes it: x / s, then int8
+/// with the static scale or one scale per row (max|row| / 127), dequantized.
+static void fakeQuantizeActivations(const PlannedLayer &layer, std::vector<float> &x) {
+  int64_t k = layer.probe->k;
+  if (!layer.smooth.empty())
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] /= layer.smooth[i % k];
+  bool dynamic =
+      layer.precision.activations == WeightPrecision::Activations::DynamicInt8;
+  for (size_t row = 0; row * k < x.size(); ++row) {
+    float *values = x.data() + row * k;
+    float scale = static_cast<float>(layer.activationScale);
+    if (dynamic) {
+      float absMax = 0.0f;
+      for (int64_t i = 0; i < k; ++i)
+        absMax = std::max(absMax, std::fabs(values[i]));
+      scale = absMax > 0.0f ? absMax / 127.0f : 1.0f;
+    }
+    for (int64_t i = 0; i < k; ++i)
+      values[i] = dequantizeScalar(quantizeScalar(values[i], scale, 0, -128, 127), scale, 0);
+  }
 }
 
 /// The precisions --quantize=auto chooses from (fp32 is implicit).
@@ -405,6 +520,8 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     uniform = WeightPrecision::integer(8, !quantize.asymmetric, 0);
   else if (quantize.mode == "int4")
     uniform = WeightPrecision::integer(4, !quantize.asymmetric, quantize.groupSize);
+  else if (quantize.mode == "w8a8")
+    uniform = WeightPrecision::w8a8(quantize.activations == "dynamic");
   for (size_t l = 0; l < layers.size(); ++l) {
     layers[l].op = matmuls[l].op;
     layers[l].k = matmuls[l].k;
@@ -419,9 +536,10 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
   bool measure =
       quantize.mode == "auto" || !options.calibrationPath.empty() || options.measure;
   if (!measure) {
-    // Overrides only: the quantize pass gives the other layers the mode.
+    // Overrides, and dynamic W8A8 (which needs no data) on every layer; the
+    // quantize pass gives the other layers the mode.
     for (PlannedLayer &layer : layers)
-      if (layer.forced)
+      if (layer.forced || layer.precision.quantizesActivations())
         layer.op->setAttr(kPrecisionAttrName, builder.getStringAttr(layer.precision.name()));
     return std::optional<QuantizationReport>();
   }
@@ -470,6 +588,9 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
   Measurer measurer(**probe, samples, options.showProgress);
   if (llvm::Error err = measurer.calibrate(layers, useGPTQ))
     return std::move(err);
+  for (PlannedLayer &layer : layers)
+    if (layer.precision.quantizesActivations())
+      chooseActivationQuantization(layer, quantize.smoothQuant);
   std::vector<std::map<std::string, std::vector<float>>> cache(layers.size());
 
   if (quantize.mode == "auto") {
@@ -527,11 +648,80 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
         report.predictedSqnrDb = predicted.getValueAsDouble();
   }
 
-  // Verify the whole plan; under an SQNR budget, raise the noisiest free
-  // layer's precision until the measured SQNR holds.
+  // Leaves the decisions on the IR for the quantize pass.
+  auto annotate = [&] {
+    for (PlannedLayer &layer : layers) {
+      const ProbeLayer &probeLayer = *layer.probe;
+      Operation *op = layer.op;
+      op->setAttr(kPrecisionAttrName, builder.getStringAttr(layer.precision.name()));
+      op->removeAttr(kSensitivityAttrName);
+      for (StringRef name : {kHessianAttrName, kSmoothAttrName, kActivationScaleAttrName})
+        op->removeAttr(name);
+      if (useGPTQ && layer.precision.isInteger()) {
+        auto type = RankedTensorType::get({probeLayer.k, probeLayer.k}, Float32Type::get(ctx));
+        op->setAttr(kHessianAttrName,
+                    makeFloatConstant(type, layer.hessian, probeLayer.name + ".hessian"));
+      }
+      if (!layer.precision.quantizesActivations())
+        continue;
+      if (!layer.smooth.empty()) {
+        auto type = RankedTensorType::get({probeLayer.k}, Float32Type::get(ctx));
+        op->setAttr(kSmoothAttrName,
+                    makeFloatConstant(type, layer.smooth, probeLayer.name + ".smooth"));
+      }
+      op->setAttr(kActivationScaleAttrName,
+                  builder.getF32FloatAttr(static_cast<float>(layer.activationScale)));
+    }
+  };
+
   std::vector<double> layerSqnrDb;
   QualityFigures figures;
-  while (true) {
+  bool quantizesActivations = llvm::any_of(
+      layers, [](const PlannedLayer &l) { return l.precision.quantizesActivations(); });
+  if (quantizesActivations) {
+    // Activation quantization happens inside the model, which weight
+    // substitution cannot reproduce: compile the quantized model as it
+    // will run and measure that. Each layer's own SQNR is emulated on the
+    // host from the float activations.
+    std::vector<const std::vector<float> *> none(layers.size(), nullptr), weights = none;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      if (layers[l].precision.kind == WeightPrecision::Kind::Float32)
+        continue;
+      llvm::Expected<const std::vector<float> *> weight =
+          simulated(layers[l], layers[l].precision, cache[l]);
+      if (!weight)
+        return weight.takeError();
+      weights[l] = *weight;
+    }
+    auto transform = [&](size_t l, std::vector<float> &x) {
+      if (layers[l].precision.quantizesActivations())
+        fakeQuantizeActivations(layers[l], x);
+    };
+    if (llvm::Error err = measurer.verify(none, weights, layers, layerSqnrDb, transform)
+                              .takeError())
+      return std::move(err);
+    annotate();
+    OwningOpRef<ModuleOp> quantized(module.clone());
+    if (llvm::Error err = runPhase(
+            *quantized, [&](OpPassManager &pm) { buildQuantizePhase(pm, quantize); },
+            "quantize"))
+      return std::move(err);
+    if (llvm::Error err = runPhase(*quantized, buildFusePhase, "fuse"))
+      return std::move(err);
+    llvm::Expected<std::unique_ptr<ProbeModel>> compiled = ProbeModel::build(
+        *quantized, entryName, imported.inputs, imported.outputs, /*instrument=*/false);
+    if (!compiled)
+      return compiled.takeError();
+    llvm::Expected<QualityFigures> measured = measurer.measure(**compiled);
+    if (!measured)
+      return measured.takeError();
+    figures = *measured;
+    report.notes.push_back("int8 activations: end-to-end figures measured on the compiled "
+                           "model; per-layer SQNR emulated on float activations");
+  }
+  // Verify the whole plan; under an SQNR budget, raise the noisiest free
+  // layer's precision until the measured SQNR holds.
+  while (!quantizesActivations) {
     std::vector<const std::vector<float> *> weights(layers.size(), nullptr);
     for (size_t l = 0; l < layers.size(); ++l) {
       if (layers[l].precision.kind == WeightPrecision::Kind::Float32)
@@ -542,7 +732,8 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
         return weight.takeError();
       weights[l] = *weight;
     }
-    llvm::Expected<QualityFigures> verified = measurer.verify(weights, layers, layerSqnrDb);
+    llvm::Expected<QualityFigures> verified =
+        measurer.verify(weights, weights, layers, layerSqnrDb);
     if (!verified)
       return verified.takeError();
     figures = *verified;
@@ -582,17 +773,10 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     noisiest->precision = next;
   }
 
-  // Leave the decisions on the IR for the quantize pass.
+  annotate();
   for (size_t l = 0; l < layers.size(); ++l) {
     PlannedLayer &layer = layers[l];
     const ProbeLayer &probeLayer = *layer.probe;
-    layer.op->setAttr(kPrecisionAttrName, builder.getStringAttr(layer.precision.name()));
-    layer.op->removeAttr(kSensitivityAttrName);
-    if (useGPTQ && layer.precision.isInteger()) {
-      auto type = RankedTensorType::get({probeLayer.k, probeLayer.k}, Float32Type::get(ctx));
-      layer.op->setAttr(kHessianAttrName,
-                        makeFloatConstant(type, layer.hessian, probeLayer.name + ".hessian"));
-    }
     LayerReport row;
     row.name = probeLayer.name;
     row.opType = probeLayer.opType;
@@ -605,6 +789,9 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     row.sensitivityDb = layer.sensitivity;
     row.layerSqnrDb = layerSqnrDb[l];
     row.activation = layer.activation;
+    row.activation.smoothed = !layer.smooth.empty();
+    if (layer.precision.activations == WeightPrecision::Activations::StaticInt8)
+      row.activation.int8Scale = static_cast<float>(layer.activationScale);
     report.layers.push_back(std::move(row));
   }
   entry->removeAttr("nibble.selection");

@@ -21,6 +21,17 @@ static double rounded(double value) {
   return std::round(value * scale) / scale;
 }
 
+static Object activationObject(const ActivationRange &range) {
+  Object object{{"min", rounded(range.min)},
+                {"max", rounded(range.max)},
+                {"abs_p99_9", rounded(range.absP999)},
+                {"abs_p99_99", rounded(range.absP9999)},
+                {"smoothed", range.smoothed}};
+  if (range.int8Scale > 0.0)
+    object["int8_scale"] = range.int8Scale; // exact: the value compiled in
+  return object;
+}
+
 llvm::json::Value mlir::nibble::toJSON(const QuantizationReport &report) {
   const QualityFigures &e2e = report.endToEnd;
   Array topOne;
@@ -66,10 +77,7 @@ llvm::json::Value mlir::nibble::toJSON(const QuantizationReport &report) {
         {"float_bytes", layer.floatBytes},
         {"sqnr_db", rounded(layer.layerSqnrDb)},
         {"sensitivity_db", std::move(sensitivity)},
-        {"activation", Object{{"min", rounded(layer.activation.min)},
-                              {"max", rounded(layer.activation.max)},
-                              {"abs_p99_9", rounded(layer.activation.absP999)},
-                              {"abs_p99_99", rounded(layer.activation.absP9999)}}},
+        {"activation", activationObject(layer.activation)},
     });
   }
   return Object{

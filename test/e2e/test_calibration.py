@@ -245,7 +245,7 @@ def test_bad_calibration_data_is_one_line(nibble_compile, tiny, tmp_path, case):
     ({"quantize": "int4", "method": "gptq"}, ["--method=gptq needs calibration"]),
     ({"quantize": "int4", "method": "best"}, ["--method='best' is not one of"]),
     ({"quantize": "auto", "budget": "size=abc"}, ["is not size=F"]),
-    ({"quantize": "w8a8"}, ["--quantize=w8a8 (int8 activations) is not supported yet"]),
+    ({"quantize": "int2"}, ["unknown --quantize='int2'", "w8a8"]),
 ])
 def test_flag_misuse_is_one_line(nibble_compile, tiny, tmp_path, flags, fragments):
     proc = harness.compile_model(nibble_compile, tiny, tmp_path / "out", **flags)

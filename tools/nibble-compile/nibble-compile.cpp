@@ -2,7 +2,8 @@
 //
 //   nibble-compile MODEL.onnx -o OUT [--emit=exe|lib|obj|mlir|llvm]
 //       [--compile-to=PHASE] [--target=host|x86-64-avx512|x86-64-avx2|cuda-sm80|cuda-sm90]
-//       [--quantize=none|int8|int4|auto] [--group-size=N] [--asymmetric]
+//       [--quantize=none|int8|int4|w8a8|auto] [--group-size=N] [--asymmetric]
+//       [--activations=static|dynamic] [--smoothquant=ALPHA]
 //       [--calibration=DIR|FILE.npz] [--budget=size=F|sqnr=DB]
 //       [--precision-config=FILE.json] [--method=auto|rtn|gptq]
 //       [--report=FILE.json] [--input-shape=NAME:DxD]
@@ -46,13 +47,23 @@ int main(int argc, char **argv) {
                               cl::init("host"), cl::cat(category));
   cl::opt<std::string> quantize(
       "quantize",
-      cl::desc("weight precision: none, int8, int4, or auto (per layer, under --budget)"),
+      cl::desc("none, int8, int4 (weights only), w8a8 (int8 weights and activations), "
+               "or auto (weights only, per layer, under --budget)"),
       cl::init("none"), cl::cat(category));
   cl::opt<int64_t> groupSize("group-size", cl::desc("rows of K per int4 scale"),
                              cl::init(128), cl::cat(category));
   cl::opt<bool> asymmetric("asymmetric",
                            cl::desc("unsigned weights with zero points (uint8/uint4)"),
                            cl::cat(category));
+  cl::opt<std::string> activations(
+      "activations",
+      cl::desc("for --quantize=w8a8: static (one calibrated scale per layer) or dynamic "
+               "(one scale per row at run time)"),
+      cl::init("static"), cl::cat(category));
+  cl::opt<double> smoothQuant(
+      "smoothquant",
+      cl::desc("for --quantize=w8a8: SmoothQuant strength alpha in (0, 1] (0 = off)"),
+      cl::init(0.0), cl::cat(category));
   cl::opt<std::string> calibration(
       "calibration",
       cl::desc("sample inputs to calibrate and measure on: a .npz file or a directory"),
@@ -110,6 +121,11 @@ int main(int argc, char **argv) {
   options.quantize.mode = quantize;
   options.quantize.groupSize = groupSize;
   options.quantize.asymmetric = asymmetric;
+  if ((activations.getNumOccurrences() || smoothQuant.getNumOccurrences()) &&
+      quantize != "w8a8")
+    return fail("--activations and --smoothquant apply to --quantize=w8a8");
+  options.quantize.activations = activations;
+  options.quantize.smoothQuant = smoothQuant;
   options.measurement.calibrationPath = calibration;
   options.measurement.budget = budget;
   options.measurement.precisionConfigPath = precisionConfig;

@@ -34,13 +34,20 @@ llvm::StringRef phaseNames();
 
 /// Options of the quantize phase.
 struct QuantizeOptions {
-  /// "none", "int8" or "int4": the precision of layers that carry no
-  /// `nibble.precision` of their own.
+  /// "none", "int8", "int4", "w8a8" or "auto": what layers without a
+  /// `nibble.precision` of their own become ("auto" and "w8a8" are decided
+  /// per layer by the QuantizationPlanner, which sets those attributes).
   std::string mode = "none";
   /// Rows of K per scale for int4.
   int64_t groupSize = 128;
   /// Unsigned storage with zero points instead of symmetric signed.
   bool asymmetric = false;
+  /// For mode "w8a8": int8 activations with one calibrated scale ("static")
+  /// or one scale per row computed at run time ("dynamic").
+  std::string activations = "static";
+  /// For mode "w8a8": SmoothQuant migration strength alpha in (0, 1]; 0 is
+  /// off. Needs calibration data.
+  double smoothQuant = 0.0;
 };
 
 /// Adds the quantize phase: layers with a `nibble.precision` get it, the

@@ -56,12 +56,14 @@ struct ProbeRun {
 
 class ProbeModel {
 public:
-  /// Compiles the probe of `module` (after import; not modified) whose entry
-  /// is `entryName` with graph inputs/outputs `inputs`/`outputs`.
+  /// Compiles the probe of `module` (not modified) whose entry is
+  /// `entryName` with graph inputs/outputs `inputs`/`outputs`. With
+  /// `instrument` false the model is compiled as it is (no lifted weights,
+  /// no taps): how a quantized module is measured as it will run.
   static llvm::Expected<std::unique_ptr<ProbeModel>>
   build(ModuleOp module, llvm::StringRef entryName,
         const std::vector<GraphTensorInfo> &inputs,
-        const std::vector<GraphTensorInfo> &outputs);
+        const std::vector<GraphTensorInfo> &outputs, bool instrument = true);
   ~ProbeModel();
 
   const std::vector<ProbeLayer> &getLayers() const { return layers; }

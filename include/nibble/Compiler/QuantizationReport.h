@@ -26,6 +26,9 @@ struct ActivationRange {
   double min = 0.0, max = 0.0;
   /// 99.9th and 99.99th percentiles of |x|, from a 2048-bin histogram.
   double absP999 = 0.0, absP9999 = 0.0;
+  /// W8A8 with static activations: the int8 scale chosen (0 otherwise).
+  double int8Scale = 0.0;
+  bool smoothed = false;
 };
 
 struct LayerReport {

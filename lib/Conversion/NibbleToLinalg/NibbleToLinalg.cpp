@@ -6,6 +6,8 @@
 //   quantize:   q = convert(clamp(roundeven(x / s) + zp, qmin, qmax))
 //   dequantize: x = float(ext(q) - ext(zp)) * s
 //   matmul:     y[.., m, n] += a[.., m, k] * dequantize(w[k, n])
+//   integer_matmul: acc = linalg.matmul(i8, i8 -> i32), exact; then
+//               y[m, n] = (float(acc) * lhs_scale[m]) * scale[n] (+ bias[n])
 //
 // Arithmetic is done in f32 whatever the storage float type, as ONNX Runtime
 // does. Scales and zero points are indexed through the scheme's affine map
@@ -370,6 +372,56 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
   }
 };
 
+struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(IntegerMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType resultType = op.getResult().getType();
+    ArrayRef<int64_t> shape = resultType.getShape();
+    MLIRContext *ctx = rewriter.getContext();
+    // The integer product, exact in i32: a plain linalg.matmul, so the
+    // target's matmul lowering applies to it.
+    Type i32 = rewriter.getI32Type();
+    Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+    Value accEmpty = tensor::EmptyOp::create(rewriter, loc, shape, i32);
+    Value accInit = linalg::FillOp::create(rewriter, loc, zero, accEmpty).getResult(0);
+    Value acc = linalg::MatmulOp::create(rewriter, loc, TypeRange{accInit.getType()},
+                                         ValueRange{op.getLhs(), op.getWeight()},
+                                         ValueRange{accInit})
+                    .getResult(0);
+    // The float epilogue, scales indexed per row / per column or scalar.
+    AffineExpr m = rewriter.getAffineDimExpr(0), n = rewriter.getAffineDimExpr(1);
+    auto mapFor = [&](Value scale, AffineExpr index) {
+      bool perTensor = cast<RankedTensorType>(scale.getType()).getRank() == 0;
+      return AffineMap::get(2, 0, perTensor ? ArrayRef<AffineExpr>{} : ArrayRef(index), ctx);
+    };
+    SmallVector<Value> inputs{acc, op.getLhsScale(), op.getScale()};
+    SmallVector<AffineMap> maps{AffineMap::getMultiDimIdentityMap(2, ctx),
+                                mapFor(op.getLhsScale(), m), mapFor(op.getScale(), n)};
+    if (Value bias = op.getBias()) {
+      inputs.push_back(bias);
+      maps.push_back(AffineMap::get(2, 0, n, ctx));
+    }
+    maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+    Value empty = tensor::EmptyOp::create(rewriter, loc, shape, rewriter.getF32Type());
+    bool hasBias = static_cast<bool>(op.getBias());
+    auto epilogue = linalg::GenericOp::create(
+        rewriter, loc, resultType, inputs, ValueRange{empty}, maps, parallelIterators(2),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value sum = arith::SIToFPOp::create(b, l, b.getF32Type(), args[0]);
+          Value y = arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, sum, args[1]),
+                                          args[2]);
+          if (hasBias)
+            y = arith::AddFOp::create(b, l, y, args[3]);
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, epilogue.getResults());
+    return success();
+  }
+};
+
 struct ConvertNibbleToLinalgPass final
     : nibble::impl::ConvertNibbleToLinalgPassBase<ConvertNibbleToLinalgPass> {
   void runOnOperation() override {
@@ -392,5 +444,6 @@ struct ConvertNibbleToLinalgPass final
 } // namespace
 
 void mlir::nibble::populateNibbleToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerQuantize, LowerDequantize, LowerMatmul>(patterns.getContext());
+  patterns.add<LowerQuantize, LowerDequantize, LowerMatmul, LowerIntegerMatmul>(
+      patterns.getContext());
 }

@@ -331,3 +331,24 @@ func.func @no_nibble_ops_remain(%x: tensor<4xf32>) -> (tensor<4xi8>, tensor<4xf3
          scheme <i8, per_tensor, symmetric, scale = f32> : tensor<4xi8> -> tensor<4xf32>
   return %q, %w : tensor<4xi8>, tensor<4xf32>
 }
+
+// -----
+
+// W8A8: the integer product is a linalg.matmul accumulating exactly in i32;
+// the epilogue applies the per-row activation scale, then the per-column
+// weight scale, then the bias.
+// CHECK-LABEL: func.func @integer_matmul(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x3xi8>, %[[SX:.*]]: tensor<2xf32>, %[[W:.*]]: tensor<3x4xi8>, %[[SW:.*]]: tensor<4xf32>, %[[B:.*]]: tensor<4xf32>)
+// CHECK:         %[[ZERO:.*]] = arith.constant 0 : i32
+// CHECK:         %[[INIT:.*]] = linalg.fill ins(%[[ZERO]] : i32)
+// CHECK:         %[[ACC:.*]] = linalg.matmul ins(%[[X]], %[[W]] : tensor<2x3xi8>, tensor<3x4xi8>) outs(%[[INIT]] : tensor<2x4xi32>)
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%[[ACC]], %[[SX]], %[[SW]], %[[B]] : tensor<2x4xi32>, tensor<2xf32>, tensor<4xf32>, tensor<4xf32>)
+// CHECK:           %[[F:.*]] = arith.sitofp %{{.*}} : i32 to f32
+// CHECK:           %[[R:.*]] = arith.mulf %[[F]], %{{.*}} : f32
+// CHECK:           %[[C:.*]] = arith.mulf %[[R]], %{{.*}} : f32
+// CHECK:           arith.addf %[[C]], %{{.*}} : f32
+func.func @integer_matmul(%x: tensor<2x3xi8>, %sx: tensor<2xf32>, %w: tensor<3x4xi8>, %sw: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<2x4xf32> {
+  %y = nibble.integer_matmul %x lhs_scale(%sx : tensor<2xf32>), %w scale(%sw : tensor<4xf32>) bias(%b : tensor<4xf32>) : tensor<2x3xi8>, tensor<3x4xi8> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

@@ -322,3 +322,43 @@ func.func @matmul_bias_element_type(%x: tensor<2x16xf32>, %w: tensor<16x8xi8>, %
          : tensor<2x16xf32>, tensor<16x8xi8> -> tensor<2x8xf32>
   return %y : tensor<2x8xf32>
 }
+
+// -----
+
+func.func @integer_matmul_k_mismatch(%x: tensor<2x3xi8>, %s: tensor<f32>, %w: tensor<4x5xi8>, %sw: tensor<5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op lhs has K = 3 but the weight has K = 4}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<f32>), %w scale(%sw : tensor<5xf32>) : tensor<2x3xi8>, tensor<4x5xi8> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @integer_matmul_lhs_scale_shape(%x: tensor<2x3xi8>, %s: tensor<3xf32>, %w: tensor<3x5xi8>, %sw: tensor<5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op lhs_scale must have shape [] (per tensor) or [2] (per row), got [3]}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<3xf32>), %w scale(%sw : tensor<5xf32>) : tensor<2x3xi8>, tensor<3x5xi8> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @integer_matmul_weight_scale_shape(%x: tensor<2x3xi8>, %s: tensor<f32>, %w: tensor<3x5xi8>, %sw: tensor<3xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op scale must have shape [] (per tensor) or [5] (per output column), got [3]}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<f32>), %w scale(%sw : tensor<3xf32>) : tensor<2x3xi8>, tensor<3x5xi8> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @integer_matmul_rank(%x: tensor<1x2x3xi8>, %s: tensor<f32>, %w: tensor<3x5xi8>, %sw: tensor<5xf32>) -> tensor<1x2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op lhs (M x K) and weight (K x N) must be matrices, got ranks 3 and 2}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<f32>), %w scale(%sw : tensor<5xf32>) : tensor<1x2x3xi8>, tensor<3x5xi8> -> tensor<1x2x5xf32>
+  return %y : tensor<1x2x5xf32>
+}
+
+// -----
+
+func.func @integer_matmul_bias_shape(%x: tensor<2x3xi8>, %s: tensor<f32>, %w: tensor<3x5xi8>, %sw: tensor<5xf32>, %b: tensor<2xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op bias must have shape [5], got [2]}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<f32>), %w scale(%sw : tensor<5xf32>) bias(%b : tensor<2xf32>) : tensor<2x3xi8>, tensor<3x5xi8> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}

@@ -187,3 +187,12 @@ func.func @scheme_attribute_examples() attributes {
     test.u2 = #nibble.scheme<u2, per_channel<axis = 3>, zero_point, scale = bf16>} {
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @integer_matmul_round_trip(
+// CHECK:         nibble.integer_matmul %{{.*}} lhs_scale(%{{.*}} : tensor<4xf32>), %{{.*}} scale(%{{.*}} : tensor<64xf32>) bias(%{{.*}} : tensor<64xf32>) : tensor<4x256xi8>, tensor<256x64xi8> -> tensor<4x64xf32>
+func.func @integer_matmul_round_trip(%x: tensor<4x256xi8>, %s: tensor<4xf32>, %w: tensor<256x64xi8>, %sw: tensor<64xf32>, %b: tensor<64xf32>) -> tensor<4x64xf32> {
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<4xf32>), %w scale(%sw : tensor<64xf32>) bias(%b : tensor<64xf32>) : tensor<4x256xi8>, tensor<256x64xi8> -> tensor<4x64xf32>
+  return %y : tensor<4x64xf32>
+}

@@ -144,6 +144,36 @@ LogicalResult MatmulOp::verify() {
                                  getScale().getType(), getZeroPoint());
 }
 
+LogicalResult IntegerMatmulOp::verify() {
+  RankedTensorType lhsType = getLhs().getType();
+  RankedTensorType weightType = getWeight().getType();
+  if (lhsType.getRank() != 2 || weightType.getRank() != 2)
+    return emitOpError() << "lhs (M x K) and weight (K x N) must be matrices, got ranks "
+                         << lhsType.getRank() << " and " << weightType.getRank();
+  int64_t m = lhsType.getDimSize(0), k = lhsType.getDimSize(1);
+  int64_t n = weightType.getDimSize(1);
+  if (k != weightType.getDimSize(0))
+    return emitOpError() << "lhs has K = " << k << " but the weight has K = "
+                         << weightType.getDimSize(0);
+  auto scaleShape = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
+  ArrayRef<int64_t> lhsScale = scaleShape(getLhsScale());
+  if (!lhsScale.empty() && lhsScale != ArrayRef<int64_t>{m})
+    return emitOpError() << "lhs_scale must have shape [] (per tensor) or [" << m
+                         << "] (per row), got " << shapeString(lhsScale);
+  ArrayRef<int64_t> weightScale = scaleShape(getScale());
+  if (!weightScale.empty() && weightScale != ArrayRef<int64_t>{n})
+    return emitOpError() << "scale must have shape [] (per tensor) or [" << n
+                         << "] (per output column), got " << shapeString(weightScale);
+  if (Value bias = getBias())
+    if (scaleShape(bias) != ArrayRef<int64_t>{n})
+      return emitOpError() << "bias must have shape [" << n << "], got "
+                           << shapeString(scaleShape(bias));
+  if (getResult().getType().getShape() != ArrayRef<int64_t>{m, n})
+    return emitOpError() << "result shape " << shapeString(getResult().getType().getShape())
+                         << " should be " << shapeString({m, n});
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Folding
 //===----------------------------------------------------------------------===//

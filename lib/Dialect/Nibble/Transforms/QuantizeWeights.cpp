@@ -18,6 +18,7 @@
 #include "nibble/Dialect/Nibble/Utils/WeightQuantizer.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -56,6 +57,64 @@ static Value buildExtendToF32(OpBuilder &builder, Location loc, Value input) {
         linalg::YieldOp::create(b, l, wide);
       });
   return generic.getResult(0);
+}
+
+/// x[m, k] * factors[k] for x [M, K] (SmoothQuant's 1 / s on activations).
+static Value buildScaleColumns(OpBuilder &builder, Location loc, Value x, Value factors) {
+  auto type = cast<RankedTensorType>(x.getType());
+  MLIRContext *ctx = builder.getContext();
+  AffineMap identity = builder.getMultiDimIdentityMap(2);
+  AffineMap column = AffineMap::get(2, 0, builder.getAffineDimExpr(1), ctx);
+  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), type.getElementType());
+  return linalg::GenericOp::create(
+             builder, loc, type, ValueRange{x, factors}, empty,
+             ArrayRef<AffineMap>{identity, column, identity},
+             SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+             [](OpBuilder &b, Location l, ValueRange args) {
+               linalg::YieldOp::create(b, l, arith::MulFOp::create(b, l, args[0], args[1])
+                                                 .getResult());
+             })
+      .getResult(0);
+}
+
+/// One int8 scale per row of x [M, K], computed at run time:
+/// max_k |x[m, k]| / 127, or 1 for a row of zeros (no division by zero).
+static Value buildRowScales(OpBuilder &builder, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  MLIRContext *ctx = builder.getContext();
+  Type f32 = builder.getF32Type();
+  int64_t rows = type.getDimSize(0);
+  Value zero = arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0f));
+  Value empty = tensor::EmptyOp::create(builder, loc, ArrayRef<int64_t>{rows}, f32);
+  Value init = linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
+  AffineMap identity = builder.getMultiDimIdentityMap(2);
+  AffineMap row = AffineMap::get(2, 0, builder.getAffineDimExpr(0), ctx);
+  Value absMax =
+      linalg::GenericOp::create(
+          builder, loc, init.getType(), ValueRange{x}, init, ArrayRef<AffineMap>{identity, row},
+          {utils::IteratorType::parallel, utils::IteratorType::reduction},
+          [](OpBuilder &b, Location l, ValueRange args) {
+            Value magnitude = math::AbsFOp::create(b, l, args[0]);
+            linalg::YieldOp::create(b, l,
+                                    arith::MaximumFOp::create(b, l, args[1], magnitude)
+                                        .getResult());
+          })
+          .getResult(0);
+  AffineMap vector = builder.getMultiDimIdentityMap(1);
+  return linalg::GenericOp::create(
+             builder, loc, init.getType(), ValueRange{absMax}, empty,
+             ArrayRef<AffineMap>{vector, vector}, {utils::IteratorType::parallel},
+             [](OpBuilder &b, Location l, ValueRange args) {
+               Value zeroF = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0f));
+               Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
+               Value qmax = arith::ConstantOp::create(b, l, b.getF32FloatAttr(127.0f));
+               Value positive =
+                   arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, args[0], zeroF);
+               Value scale = arith::DivFOp::create(b, l, args[0], qmax);
+               linalg::YieldOp::create(
+                   b, l, arith::SelectOp::create(b, l, positive, scale, one).getResult());
+             })
+      .getResult(0);
 }
 
 struct NibbleQuantizeWeightsPass final
@@ -147,6 +206,19 @@ struct NibbleQuantizeWeightsPass final
       return success();
     }
 
+    // SmoothQuant: the layer computes (x / s)(s W).
+    SmallVector<float> smooth;
+    if (Attribute attr = matmul->getAttr(kSmoothAttrName)) {
+      std::optional<SmallVector<float>> values = readFloatElements(attr);
+      if (!values || static_cast<int64_t>(values->size()) != k ||
+          llvm::any_of(*values, [](float v) { return !(v > 0.0f) || !std::isfinite(v); }))
+        return matmul.emitError() << "nibble.smooth must hold " << k
+                                  << " positive finite f32 factors";
+      smooth = std::move(*values);
+      for (int64_t row = 0; row < k; ++row)
+        for (int64_t col = 0; col < n; ++col)
+          weights[row * n + col] *= smooth[row];
+    }
     std::optional<GPTQFactor> factor;
     if (!hessian.empty()) {
       llvm::Expected<GPTQFactor> computed = GPTQFactor::compute(hessian, k);
@@ -163,6 +235,18 @@ struct NibbleQuantizeWeightsPass final
       return matmul.emitError() << "cannot quantize the weight of " << opType
                                 << " node '" << layer
                                 << "': " << llvm::toString(quantized.takeError());
+    // The activations the quantized weight multiplies: x / s when smoothed.
+    Value lhs = matmul.getInputs()[0];
+    if (!smooth.empty()) {
+      SmallVector<float> inverse;
+      for (float factor : smooth)
+        inverse.push_back(1.0f / factor);
+      auto type = RankedTensorType::get({k}, Float32Type::get(ctx));
+      lhs = buildScaleColumns(builder, matmul.getLoc(), lhs,
+                              makeConstant(builder, loc, type, layer, ".smooth", inverse));
+    }
+    if (precision->quantizesActivations())
+      return buildIntegerMatmul(builder, matmul, lhs, *precision, *quantized, layer, opType);
     bool perGroup = quantized->groupRows < k;
     auto scheme = SchemeAttr::get(
         ctx, precision->bits, precision->symmetric,
@@ -182,10 +266,59 @@ struct NibbleQuantizeWeightsPass final
           makeIntConstant(scaleType.clone(scheme.getStorageType()), quantized->zeroPoints,
                           (layer + ".zero_point").str()));
     auto fused = MatmulOp::create(builder, matmul.getLoc(), matmul.getResultTypes()[0],
-                                  matmul.getInputs()[0], qWeight, scales, zeroPoints,
+                                  lhs, qWeight, scales, zeroPoints,
                                   /*bias=*/Value(), scheme);
     copyLayerAttrs(matmul, fused);
     matmul.getResult(0).replaceAllUsesWith(fused.getResult());
+    matmul.erase();
+    return success();
+  }
+
+  /// W8A8: x (smoothed) -> int8 (static or per-row scale) times the int8
+  /// weight, multiplied in integers.
+  LogicalResult buildIntegerMatmul(OpBuilder &builder, linalg::MatmulOp matmul, Value x,
+                                   const WeightPrecision &precision,
+                                   const QuantizedWeight &quantized, StringRef layer,
+                                   StringRef opType) {
+    Location loc = matmul.getLoc();
+    MLIRContext *ctx = &getContext();
+    Type f32 = Float32Type::get(ctx);
+    auto xType = cast<RankedTensorType>(x.getType());
+    Value xScale;
+    SchemeAttr xScheme;
+    if (precision.activations == WeightPrecision::Activations::StaticInt8) {
+      auto scale = matmul->getAttrOfType<FloatAttr>(kActivationScaleAttrName);
+      if (!scale || !(scale.getValueAsDouble() > 0.0))
+        return matmul.emitError()
+               << opType << " node '" << layer
+               << "': w8a8 needs a calibrated activation scale (nibble.activation_scale); "
+                  "compile with --calibration, or use dynamic activations";
+      xScale = arith::ConstantOp::create(
+          builder, loc,
+          DenseElementsAttr::get(RankedTensorType::get({}, f32),
+                                 static_cast<float>(scale.getValueAsDouble())));
+      xScheme = SchemeAttr::get(ctx, 8, true, Granularity::PerTensor, 0, 0, false,
+                                Float32Type::get(ctx));
+    } else {
+      xScale = buildRowScales(builder, loc, x);
+      xScheme = SchemeAttr::get(ctx, 8, true, Granularity::PerChannel, 0, 0, false,
+                                Float32Type::get(ctx));
+    }
+    auto i8 = IntegerType::get(ctx, 8);
+    Value qx = QuantizeOp::create(builder, loc, xType.clone(i8), x, xScale,
+                                  /*zero_point=*/Value(), xScheme);
+    int64_t k = quantized.k, n = quantized.n;
+    Value qWeight = arith::ConstantOp::create(
+        builder, loc,
+        makeIntConstant(RankedTensorType::get({k, n}, i8), quantized.values,
+                        (layer + ".q").str()));
+    Value wScale = makeConstant(builder, loc, RankedTensorType::get({n}, f32), layer,
+                                ".scale", quantized.scales);
+    auto product = IntegerMatmulOp::create(builder, loc, matmul.getResultTypes()[0], qx,
+                                           xScale, qWeight, wScale, /*bias=*/Value());
+    copyLayerAttrs(matmul, product);
+    product->setAttr(kPrecisionAttrName, builder.getStringAttr(precision.name()));
+    matmul.getResult(0).replaceAllUsesWith(product.getResult());
     matmul.erase();
     return success();
   }

@@ -21,6 +21,8 @@ std::optional<WeightPrecision> WeightPrecision::parse(llvm::StringRef name) {
     return fp32();
   if (name == "fp16")
     return fp16();
+  if (name == "w8a8" || name == "w8a8-dynamic")
+    return w8a8(name == "w8a8-dynamic");
   bool symmetric = name.consume_front("int");
   if (!symmetric && !name.consume_front("uint"))
     return std::nullopt;
@@ -40,6 +42,8 @@ std::string WeightPrecision::name() const {
   case Kind::Float16: return "fp16";
   case Kind::Integer: break;
   }
+  if (activations != Activations::Float)
+    return activations == Activations::StaticInt8 ? "w8a8" : "w8a8-dynamic";
   std::string text = (symmetric ? "int" : "uint") + std::to_string(bits);
   if (groupSize > 0)
     text += "-g" + std::to_string(groupSize);

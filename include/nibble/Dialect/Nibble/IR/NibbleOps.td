@@ -98,4 +98,35 @@ def Nibble_MatmulOp : Nibble_Op<"matmul", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def Nibble_IntegerMatmulOp : Nibble_Op<"integer_matmul", [Pure]> {
+  let summary = "int8 activations times int8 weights, float result (W8A8)";
+  let description = [{
+    `result[m, n] = (float(sum_k lhs[m, k] * weight[k, n]) * lhs_scale[m])
+    * weight_scale[n] (+ bias[n])`: both operands are symmetric int8 (no
+    zero points), the products accumulate exactly in int32, and one float
+    epilogue applies the activation scale (one per row, or one for the
+    tensor when `lhs_scale` has rank 0) and the weight scale (one per output
+    column, or one for the tensor). The activations come from a
+    `nibble.quantize` with a calibrated scale (static) or one computed per
+    row at run time (dynamic).
+
+    ```mlir
+    %y = nibble.integer_matmul %qx lhs_scale(%sx : tensor<4xf32>), %qw
+           scale(%sw : tensor<64xf32>)
+           : tensor<4x256xi8>, tensor<256x64xi8> -> tensor<4x64xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I8]>:$lhs, RankedTensorOf<[F32]>:$lhs_scale,
+                       RankedTensorOf<[I8]>:$weight, RankedTensorOf<[F32]>:$scale,
+                       Optional<RankedTensorOf<[F32]>>:$bias);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $lhs `lhs_scale` `(` $lhs_scale `:` type($lhs_scale) `)` `,` $weight
+    `scale` `(` $scale `:` type($scale) `)`
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    attr-dict `:` type($lhs) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // NIBBLE_DIALECT_NIBBLE_IR_NIBBLEOPS_TD

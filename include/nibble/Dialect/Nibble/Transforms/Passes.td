@@ -47,7 +47,9 @@ def NibbleQuantizeWeightsPass : Pass<"nibble-quantize-weights", "func::FuncOp"> 
   ];
   let dependentDialects = ["::mlir::nibble::NibbleDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::linalg::LinalgDialect"];
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def NibbleSelectPrecisionPass : Pass<"nibble-select-precision", "func::FuncOp"> {

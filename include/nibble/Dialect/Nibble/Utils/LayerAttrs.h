@@ -24,10 +24,16 @@ inline constexpr llvm::StringLiteral kOpTypeAttrName = "nibble.op_type";
 ///  - `nibble.hessian`: K x K f32 E[x^T x] of the calibration activations,
 ///    which makes the quantize pass use GPTQ;
 ///  - `nibble.sensitivity`: {precision name = end-to-end SQNR in dB with
-///    only this layer at that precision}, what selection decides from.
+///    only this layer at that precision}, what selection decides from;
+///  - `nibble.activation_scale`: the calibrated f32 scale of a "w8a8"
+///    layer's int8 input;
+///  - `nibble.smooth`: SmoothQuant factors s (f32 [K]): the layer computes
+///    (x / s) (s W), moving activation outliers into the weights.
 inline constexpr llvm::StringLiteral kPrecisionAttrName = "nibble.precision";
 inline constexpr llvm::StringLiteral kHessianAttrName = "nibble.hessian";
 inline constexpr llvm::StringLiteral kSensitivityAttrName = "nibble.sensitivity";
+inline constexpr llvm::StringLiteral kActivationScaleAttrName = "nibble.activation_scale";
+inline constexpr llvm::StringLiteral kSmoothAttrName = "nibble.smooth";
 
 /// Tags `op` as coming from ONNX node `nodeName` of type `opType`.
 inline void setLayerAttrs(Operation *op, StringRef nodeName, StringRef opType) {

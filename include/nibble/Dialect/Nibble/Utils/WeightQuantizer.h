@@ -30,9 +30,13 @@ namespace mlir::nibble {
 /// What one layer's weight is stored as: "fp32", "fp16", or an integer
 /// scheme named like SchemeAttr::getShortName(): "int8" (signed, symmetric,
 /// per channel), "uint8" (unsigned with a zero point), "int4-g128" (per
-/// group of 128 rows of K), "uint4-g32", "int4" (per channel).
+/// group of 128 rows of K), "uint4-g32", "int4" (per channel). "w8a8" and
+/// "w8a8-dynamic" are int8 weights whose layer also quantizes its input
+/// activations to int8 (one calibrated scale, or one per row at run time)
+/// and multiplies in integers.
 struct WeightPrecision {
   enum class Kind { Float32, Float16, Integer };
+  enum class Activations { Float, StaticInt8, DynamicInt8 };
   Kind kind = Kind::Float32;
   unsigned bits = 32;
   /// Integer only: true = signed storage, no zero point; false = unsigned
@@ -40,12 +44,18 @@ struct WeightPrecision {
   bool symmetric = true;
   /// Integer only: rows of K per scale; 0 = one scale per column.
   int64_t groupSize = 0;
+  Activations activations = Activations::Float;
 
   static WeightPrecision fp32() { return {}; }
   static WeightPrecision fp16() { return {Kind::Float16, 16, true, 0}; }
   static WeightPrecision integer(unsigned bits, bool symmetric, int64_t groupSize) {
     return {Kind::Integer, bits, symmetric, groupSize};
   }
+  static WeightPrecision w8a8(bool dynamic) {
+    return {Kind::Integer, 8, true, 0,
+            dynamic ? Activations::DynamicInt8 : Activations::StaticInt8};
+  }
+  bool quantizesActivations() const { return activations != Activations::Float; }
 
   /// Parses a name as above; nullopt if it is not one.
   static std::optional<WeightPrecision> parse(llvm::StringRef name);
