@@ -39,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 import onnx
+import onnx.version_converter
 import onnxruntime as ort
 from onnx import numpy_helper
 from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
@@ -159,12 +160,34 @@ class SampleReader(CalibrationDataReader):
         return next(self._samples, None)
 
 
+def constants_to_initializers(model: onnx.ModelProto) -> None:
+    """Constant nodes become initializers: onnxruntime's quantizers only
+    quantize weights that are initializers (PaddleOCR keeps them in Constant
+    nodes). The model computes the same."""
+    kept = []
+    for node in model.graph.node:
+        value = next((a.t for a in node.attribute if a.name == "value" and
+                      a.type == onnx.AttributeProto.TENSOR), None)
+        if node.op_type == "Constant" and value is not None:
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(value)
+            tensor.name = node.output[0]
+            model.graph.initializer.append(tensor)
+        else:
+            kept.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+
+
 def fixed_shape_model(case: Case, work: Path) -> Path:
     """The model with its symbolic input dimensions fixed (onnxruntime's
-    static quantizer and nibble both need static shapes)."""
-    if not case.input_shapes:
-        return case.model
+    static quantizer and nibble both need static shapes) and its Constant
+    nodes as initializers."""
     model = onnx.load(case.model)
+    # onnxruntime's per-channel quantizers need opset 13 (axis on Q/DQ).
+    if next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) < 13:
+        model = onnx.version_converter.convert_version(model, 13)
+    constants_to_initializers(model)
     for value in model.graph.input:
         if value.name in case.input_shapes:
             for dim, size in zip(value.type.tensor_type.shape.dim, case.input_shapes[value.name]):
@@ -187,23 +210,39 @@ def constant_bytes(path: Path) -> int:
     return total
 
 
-def onnxruntime_variants(model: Path, calibration: list[dict], work: Path) -> dict[str, Path]:
-    variants = {}
-    out = work / "ort_dynamic_int8.onnx"
-    quantize_dynamic(model, out, per_channel=True, weight_type=QuantType.QInt8)
-    variants["ort dynamic int8 (W8A8)"] = out
-    out = work / "ort_static_qdq_int8.onnx"
-    quantize_static(model, out, SampleReader(calibration), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8)
-    variants["ort static QDQ int8 (W8A8)"] = out
-    for block in (32, 128):
-        quantizer = MatMulNBitsQuantizer(onnx.load(model), algo_config=DefaultWeightOnlyQuantConfig(
-            block_size=block, is_symmetric=True, quant_format=QuantFormat.QOperator))
-        quantizer.process()
-        out = work / f"ort_nbits_g{block}.onnx"
-        onnx.save(quantizer.model.model, out)
-        variants[f"ort MatMulNBits int4 g{block} (RTN)"] = out
+def onnxruntime_variants(model: Path, calibration: list[dict],
+                         work: Path) -> dict[str, Path | str]:
+    """Each onnxruntime quantization of `model`: its file, or the error
+    message when the quantizer fails on it."""
+    def dynamic(out: Path) -> None:
+        quantize_dynamic(model, out, per_channel=True, weight_type=QuantType.QInt8)
+
+    def static(out: Path) -> None:
+        quantize_static(model, out, SampleReader(calibration), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8)
+
+    def nbits(block: int) -> Callable[[Path], None]:
+        def run(out: Path) -> None:
+            quantizer = MatMulNBitsQuantizer(
+                onnx.load(model), algo_config=DefaultWeightOnlyQuantConfig(
+                    block_size=block, is_symmetric=True, quant_format=QuantFormat.QOperator))
+            quantizer.process()
+            onnx.save(quantizer.model.model, out)
+        return run
+
+    recipes = {"ort dynamic int8 (W8A8)": ("ort_dynamic_int8", dynamic),
+               "ort static QDQ int8 (W8A8)": ("ort_static_qdq_int8", static),
+               "ort MatMulNBits int4 g32 (RTN)": ("ort_nbits_g32", nbits(32)),
+               "ort MatMulNBits int4 g128 (RTN)": ("ort_nbits_g128", nbits(128))}
+    variants: dict[str, Path | str] = {}
+    for variant, (stem, quantize) in recipes.items():
+        out = work / f"{stem}.onnx"
+        try:
+            quantize(out)
+            variants[variant] = out
+        except Exception as error:  # noqa: BLE001  (report any quantizer failure)
+            variants[variant] = f"{type(error).__name__}: {error}"
     return variants
 
 
@@ -279,34 +318,50 @@ def compare_case(case: Case, nibble, work: Path, calibration_count: int,
     record("float32 (onnxruntime)", float_bytes, reference, 0.0)
     start = time.perf_counter()
     ort_models = onnxruntime_variants(model, calibration, work)
-    ort_seconds = (time.perf_counter() - start) / len(ort_models)
+    ort_seconds = (time.perf_counter() - start) / max(len(ort_models), 1)
     for variant, path in ort_models.items():
-        session = ort_session(path)
-        names = [o.name for o in session.get_outputs()]
-        outputs = run_all(lambda s: dict(zip(names, session.run(None, s))), held_out)
+        if isinstance(path, str):  # the quantizer failed; keep its message
+            rows.append({"variant": variant, "error": path})
+            print(f"  {variant:38s} failed: {path}", flush=True)
+            continue
+        try:
+            session = ort_session(path)
+            names = [o.name for o in session.get_outputs()]
+            outputs = run_all(lambda s: dict(zip(names, session.run(None, s))), held_out)
+        except Exception as error:  # noqa: BLE001  (onnxruntime cannot run its own model)
+            rows.append({"variant": variant, "error": f"{type(error).__name__}: {error}"})
+            print(f"  {variant:38s} does not run: {error}", flush=True)
+            continue
         record(variant, constant_bytes(path), outputs, ort_seconds)
 
     def nibble_variant(variant: str, **flags):
         start = time.perf_counter()
-        with nibble.compile(model, calibration=calibration_file, **flags) as compiled:
-            seconds = time.perf_counter() - start
-            outputs = run_all(compiled.run, held_out)
-            report = compiled.report
+        try:
+            with nibble.compile(model, calibration=calibration_file, **flags) as compiled:
+                seconds = time.perf_counter() - start
+                outputs = run_all(compiled.run, held_out)
+                report = compiled.report
+        except RuntimeError as error:
+            rows.append({"variant": variant, "error": str(error)})
+            print(f"  {variant:38s} failed: {error}", flush=True)
+            return None
         record(variant, report["weight_bytes"], outputs, seconds,
                calibration_sqnr_db=report["end_to_end"]["sqnr_db"],
                precisions=[layer["precision"] for layer in report["layers"]])
         return report
 
     nibble_variant("nibble int8 (weights only, GPTQ)", quantize="int8")
+    nibble_variant("nibble w8a8 static, SmoothQuant 0.5", quantize="w8a8", smoothquant=0.5)
+    nibble_variant("nibble w8a8 dynamic per row", quantize="w8a8", activations="dynamic")
     for block in (32, 128):
         report = nibble_variant(f"nibble int4 g{block} (GPTQ)", quantize="int4",
                                 group_size=block)
-        nibble_float_bytes = report["float_weight_bytes"]
-        ort_bytes = next(r["weight_bytes"] for r in rows
-                         if r["variant"] == f"ort MatMulNBits int4 g{block} (RTN)")
-        if ort_bytes < nibble_float_bytes:
+        ort_row = next((r for r in rows if r["variant"] == f"ort MatMulNBits int4 g{block} (RTN)"
+                        and "weight_bytes" in r), None)
+        if report and ort_row and ort_row["weight_bytes"] < report["float_weight_bytes"]:
+            ratio = ort_row["weight_bytes"] / report["float_weight_bytes"]
             nibble_variant(f"nibble auto at ort int4 g{block} bytes", quantize="auto",
-                           budget=f"size={ort_bytes / nibble_float_bytes:.6f}")
+                           budget=f"size={ratio:.6f}")
     return {"model": case.name, "file": case.model.name, "float_bytes": float_bytes,
             "calibration_samples": calibration_count, "held_out_samples": eval_count,
             "variants": rows}
@@ -329,6 +384,9 @@ def markdown(results: list[dict], command: str) -> str:
                   "| variant | MiB | of float | SQNR dB | worst dB | max abs err | top-1 |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for row in result["variants"]:
+            if "error" in row:
+                lines.append(f"| {row['variant']} | failed: {row['error'][:80]} ||||||")
+                continue
             top1 = f"{100 * row['top1_agreement']:.1f}%" if "top1_agreement" in row else ""
             lines.append(
                 f"| {row['variant']} | {row['weight_bytes'] / 2**20:.2f} | "
