@@ -27,7 +27,8 @@ static void compileModelToLibrary(const std::string &modelPath,
                                   const std::string &precisionConfig,
                                   const std::string &method,
                                   const std::string &reportPath, bool measure,
-                                  const std::string &activations, double smoothQuant) {
+                                  const std::string &activations, double smoothQuant,
+                                  const std::string &activationRange) {
   CompilerOptions options;
   options.emit = EmitKind::Library;
   options.output = outputPath;
@@ -42,6 +43,7 @@ static void compileModelToLibrary(const std::string &modelPath,
   options.measurement.method = method;
   options.reportPath = reportPath;
   options.measurement.measure = measure;
+  options.measurement.activationRange = activationRange;
   options.target = target;
   for (const std::string &spec : inputShapes)
     if (llvm::Error err = parseInputShape(spec, options.import))
@@ -66,5 +68,6 @@ PYBIND11_MODULE(_nibble, m) {
         py::arg("precision_config") = "", py::arg("method") = "auto",
         py::arg("report_path") = "", py::arg("measure") = false,
         py::arg("activations") = "static", py::arg("smoothquant") = 0.0,
+        py::arg("activation_range") = "minmax",
         "Compile an ONNX model to a shared library (lib<name>.so + <name>.h).");
 }

@@ -2,6 +2,7 @@
 
 #include "nibble/Compiler/QuantizationPlanner.h"
 
+#include "nibble/Compiler/ActivationCalibration.h"
 #include "nibble/Compiler/CalibrationData.h"
 #include "nibble/Compiler/PhaseRunner.h"
 #include "nibble/Compiler/ProbeModel.h"
@@ -59,6 +60,9 @@ struct PlannedLayer {
   ActivationRange activation;
   /// max |x[:, k]| per input channel, for SmoothQuant.
   std::vector<float> channelAbsMax;
+  /// |x| (|x / s| when smoothed) histogram over [0, histogramMax].
+  std::vector<int64_t> histogram;
+  double histogramMax = 0.0;
   /// W8A8: SmoothQuant factors (empty if off) and the static int8 scale.
   std::vector<float> smooth;
   double activationScale = 0.0;
@@ -125,6 +129,9 @@ llvm::Error mlir::nibble::validateQuantizationFlags(const QuantizeOptions &quant
       return llvm::createStringError("--smoothquant needs the activation ranges of sample "
                                      "inputs; give them with --calibration=DIR|FILE.npz");
   }
+  if (!parseActivationRangeMethod(options.activationRange))
+    return llvm::createStringError("--activation-range='" + options.activationRange +
+                                   "' is not minmax, percentile or entropy");
   if (options.method != "auto" && options.method != "rtn" && options.method != "gptq")
     return llvm::createStringError("--method='" + options.method +
                                    "' is not one of auto, rtn, gptq");
@@ -207,23 +214,6 @@ static void accumulateHessian(const std::vector<float> &activation, int64_t k,
   }
 }
 
-/// The percentile `fraction` of |x| from a histogram over [0, absMax].
-static double histogramPercentile(const std::vector<int64_t> &histogram, double absMax,
-                                  double fraction) {
-  int64_t total = 0;
-  for (int64_t count : histogram)
-    total += count;
-  if (total == 0)
-    return 0.0;
-  int64_t wanted = static_cast<int64_t>(std::ceil(fraction * total)), seen = 0;
-  for (size_t bin = 0; bin < histogram.size(); ++bin) {
-    seen += histogram[bin];
-    if (seen >= wanted)
-      return absMax * double(bin + 1) / histogram.size();
-  }
-  return absMax;
-}
-
 namespace {
 /// Runs the probe over all samples and keeps what the planner needs.
 class Measurer {
@@ -238,7 +228,6 @@ public:
     std::vector<std::vector<double>> hessians(withHessians ? numLayers : 0);
     for (size_t l = 0; l < hessians.size(); ++l)
       hessians[l].assign(layers[l].probe->k * layers[l].probe->k, 0.0);
-    std::vector<double> absMax(numLayers, 0.0);
     std::vector<int64_t> rows(numLayers, 0);
     ProbeRun run;
     reference.clear();
@@ -260,7 +249,6 @@ public:
           range.min = std::min<double>(range.min, v);
           range.max = std::max<double>(range.max, v);
         }
-        absMax[l] = std::max(std::fabs(range.min), std::fabs(range.max));
         std::vector<float> &channels = layers[l].channelAbsMax;
         int64_t k = layers[l].probe->k;
         channels.resize(k, 0.0f);
@@ -281,25 +269,43 @@ public:
           layers[l].hessian[i * k + j] = layers[l].hessian[j * k + i] =
               static_cast<float>(hessians[l][i * k + j] * scale);
     }
-    // A second pass fills |x| histograms now that each range is known.
-    std::vector<std::vector<int64_t>> histograms(numLayers,
-                                                 std::vector<int64_t>(kHistogramBins, 0));
+    return llvm::Error::success();
+  }
+
+  /// A second pass: histograms of what each layer will quantize, |x| (or
+  /// |x / s| when smoothed) over [0, its calibrated maximum], and their
+  /// percentiles.
+  llvm::Error collectHistograms(std::vector<PlannedLayer> &layers) {
+    for (PlannedLayer &layer : layers) {
+      layer.histogram.assign(kHistogramBins, 0);
+      layer.histogramMax = 0.0;
+      for (size_t k = 0; k < layer.channelAbsMax.size(); ++k)
+        layer.histogramMax = std::max<double>(
+            layer.histogramMax,
+            layer.channelAbsMax[k] / (layer.smooth.empty() ? 1.0f : layer.smooth[k]));
+    }
+    ProbeRun run;
     for (size_t s = 0; s < samples.size(); ++s) {
       progress("collecting histograms", s);
       if (llvm::Error err = probe.run(samples[s], {}, /*withActivations=*/true, run))
         return err;
-      for (size_t l = 0; l < numLayers; ++l) {
-        if (absMax[l] == 0.0)
+      for (size_t l = 0; l < layers.size(); ++l) {
+        PlannedLayer &layer = layers[l];
+        if (layer.histogramMax == 0.0)
           continue;
-        for (float v : run.activations[l]) {
-          int bin = static_cast<int>(std::fabs(v) / absMax[l] * kHistogramBins);
-          ++histograms[l][std::min(bin, kHistogramBins - 1)];
+        int64_t k = layer.probe->k;
+        const std::vector<float> &x = run.activations[l];
+        for (size_t i = 0; i < x.size(); ++i) {
+          float v = std::fabs(x[i]) / (layer.smooth.empty() ? 1.0f : layer.smooth[i % k]);
+          auto bin = static_cast<int64_t>(v / layer.histogramMax * kHistogramBins);
+          ++layer.histogram[std::min<int64_t>(bin, kHistogramBins - 1)];
         }
       }
     }
-    for (size_t l = 0; l < numLayers; ++l) {
-      layers[l].activation.absP999 = histogramPercentile(histograms[l], absMax[l], 0.999);
-      layers[l].activation.absP9999 = histogramPercentile(histograms[l], absMax[l], 0.9999);
+    for (PlannedLayer &layer : layers) {
+      layer.activation.absP999 = histogramPercentile(layer.histogram, layer.histogramMax, 0.999);
+      layer.activation.absP9999 =
+          histogramPercentile(layer.histogram, layer.histogramMax, 0.9999);
     }
     return llvm::Error::success();
   }
@@ -437,36 +443,36 @@ simulated(PlannedLayer &layer, const WeightPrecision &precision,
 }
 
 /// W8A8: SmoothQuant factors s[k] = max|x_k|^alpha / max|W_k|^(1 - alpha)
-/// (alpha 0: none), then the static int8 scale of the smoothed activations
-/// from their calibrated range (max |x_k / s_k| / 127). GPTQ then sees the
-/// Hessian of x / s.
-static void chooseActivationQuantization(PlannedLayer &layer, double alpha) {
+/// (alpha 0: none). GPTQ then sees the Hessian of x / s.
+static void chooseSmoothing(PlannedLayer &layer, double alpha) {
   const ProbeLayer &probe = *layer.probe;
   layer.smooth.clear();
-  if (alpha > 0.0) {
-    layer.smooth.assign(probe.k, 1.0f);
-    for (int64_t row = 0; row < probe.k; ++row) {
-      float weightMax = 0.0f;
-      for (int64_t col = 0; col < probe.n; ++col)
-        weightMax = std::max(weightMax, std::fabs(probe.weight[row * probe.n + col]));
-      float activationMax = layer.channelAbsMax[row];
-      if (weightMax > 0.0f && activationMax > 0.0f)
-        layer.smooth[row] = std::clamp(
-            static_cast<float>(std::pow(activationMax, alpha) / std::pow(weightMax, 1.0 - alpha)),
-            1e-4f, 1e4f);
-    }
-    if (!layer.hessian.empty()) {
-      for (int64_t i = 0; i < probe.k; ++i)
-        for (int64_t j = 0; j < probe.k; ++j)
-          layer.hessian[i * probe.k + j] /= layer.smooth[i] * layer.smooth[j];
-      layer.gptq.reset();
-    }
+  if (alpha <= 0.0)
+    return;
+  layer.smooth.assign(probe.k, 1.0f);
+  for (int64_t row = 0; row < probe.k; ++row) {
+    float weightMax = 0.0f;
+    for (int64_t col = 0; col < probe.n; ++col)
+      weightMax = std::max(weightMax, std::fabs(probe.weight[row * probe.n + col]));
+    float activationMax = layer.channelAbsMax[row];
+    if (weightMax > 0.0f && activationMax > 0.0f)
+      layer.smooth[row] = std::clamp(
+          static_cast<float>(std::pow(activationMax, alpha) / std::pow(weightMax, 1.0 - alpha)),
+          1e-4f, 1e4f);
   }
-  double absMax = 0.0;
-  for (int64_t k = 0; k < probe.k; ++k)
-    absMax = std::max<double>(absMax, layer.channelAbsMax[k] /
-                                          (layer.smooth.empty() ? 1.0f : layer.smooth[k]));
-  layer.activationScale = absMax > 0.0 ? absMax / 127.0 : 1.0;
+  if (!layer.hessian.empty()) {
+    for (int64_t i = 0; i < probe.k; ++i)
+      for (int64_t j = 0; j < probe.k; ++j)
+        layer.hessian[i * probe.k + j] /= layer.smooth[i] * layer.smooth[j];
+    layer.gptq.reset();
+  }
+}
+
+/// W8A8: the static int8 scale of the (smoothed) activations, from their
+/// histogram by `method`.
+static void chooseActivationScale(PlannedLayer &layer, ActivationRangeMethod method) {
+  double threshold = activationThreshold(method, layer.histogram, layer.histogramMax);
+  layer.activationScale = threshold > 0.0 ? threshold / 127.0 : 1.0;
 }
 
 /// W8A8 on the host, as the compiled layer computes it: x / s, then int8
@@ -590,7 +596,13 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     return std::move(err);
   for (PlannedLayer &layer : layers)
     if (layer.precision.quantizesActivations())
-      chooseActivationQuantization(layer, quantize.smoothQuant);
+      chooseSmoothing(layer, quantize.smoothQuant);
+  if (llvm::Error err = measurer.collectHistograms(layers))
+    return std::move(err);
+  ActivationRangeMethod rangeMethod = *parseActivationRangeMethod(options.activationRange);
+  for (PlannedLayer &layer : layers)
+    if (layer.precision.quantizesActivations())
+      chooseActivationScale(layer, rangeMethod);
   std::vector<std::map<std::string, std::vector<float>>> cache(layers.size());
 
   if (quantize.mode == "auto") {

@@ -237,14 +237,15 @@ def compile(path: str | os.PathLike, quantize: str = "none", target: str = "host
             calibration: str | os.PathLike | None = None, budget: str | None = None,
             precision_config: str | os.PathLike | None = None, method: str = "auto",
             asymmetric: bool = False, activations: str = "static", smoothquant: float = 0.0,
-            report: bool = False) -> Model:
+            activation_range: str = "minmax", report: bool = False) -> Model:
     """Compiles an ONNX model into a temporary library and loads it.
 
     The arguments mean what nibble-compile's flags of the same names mean;
     `input_shapes` fixes symbolic dimensions, e.g. {"x": (4, 64)};
     `calibration` is a .npz file or directory of sample inputs, `budget`
     "size=F" or "sqnr=DB" for quantize="auto"; `activations` ("static" or
-    "dynamic") and `smoothquant` (alpha) for quantize="w8a8"; `report=True` measures the
+    "dynamic"), `smoothquant` (alpha) and `activation_range` ("minmax",
+    "percentile", "entropy") for quantize="w8a8"; `report=True` measures the
     quantized model even without calibration data (on random inputs). The
     measured report is ``model.report``. Compiler errors raise RuntimeError
     with nibble-compile's one-line message. The returned Model owns the
@@ -271,7 +272,8 @@ def compile(path: str | os.PathLike, quantize: str = "none", target: str = "host
             budget=budget or "",
             precision_config=os.fspath(precision_config) if precision_config is not None else "",
             method=method, report_path=str(report_path), measure=report,
-            activations=activations, smoothquant=smoothquant)
+            activations=activations, smoothquant=smoothquant,
+            activation_range=activation_range)
         measured = json.loads(report_path.read_text()) if report_path.exists() else None
         return Model(output.with_name(f"lib{stem}.so"), _workdir=workdir,
                      _measured_report=measured)

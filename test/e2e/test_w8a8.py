@@ -170,3 +170,28 @@ def test_smoothquant_range_is_checked(nibble_compile, two_layers, tmp_path):
                                  calibration=tmp_path / "c.npz", smoothquant=1.5)
     harness.assert_one_line_error(proc, "nibble-compile: error:",
                                   "--smoothquant must be in (0, 1]")
+
+
+def test_activation_range_methods_clip_less_or_equal(nibble_compile, two_layers, tmp_path):
+    """percentile and entropy never pick a wider range than min/max."""
+    _, path, *_ = two_layers
+    rng = np.random.default_rng(3)
+    # 16384 values, one of them an outlier (under 0.01%: percentile clips it).
+    calibration = rng.standard_normal((64, BATCH, D_IN)).astype(np.float32)
+    calibration[0, 0, 0] = 40.0
+    np.savez(tmp_path / "c.npz", x=calibration)
+    scales = {}
+    for method in ("minmax", "percentile", "entropy"):
+        report_path = tmp_path / f"{method}.json"
+        harness.compile_ok(nibble_compile, path, tmp_path / method, quantize="w8a8",
+                           calibration=tmp_path / "c.npz", activation_range=method,
+                           report=report_path)
+        report = json.loads(report_path.read_text())
+        scales[method] = report["layers"][0]["activation"]["int8_scale"]
+    assert scales["minmax"] == pytest.approx(40.0 / 127, rel=1e-6)
+    assert scales["percentile"] < scales["minmax"] / 4
+    assert scales["entropy"] < scales["minmax"] / 4
+    proc = harness.compile_model(nibble_compile, path, tmp_path / "out", quantize="w8a8",
+                                 calibration=tmp_path / "c.npz", activation_range="kl")
+    harness.assert_one_line_error(proc, "nibble-compile: error:",
+                                  "--activation-range='kl' is not minmax, percentile or entropy")

@@ -4,6 +4,7 @@
 //       [--compile-to=PHASE] [--target=host|x86-64-avx512|x86-64-avx2|cuda-sm80|cuda-sm90]
 //       [--quantize=none|int8|int4|w8a8|auto] [--group-size=N] [--asymmetric]
 //       [--activations=static|dynamic] [--smoothquant=ALPHA]
+//       [--activation-range=minmax|percentile|entropy]
 //       [--calibration=DIR|FILE.npz] [--budget=size=F|sqnr=DB]
 //       [--precision-config=FILE.json] [--method=auto|rtn|gptq]
 //       [--report=FILE.json] [--input-shape=NAME:DxD]
@@ -64,6 +65,11 @@ int main(int argc, char **argv) {
       "smoothquant",
       cl::desc("for --quantize=w8a8: SmoothQuant strength alpha in (0, 1] (0 = off)"),
       cl::init(0.0), cl::cat(category));
+  cl::opt<std::string> activationRange(
+      "activation-range",
+      cl::desc("for static w8a8: how calibration sets int8 activation scales: minmax, "
+               "percentile (99.99th) or entropy (KL divergence)"),
+      cl::init("minmax"), cl::cat(category));
   cl::opt<std::string> calibration(
       "calibration",
       cl::desc("sample inputs to calibrate and measure on: a .npz file or a directory"),
@@ -121,15 +127,18 @@ int main(int argc, char **argv) {
   options.quantize.mode = quantize;
   options.quantize.groupSize = groupSize;
   options.quantize.asymmetric = asymmetric;
-  if ((activations.getNumOccurrences() || smoothQuant.getNumOccurrences()) &&
+  if ((activations.getNumOccurrences() || smoothQuant.getNumOccurrences() ||
+       activationRange.getNumOccurrences()) &&
       quantize != "w8a8")
-    return fail("--activations and --smoothquant apply to --quantize=w8a8");
+    return fail("--activations, --smoothquant and --activation-range apply to "
+                "--quantize=w8a8");
   options.quantize.activations = activations;
   options.quantize.smoothQuant = smoothQuant;
   options.measurement.calibrationPath = calibration;
   options.measurement.budget = budget;
   options.measurement.precisionConfigPath = precisionConfig;
   options.measurement.method = method;
+  options.measurement.activationRange = activationRange;
   // Progress lines would break the one-line error contract of scripts.
   options.measurement.showProgress = llvm::errs().is_displayed();
   options.reportPath = report;

@@ -40,6 +40,9 @@ struct MeasurementOptions {
   /// `--method`: "rtn", "gptq", or "auto" (GPTQ when calibration data is
   /// given, RTN otherwise).
   std::string method = "auto";
+  /// How static int8 activation scales are set from the calibration
+  /// histograms: "minmax", "percentile" or "entropy" (ActivationCalibration.h).
+  std::string activationRange = "minmax";
   /// Measure and report even without calibration data (random inputs).
   bool measure = false;
   /// Print progress of long measurements on stderr.
