@@ -150,6 +150,9 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
       if (llvm::Error err = writeText(options.reportPath, text))
         return err;
     }
+    if (!options.reportPlotPath.empty())
+      if (llvm::Error err = writeText(options.reportPlotPath, renderReportSvg(*report)))
+        return err;
     if (options.printReport)
       printReportTable(*report, options.output == "-" ? llvm::errs() : llvm::outs());
     return llvm::Error::success();

@@ -336,3 +336,23 @@ def test_all_zero_weights_and_activations(nibble_compile, tmp_path):
     out = harness.run_executable(exe, {"x": np.ones((2, 64), np.float32)}, tmp_path / "run",
                                  ["y"])["y"]
     assert np.all(out == 0.0)
+
+
+def test_report_plot_is_an_svg_of_every_layer(nibble_compile, work):
+    plot = work.dir / "plot.svg"
+    report_path = work.dir / "plot.json"
+    harness.compile_ok(nibble_compile, work.model, work.dir / "plotted", quantize="auto",
+                       budget="size=0.16", calibration=work.calibration, report=report_path,
+                       report_plot=plot)
+    report = json.loads(report_path.read_text())
+    import xml.etree.ElementTree as ElementTree
+    root = ElementTree.parse(plot).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    for layer in report["layers"]:
+        assert layer["name"] in texts
+    # One dot per measured (layer, precision), its tooltip naming both.
+    titles = [c.find(f"{ns}title").text for c in root.iter(f"{ns}circle")]
+    assert len(titles) == sum(len(l["sensitivity_db"]) for l in report["layers"])
+    fc2 = next(l for l in report["layers"] if l["name"] == "fc2")
+    assert f"int8: {fc2['sensitivity_db']['int8']:.1f} dB" in titles

@@ -7,7 +7,7 @@
 //       [--activation-range=minmax|percentile|entropy]
 //       [--calibration=DIR|FILE.npz] [--budget=size=F|sqnr=DB]
 //       [--precision-config=FILE.json] [--method=auto|rtn|gptq]
-//       [--report=FILE.json] [--input-shape=NAME:DxD]
+//       [--report=FILE.json] [--report-plot=FILE.svg] [--input-shape=NAME:DxD]
 //
 // Every failure is one line on stderr and exit code 1.
 //
@@ -88,6 +88,10 @@ int main(int argc, char **argv) {
       "method",
       cl::desc("weight rounding: rtn, gptq, or auto (gptq with --calibration)"),
       cl::init("auto"), cl::cat(category));
+  cl::opt<std::string> reportPlot(
+      "report-plot",
+      cl::desc("also draw the report (per-layer precision, bytes, sensitivity) as an SVG chart"),
+      cl::value_desc("FILE.svg"), cl::cat(category));
   cl::opt<std::string> report(
       "report", cl::desc("write the quantization report (per layer and end to end) as JSON"),
       cl::value_desc("FILE.json"), cl::cat(category));
@@ -142,8 +146,9 @@ int main(int argc, char **argv) {
   // Progress lines would break the one-line error contract of scripts.
   options.measurement.showProgress = llvm::errs().is_displayed();
   options.reportPath = report;
+  options.reportPlotPath = reportPlot;
   // Asking for a report measures the model even without calibration data.
-  options.measurement.measure = !report.empty();
+  options.measurement.measure = !report.empty() || !reportPlot.empty();
   options.printReport = true;
   for (const std::string &spec : inputShapes)
     if (llvm::Error err = parseInputShape(spec, options.import))

@@ -32,6 +32,8 @@ struct CompilerOptions {
   /// Where to write the quantization report as JSON ("" = nowhere), when
   /// the model is measured (see MeasurementOptions::measure).
   std::string reportPath;
+  /// Where to write the report as an SVG chart ("" = nowhere).
+  std::string reportPlotPath;
   /// Print the report's table on stdout (stderr when IR goes to stdout).
   bool printReport = false;
   /// `--target`: host, x86-64-avx512, x86-64-avx2.

@@ -59,6 +59,10 @@ struct QuantizationReport {
 
 llvm::json::Value toJSON(const QuantizationReport &report);
 
+/// A chart of the report (per-layer precision, bytes and sensitivities) as
+/// an SVG document (`--report-plot`).
+std::string renderReportSvg(const QuantizationReport &report);
+
 /// The readable table nibble-compile prints.
 void printReportTable(const QuantizationReport &report, llvm::raw_ostream &os);
 
