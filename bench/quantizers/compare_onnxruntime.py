@@ -385,7 +385,7 @@ def markdown(results: list[dict], command: str) -> str:
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for row in result["variants"]:
             if "error" in row:
-                lines.append(f"| {row['variant']} | failed: {row['error'][:80]} ||||||")
+                lines.append(f"| {row['variant']} | failed: {row['error'][:100]} | | | | | |")
                 continue
             top1 = f"{100 * row['top1_agreement']:.1f}%" if "top1_agreement" in row else ""
             lines.append(
@@ -422,8 +422,10 @@ def main() -> int:
                                         args.calibration_samples, args.held_out_samples))
     args.out.write_text(json.dumps({"results": results}, indent=2) + "\n")
     if args.markdown:
-        command = ("bench/quantizers/compare_onnxruntime.py --out results.json --markdown "
-                   + str(args.markdown.name))
+        markdown_path = args.markdown.resolve()
+        shown = (markdown_path.relative_to(ROOT) if markdown_path.is_relative_to(ROOT)
+                 else markdown_path.name)
+        command = f"bench/quantizers/compare_onnxruntime.py --out results.json --markdown {shown}"
         args.markdown.write_text(markdown(results, command))
     return 0
 
