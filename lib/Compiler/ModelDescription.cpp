@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -43,6 +44,18 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
                       storageBytes(matmul.getScale().getType());
       description.layers.push_back(
           {name, opType, precision ? precision.str() : "w8a8", bytes});
+    } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+      // A Gather from constant tables (an embedding): the tables it reads.
+      auto [name, opType] = layerName(op);
+      if (opType != "Gather")
+        return;
+      int64_t bytes = 0;
+      for (auto extract : generic.getRegion().getOps<tensor::ExtractOp>())
+        if (auto constant = extract.getTensor().getDefiningOp<arith::ConstantOp>())
+          bytes += storageBytes(cast<ShapedType>(constant.getType()));
+      auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
+      if (bytes > 0)
+        description.layers.push_back({name, opType, precision ? precision.str() : "fp32", bytes});
     } else if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
       Value weight = matmul.getInputs()[1];
       if (!op->hasAttr(kLayerAttrName))

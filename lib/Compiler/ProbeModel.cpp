@@ -49,14 +49,19 @@ struct ProbeModel::Library {
 
 ProbeModel::~ProbeModel() = default;
 
-SmallVector<QuantizableMatmul> mlir::nibble::findMeasurableMatmuls(func::FuncOp entry) {
-  SmallVector<QuantizableMatmul> matmuls;
-  entry.walk([&](linalg::MatmulOp op) {
-    if (auto match = matchQuantizableMatmul(op))
-      if (getElementTypeOrSelf(op.getInputs()[0].getType()).isF32())
-        matmuls.push_back(*match);
+SmallVector<MeasurableLayer> mlir::nibble::findMeasurableLayers(func::FuncOp entry) {
+  SmallVector<MeasurableLayer> layers;
+  entry.walk([&](Operation *op) {
+    if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
+      if (auto match = matchQuantizableMatmul(matmul))
+        if (getElementTypeOrSelf(matmul.getInputs()[0].getType()).isF32())
+          layers.push_back({op, match, std::nullopt});
+    } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+      if (auto match = matchEmbeddingGather(generic))
+        layers.push_back({op, std::nullopt, match});
+    }
   });
-  return matmuls;
+  return layers;
 }
 
 static std::string str(StringAttr attr) { return attr ? attr.str() : ""; }
@@ -76,33 +81,44 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
 
   // Lift weights to arguments and tap activations, in walk order.
   SmallVector<Value> taps;
-  SmallVector<QuantizableMatmul> measurable;
+  SmallVector<MeasurableLayer> measurable;
   if (instrument)
-    measurable = findMeasurableMatmuls(entry);
-  for (QuantizableMatmul match : measurable) {
+    measurable = findMeasurableLayers(entry);
+  for (MeasurableLayer &found : measurable) {
     ProbeLayer layer;
-    layer.name = str(match.op->getAttrOfType<StringAttr>(kLayerAttrName));
-    layer.opType = str(match.op->getAttrOfType<StringAttr>(kOpTypeAttrName));
-    layer.k = match.k;
-    layer.n = match.n;
-    SmallVector<float> values = *readFloatElements(getConstantElements(match.weight));
+    layer.name = str(found.op->getAttrOfType<StringAttr>(kLayerAttrName));
+    layer.opType = str(found.op->getAttrOfType<StringAttr>(kOpTypeAttrName));
+    Value weight = found.matmul ? found.matmul->weight : found.table->table;
+    SmallVector<float> values = *readFloatElements(getConstantElements(weight));
     layer.weight.assign(values.begin(), values.end());
-    auto lhsType = cast<RankedTensorType>(match.op.getInputs()[0].getType());
-    layer.activationElements = lhsType.getNumElements();
     unsigned index = entry.getNumArguments();
-    if (failed(entry.insertArgument(index, match.weight.getType(), {}, match.op.getLoc())))
+    if (failed(entry.insertArgument(index, weight.getType(), {}, found.op->getLoc())))
       return llvm::createStringError("cannot instrument the model for calibration");
-    match.op->setOperand(1, entry.getArgument(index));
-    taps.push_back(match.op.getInputs()[0]);
-
-    GraphTensorInfo weightInfo{"nibble.weight." + std::to_string(probe->layers.size()),
-                               NIBBLE_DTYPE_F32, {match.k, match.n}};
-    probe->inputs.push_back(weightInfo);
-    GraphTensorInfo tapInfo{"nibble.activation." + std::to_string(probe->layers.size()),
-                            NIBBLE_DTYPE_F32,
-                            std::vector<int64_t>(lhsType.getShape().begin(),
-                                                 lhsType.getShape().end())};
-    probe->outputs.push_back(tapInfo);
+    Value argument = entry.getArgument(index);
+    std::string suffix = std::to_string(probe->layers.size());
+    probe->inputs.push_back(GraphTensorInfo{
+        "nibble.weight." + suffix, NIBBLE_DTYPE_F32,
+        std::vector<int64_t>(cast<RankedTensorType>(weight.getType()).getShape().begin(),
+                             cast<RankedTensorType>(weight.getType()).getShape().end())});
+    if (found.table) {
+      layer.embedding = true;
+      layer.k = found.table->columns;
+      layer.n = found.table->rows;
+      found.table->extract.getTensorMutable().assign(argument);
+      probe->tapOfLayer.push_back(-1);
+    } else {
+      linalg::MatmulOp matmul = found.matmul->op;
+      layer.k = found.matmul->k;
+      layer.n = found.matmul->n;
+      auto lhsType = cast<RankedTensorType>(matmul.getInputs()[0].getType());
+      layer.activationElements = lhsType.getNumElements();
+      matmul->setOperand(1, argument);
+      probe->tapOfLayer.push_back(static_cast<int>(taps.size()));
+      taps.push_back(matmul.getInputs()[0]);
+      probe->outputs.push_back(GraphTensorInfo{
+          "nibble.activation." + suffix, NIBBLE_DTYPE_F32,
+          std::vector<int64_t>(lhsType.getShape().begin(), lhsType.getShape().end())});
+    }
     probe->layers.push_back(std::move(layer));
   }
   auto returnOp = cast<func::ReturnOp>(entry.getBody().front().getTerminator());
@@ -194,7 +210,7 @@ llvm::Error ProbeModel::run(const CalibrationSample &sample,
     return llvm::createStringError("calibration run on " + sample.source +
                                    " failed: " + library->lastError(library->model));
 
-  size_t numGraphOutputs = outputs.size() - layers.size();
+  size_t numGraphOutputs = graphOutputs.size();
   auto asFloats = [](const std::vector<uint8_t> &bytes, std::vector<float> &values) {
     values.resize(bytes.size() / sizeof(float));
     std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
@@ -207,7 +223,11 @@ llvm::Error ProbeModel::run(const CalibrationSample &sample,
       result.outputs[i].clear();
   }
   result.activations.resize(withActivations ? layers.size() : 0);
-  for (size_t i = 0; withActivations && i < layers.size(); ++i)
-    asFloats(outputBuffers[numGraphOutputs + i], result.activations[i]);
+  for (size_t i = 0; withActivations && i < layers.size(); ++i) {
+    if (tapOfLayer[i] >= 0)
+      asFloats(outputBuffers[numGraphOutputs + tapOfLayer[i]], result.activations[i]);
+    else
+      result.activations[i].clear();
+  }
   return llvm::Error::success();
 }

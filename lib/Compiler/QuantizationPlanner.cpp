@@ -46,7 +46,9 @@ struct Budget {
 
 /// One layer as the planner tracks it.
 struct PlannedLayer {
-  linalg::MatmulOp op;
+  Operation *op = nullptr;
+  /// An embedding table (fp32 or int8 per row only), not a matmul.
+  bool embedding = false;
   /// The ONNX node name (nibble.layer).
   std::string name;
   int64_t k = 0;
@@ -185,6 +187,9 @@ static llvm::Error applyPrecisionConfig(llvm::StringRef path,
       if (assigned[i])
         continue;
       assigned[i] = true;
+      if (layers[i].embedding && precision->name() != "fp32" && precision->name() != "int8")
+        return fail("Gather node '" + layers[i].name + "' is an embedding table: give it "
+                    "skip (fp32) or int8, not '" + *name + "'");
       layers[i].forced = true;
       layers[i].precision = precision->forRows(layers[i].k);
     }
@@ -227,7 +232,8 @@ public:
     size_t numLayers = layers.size();
     std::vector<std::vector<double>> hessians(withHessians ? numLayers : 0);
     for (size_t l = 0; l < hessians.size(); ++l)
-      hessians[l].assign(layers[l].probe->k * layers[l].probe->k, 0.0);
+      if (!layers[l].embedding)
+        hessians[l].assign(layers[l].probe->k * layers[l].probe->k, 0.0);
     std::vector<int64_t> rows(numLayers, 0);
     ProbeRun run;
     reference.clear();
@@ -239,6 +245,8 @@ public:
       for (size_t l = 0; l < numLayers; ++l) {
         ActivationRange &range = layers[l].activation;
         const std::vector<float> &x = run.activations[l];
+        if (layers[l].embedding)
+          continue;
         for (float v : x) {
           if (!std::isfinite(v))
             return llvm::createStringError(
@@ -261,6 +269,8 @@ public:
       }
     }
     for (size_t l = 0; l < hessians.size(); ++l) {
+      if (layers[l].embedding)
+        continue;
       int64_t k = layers[l].probe->k;
       layers[l].hessian.assign(k * k, 0.0f);
       double scale = rows[l] ? 1.0 / rows[l] : 1.0;
@@ -346,6 +356,16 @@ public:
         if (!layerWeights[l])
           continue;
         const ProbeLayer &layer = *layers[l].probe;
+        if (layer.embedding) {
+          // No input to multiply: the table's own SQNR (once is enough).
+          if (s == 0)
+            for (size_t i = 0; i < layer.weight.size(); ++i) {
+              double w = layer.weight[i], d = (*layerWeights[l])[i] - w;
+              signal[l] += w * w;
+              error[l] += d * d;
+            }
+          continue;
+        }
         const std::vector<float> &x = run.activations[l];
         quantizedInput = x;
         if (transform)
@@ -433,6 +453,17 @@ simulated(PlannedLayer &layer, const WeightPrecision &precision,
       for (int64_t col = 0; col < probe.n; ++col)
         smoothed[row * probe.n + col] *= layer.smooth[row];
   }
+  if (probe.embedding) {
+    // The table [V, D] transposed is a K = D x N = V weight, one scale per
+    // column: one per table row.
+    std::vector<float> transposed = transposeMatrix<float>(probe.weight, probe.n, probe.k);
+    llvm::Expected<SmallVector<float>> values =
+        simulateWeightPrecision(transposed, probe.k, probe.n, precision, nullptr);
+    if (!values)
+      return llvm::createStringError("cannot quantize the table of Gather node '" +
+                                     probe.name + "': " + llvm::toString(values.takeError()));
+    return &(cache[key] = transposeMatrix<float>(*values, probe.k, probe.n));
+  }
   llvm::Expected<SmallVector<float>> values = simulateWeightPrecision(
       smoothed.empty() ? probe.weight : smoothed, probe.k, probe.n, precision,
       layer.gptq ? &*layer.gptq : nullptr);
@@ -519,8 +550,8 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     return llvm::createStringError("the model has no entry function '" + entryName.str() + "'");
   MLIRContext *ctx = module.getContext();
 
-  SmallVector<QuantizableMatmul> matmuls = findMeasurableMatmuls(entry);
-  std::vector<PlannedLayer> layers(matmuls.size());
+  SmallVector<MeasurableLayer> found = findMeasurableLayers(entry);
+  std::vector<PlannedLayer> layers(found.size());
   std::optional<WeightPrecision> uniform;
   if (quantize.mode == "int8")
     uniform = WeightPrecision::integer(8, !quantize.asymmetric, 0);
@@ -529,11 +560,15 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
   else if (quantize.mode == "w8a8")
     uniform = WeightPrecision::w8a8(quantize.activations == "dynamic");
   for (size_t l = 0; l < layers.size(); ++l) {
-    layers[l].op = matmuls[l].op;
-    layers[l].k = matmuls[l].k;
-    if (auto name = matmuls[l].op->getAttrOfType<StringAttr>(kLayerAttrName))
+    layers[l].op = found[l].op;
+    layers[l].embedding = found[l].table.has_value();
+    layers[l].k = found[l].matmul ? found[l].matmul->k : found[l].table->columns;
+    if (auto name = found[l].op->getAttrOfType<StringAttr>(kLayerAttrName))
       layers[l].name = name.str();
-    layers[l].precision = uniform.value_or(WeightPrecision::fp32()).forRows(matmuls[l].k);
+    layers[l].precision = uniform.value_or(WeightPrecision::fp32()).forRows(layers[l].k);
+    // Tables are int8 per row whenever weights are quantized.
+    if (layers[l].embedding && uniform)
+      layers[l].precision = WeightPrecision::integer(8, true, 0);
   }
   if (!options.precisionConfigPath.empty())
     if (llvm::Error err = applyPrecisionConfig(options.precisionConfigPath, layers))
@@ -617,7 +652,11 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
       SmallVector<NamedAttribute> sensitivity;
       // Group sizes of at least K collapse into one per-channel candidate.
       std::vector<WeightPrecision> distinct;
-      for (const WeightPrecision &candidate : candidates)
+      if (layers[l].embedding)
+        distinct.push_back(WeightPrecision::integer(8, true, 0));
+      for (const WeightPrecision &candidate : layers[l].embedding
+                                                  ? std::vector<WeightPrecision>{}
+                                                  : candidates)
         if (!llvm::is_contained(distinct, candidate.forRows(layers[l].k)))
           distinct.push_back(candidate.forRows(layers[l].k));
       for (const WeightPrecision &candidate : distinct) {
@@ -669,7 +708,7 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
       op->removeAttr(kSensitivityAttrName);
       for (StringRef name : {kHessianAttrName, kSmoothAttrName, kActivationScaleAttrName})
         op->removeAttr(name);
-      if (useGPTQ && layer.precision.isInteger()) {
+      if (useGPTQ && layer.precision.isInteger() && !layer.hessian.empty()) {
         auto type = RankedTensorType::get({probeLayer.k, probeLayer.k}, Float32Type::get(ctx));
         op->setAttr(kHessianAttrName,
                     makeFloatConstant(type, layer.hessian, probeLayer.name + ".hessian"));
@@ -792,8 +831,9 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     LayerReport row;
     row.name = probeLayer.name;
     row.opType = probeLayer.opType;
-    row.k = probeLayer.k;
-    row.n = probeLayer.n;
+    // Tables report their own shape [V, D].
+    row.k = probeLayer.embedding ? probeLayer.n : probeLayer.k;
+    row.n = probeLayer.embedding ? probeLayer.k : probeLayer.n;
     row.precision = layer.precision.name();
     row.forced = layer.forced;
     row.bytes = layer.precision.weightBytes(probeLayer.k, probeLayer.n);

@@ -431,7 +431,8 @@ def unsupported_op(op_type: str, **attrs) -> onnx.ModelProto:
 
 def weight_layer_names(model: onnx.ModelProto) -> set[str]:
     """Names of the MatMul/Gemm nodes whose second operand is an initializer:
-    the layers a compiled model's descriptor lists."""
+    the matmul layers a compiled model's descriptor lists (it also lists
+    Gathers from an initializer table)."""
     weights = {t.name for t in model.graph.initializer}
     return {n.name for n in model.graph.node
             if n.op_type in ("MatMul", "Gemm") and n.input[1] in weights}

@@ -31,16 +31,27 @@
 
 namespace mlir::nibble {
 
-/// The matmuls the probe measures, in walk order: quantizable ones
-/// (MatmulMatchers.h) over float32 activations.
-SmallVector<QuantizableMatmul> findMeasurableMatmuls(func::FuncOp entry);
+/// A layer whose weight the probe lifts: a quantizable matmul over float32
+/// activations or an embedding table lookup (MatmulMatchers.h).
+struct MeasurableLayer {
+  Operation *op = nullptr;
+  std::optional<QuantizableMatmul> matmul;
+  std::optional<EmbeddingGather> table;
+};
 
-/// A quantizable layer of the model, in IR walk order.
+/// The probe's layers in IR walk order (the order --info lists layers in).
+SmallVector<MeasurableLayer> findMeasurableLayers(func::FuncOp entry);
+
+/// A quantizable layer of the model, in findMeasurableLayers order.
 struct ProbeLayer {
   std::string name;
   std::string opType;
+  /// For a matmul, its K x N weight. For an embedding table [V, D], K = D
+  /// and N = V: one scale per table row is the per-column scheme of the
+  /// transposed table, so precisions and bytes read the same.
   int64_t k = 0, n = 0;
-  /// The float weight, K x N row-major.
+  bool embedding = false;
+  /// The float weight: K x N row-major, or the table [V, D] as it is.
   std::vector<float> weight;
   /// Elements of the activation entering the layer per run (M x K).
   int64_t activationElements = 0;
@@ -50,7 +61,8 @@ struct ProbeLayer {
 struct ProbeRun {
   /// The model's outputs; float32 ones as values, others left empty.
   std::vector<std::vector<float>> outputs;
-  /// The activation entering each layer (M x K row-major).
+  /// The activation entering each matmul layer (M x K row-major); empty for
+  /// tables.
   std::vector<std::vector<float>> activations;
 };
 
@@ -85,6 +97,8 @@ private:
   std::vector<GraphTensorInfo> outputs;
   std::vector<GraphTensorInfo> graphOutputs;
   std::unique_ptr<Library> library;
+  /// Index among the taps of each layer's activation, -1 for tables.
+  std::vector<int> tapOfLayer;
   /// Output buffers, graph outputs then taps, reused across runs.
   std::vector<std::vector<uint8_t>> outputBuffers;
 };

@@ -18,6 +18,7 @@
 #include "ImportContext.h"
 
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -857,6 +858,10 @@ static llvm::Error convertGather(NodeImporter &imp) {
           llvm::append_range(in, out.drop_front(*axis + indexRank));
           return tensor::ExtractOp::create(nb, nl, data->value, in);
         });
+    // A lookup in a constant table (an embedding) is a weight layer the
+    // quantizer may shrink.
+    if (data->value.getDefiningOp<arith::ConstantOp>())
+      setLayerAttrs(result.getDefiningOp(), imp.nodeName(), imp.node().op_type());
   }
   imp.setOutput(0, result, data->onnxType);
   return llvm::Error::success();

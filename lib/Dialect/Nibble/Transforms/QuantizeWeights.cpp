@@ -135,6 +135,14 @@ struct NibbleQuantizeWeightsPass final
           << groupSize.getValue();
       return signalPassFailure();
     }
+    SmallVector<EmbeddingGather> tables;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (auto match = matchEmbeddingGather(op))
+        tables.push_back(*match);
+    });
+    for (EmbeddingGather &table : tables)
+      if (failed(quantizeTable(table)))
+        return signalPassFailure();
     SmallVector<linalg::MatmulOp> matmuls;
     getOperation().walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
     for (linalg::MatmulOp matmul : matmuls) {
@@ -152,6 +160,55 @@ struct NibbleQuantizeWeightsPass final
     if (mode == "int8")
       return WeightPrecision::integer(8, !asymmetric, 0);
     return WeightPrecision::integer(4, !asymmetric, groupSize);
+  }
+
+  /// An embedding table becomes int8 with one scale per row; the lookup
+  /// reads the int8 value and its row's scale and dequantizes in place, so
+  /// only the rows looked up are ever float.
+  LogicalResult quantizeTable(EmbeddingGather &table) {
+    Operation *op = table.op;
+    std::string precision = mode == "none" ? "fp32" : "int8";
+    if (auto chosen = op->getAttrOfType<StringAttr>(kPrecisionAttrName))
+      precision = chosen.str();
+    StringRef layer = "table";
+    if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
+      layer = name.getValue();
+    if (precision == "fp32")
+      return success();
+    if (precision != "int8")
+      return op->emitError() << "Gather node '" << layer
+                             << "': an embedding table is stored as fp32 or int8, not '"
+                             << precision << "'";
+    int64_t rows = table.rows, columns = table.columns;
+    SmallVector<float> values = *readFloatElements(getConstantElements(table.table));
+    std::vector<float> transposed = transposeMatrix<float>(values, rows, columns);
+    llvm::Expected<QuantizedWeight> quantized =
+        quantizeRTN(transposed, columns, rows, WeightPrecision::integer(8, true, 0));
+    if (!quantized)
+      return op->emitError() << "cannot quantize the table of Gather node '" << layer
+                             << "': " << llvm::toString(quantized.takeError());
+    std::vector<int64_t> codes =
+        transposeMatrix<int64_t>(quantized->values, columns, rows);
+    MLIRContext *ctx = &getContext();
+    OpBuilder builder(op);
+    Location loc = op->getLoc();
+    Value codesTable = arith::ConstantOp::create(
+        builder, loc,
+        makeIntConstant(RankedTensorType::get({rows, columns}, IntegerType::get(ctx, 8)), codes,
+                        (layer + ".q").str()));
+    Value scales = makeConstant(builder, loc, RankedTensorType::get({rows}, Float32Type::get(ctx)),
+                                layer, ".scale", quantized->scales);
+    builder.setInsertionPoint(table.extract);
+    Location at = table.extract.getLoc();
+    ValueRange indices = table.extract.getIndices();
+    Value code = tensor::ExtractOp::create(builder, at, codesTable, indices);
+    Value scale = tensor::ExtractOp::create(builder, at, scales, indices.take_front(1));
+    Value wide = arith::SIToFPOp::create(builder, at, builder.getF32Type(), code);
+    Value value = arith::MulFOp::create(builder, at, wide, scale);
+    table.extract.replaceAllUsesWith(value);
+    table.extract.erase();
+    op->setAttr(kPrecisionAttrName, builder.getStringAttr("int8"));
+    return success();
   }
 
   LogicalResult quantize(const QuantizableMatmul &match) {

@@ -30,7 +30,7 @@ namespace {
 
 /// One layer the pass decides for, with its candidates.
 struct FreeLayer {
-  linalg::MatmulOp op;
+  Operation *op;
   SmallVector<std::string> names;
   LayerOptions options;
 };
@@ -59,40 +59,50 @@ struct NibbleSelectPrecisionPass final
     int64_t floatBytes = getConstantBytes(func);
     int64_t fixedBytes = floatBytes;
     SmallVector<FreeLayer> layers;
-    WalkResult walk = func.walk([&](linalg::MatmulOp op) -> WalkResult {
-      std::optional<QuantizableMatmul> match = matchQuantizableMatmul(op);
-      if (!match)
-        return WalkResult::advance();
-      fixedBytes -= WeightPrecision::fp32().weightBytes(match->k, match->n);
+    // A layer's weight is K x N (an embedding table [V, D] counts as
+    // K = D, N = V: one scale per table row).
+    auto visit = [&](Operation *op, int64_t k, int64_t n) -> WalkResult {
+      fixedBytes -= WeightPrecision::fp32().weightBytes(k, n);
       if (auto forced = op->getAttrOfType<StringAttr>(kPrecisionAttrName)) {
         std::optional<WeightPrecision> precision = WeightPrecision::parse(forced.getValue());
         if (!precision)
-          return op.emitError() << "unknown precision '" << forced.getValue() << "'";
-        fixedBytes += precision->weightBytes(match->k, match->n);
+          return op->emitError() << "unknown precision '" << forced.getValue() << "'";
+        fixedBytes += precision->weightBytes(k, n);
         return WalkResult::advance();
       }
       auto sensitivity = op->getAttrOfType<DictionaryAttr>(kSensitivityAttrName);
       if (!sensitivity)
-        return op.emitError("layer has neither nibble.precision nor "
-                            "nibble.sensitivity; calibrate the model first");
+        return op->emitError("layer has neither nibble.precision nor "
+                             "nibble.sensitivity; calibrate the model first");
       FreeLayer layer{op, {"fp32"}, {}};
-      layer.options.bytes.push_back(WeightPrecision::fp32().weightBytes(match->k, match->n));
+      layer.options.bytes.push_back(WeightPrecision::fp32().weightBytes(k, n));
       layer.options.noise.push_back(0.0);
       for (NamedAttribute entry : sensitivity) {
         std::optional<WeightPrecision> precision = WeightPrecision::parse(entry.getName());
         auto sqnr = dyn_cast<FloatAttr>(entry.getValue());
         if (!precision || !sqnr)
-          return op.emitError() << "nibble.sensitivity entry '" << entry.getName()
-                                << "' must map a precision name to an SQNR in dB";
+          return op->emitError() << "nibble.sensitivity entry '" << entry.getName()
+                                 << "' must map a precision name to an SQNR in dB";
         if (precision->kind == WeightPrecision::Kind::Float32)
           continue;
         layer.names.push_back(precision->name());
-        layer.options.bytes.push_back(precision->weightBytes(match->k, match->n));
+        layer.options.bytes.push_back(precision->weightBytes(k, n));
         layer.options.noise.push_back(noiseFromSqnrDb(sqnr.getValueAsDouble()));
       }
       layers.push_back(std::move(layer));
       return WalkResult::advance();
+    };
+    WalkResult walk = func.walk([&](linalg::MatmulOp op) -> WalkResult {
+      if (std::optional<QuantizableMatmul> match = matchQuantizableMatmul(op))
+        return visit(op, match->k, match->n);
+      return WalkResult::advance();
     });
+    if (!walk.wasInterrupted())
+      walk = func.walk([&](linalg::GenericOp op) -> WalkResult {
+        if (std::optional<EmbeddingGather> match = matchEmbeddingGather(op))
+          return visit(op, match->columns, match->rows);
+        return WalkResult::advance();
+      });
     if (walk.wasInterrupted())
       return signalPassFailure();
 

@@ -3,6 +3,7 @@
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 
 #include "mlir/IR/Matchers.h"
 
@@ -39,6 +40,27 @@ mlir::nibble::matchQuantizableMatmul(linalg::MatmulOp matmul) {
     return std::nullopt;
   return QuantizableMatmul{matmul, weight, weightType.getDimSize(0),
                            weightType.getDimSize(1)};
+}
+
+std::optional<nibble::EmbeddingGather>
+mlir::nibble::matchEmbeddingGather(linalg::GenericOp op) {
+  auto opType = op->getAttrOfType<StringAttr>(kOpTypeAttrName);
+  if (!opType || opType.getValue() != "Gather" || !op.hasPureTensorSemantics())
+    return std::nullopt;
+  tensor::ExtractOp extract;
+  for (auto candidate : op.getRegion().getOps<tensor::ExtractOp>()) {
+    if (extract)
+      return std::nullopt; // one lookup per layer
+    extract = candidate;
+  }
+  if (!extract)
+    return std::nullopt;
+  Value table = extract.getTensor();
+  auto type = dyn_cast<RankedTensorType>(table.getType());
+  if (!type || type.getRank() != 2 || !type.getElementType().isF32() ||
+      !type.hasStaticShape() || !getConstantElements(table))
+    return std::nullopt;
+  return EmbeddingGather{op, extract, table, type.getDimSize(0), type.getDimSize(1)};
 }
 
 DictionaryAttr mlir::nibble::getMarkedDenseBufferGeneric(linalg::GenericOp op,

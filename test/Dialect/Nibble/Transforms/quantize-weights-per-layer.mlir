@@ -120,3 +120,55 @@ func.func @unknown_precision(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
          ins(%x, %w : tensor<1x2xf32>, tensor<2x2xf32>) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
+
+// -----
+
+// An embedding lookup (a Gather from a constant table) stores its table as
+// int8 with one scale per row, and dequantizes only the rows it reads:
+// row 0 max 127 (scale 1; -1.5 and 2.5 are ties to even), row 1 zeros
+// (scale 1), row 2 max 254 (scale 2), row 3 max 63.5 (scale 0.5).
+// CHECK-LABEL: func.func @embedding_table(
+// CHECK-DAG:     %[[CODES:.*]] = arith.constant dense<{{\[}}[127, -2, 2], [0, 0, 0], [-127, 2, 0], [1, 0, 127]]> : tensor<4x3xi8>
+// CHECK-DAG:     %[[SCALES:.*]] = arith.constant dense<[1.000000e+00, 1.000000e+00, 2.000000e+00, 5.000000e-01]> : tensor<4xf32>
+// CHECK:         linalg.generic
+// CHECK-SAME:      nibble.layer = "embed", nibble.op_type = "Gather", nibble.precision = "int8"
+// CHECK:           %[[ROW:.*]] = arith.index_cast
+// CHECK:           %[[Q:.*]] = tensor.extract %[[CODES]][%[[ROW]], %{{.*}}] : tensor<4x3xi8>
+// CHECK:           %[[S:.*]] = tensor.extract %[[SCALES]][%[[ROW]]] : tensor<4xf32>
+// CHECK:           %[[F:.*]] = arith.sitofp %[[Q]] : i8 to f32
+// CHECK:           %[[V:.*]] = arith.mulf %[[F]], %[[S]] : f32
+// CHECK:           linalg.yield %[[V]] : f32
+func.func @embedding_table(%ids: tensor<1x2xi64>) -> tensor<1x2x3xf32> {
+  %table = arith.constant dense<[[127.0, -1.5, 2.5], [0.0, 0.0, 0.0], [-254.0, 3.0, 1.0], [0.5, 0.0, 63.5]]> : tensor<4x3xf32>
+  %empty = tensor.empty() : tensor<1x2x3xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>],
+                       iterator_types = ["parallel", "parallel", "parallel"]}
+       ins(%ids : tensor<1x2xi64>) outs(%empty : tensor<1x2x3xf32>)
+       attrs = {nibble.layer = "embed", nibble.op_type = "Gather", nibble.precision = "int8"} {
+  ^bb0(%id: i64, %out: f32):
+    %row = arith.index_cast %id : i64 to index
+    %col = linalg.index 2 : index
+    %v = tensor.extract %table[%row, %col] : tensor<4x3xf32>
+    linalg.yield %v : f32
+  } -> tensor<1x2x3xf32>
+  return %y : tensor<1x2x3xf32>
+}
+
+// -----
+
+func.func @embedding_table_int4(%ids: tensor<2xi64>) -> tensor<2x3xf32> {
+  %table = arith.constant dense<1.0> : tensor<4x3xf32>
+  %empty = tensor.empty() : tensor<2x3xf32>
+  // expected-error @+1 {{Gather node 'embed': an embedding table is stored as fp32 or int8, not 'int4-g32'}}
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                       iterator_types = ["parallel", "parallel"]}
+       ins(%ids : tensor<2xi64>) outs(%empty : tensor<2x3xf32>)
+       attrs = {nibble.layer = "embed", nibble.op_type = "Gather", nibble.precision = "int4-g32"} {
+  ^bb0(%id: i64, %out: f32):
+    %row = arith.index_cast %id : i64 to index
+    %col = linalg.index 1 : index
+    %v = tensor.extract %table[%row, %col] : tensor<4x3xf32>
+    linalg.yield %v : f32
+  } -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}

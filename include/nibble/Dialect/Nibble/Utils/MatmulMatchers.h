@@ -4,6 +4,7 @@
 #define NIBBLE_DIALECT_NIBBLE_UTILS_MATMULMATCHERS_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::nibble {
 
@@ -23,6 +24,19 @@ struct QuantizableMatmul {
 /// `matmul` as a QuantizableMatmul, or nullopt (a batched product of two
 /// activations, a weight already quantized, a mixed-precision product).
 std::optional<QuantizableMatmul> matchQuantizableMatmul(linalg::MatmulOp matmul);
+
+/// A lookup in a constant f32 table [V, D] (an embedding): the
+/// linalg.generic the importer tags as a Gather layer, reading the table
+/// with one tensor.extract in its body.
+struct EmbeddingGather {
+  linalg::GenericOp op;
+  tensor::ExtractOp extract;
+  Value table;
+  int64_t rows = 0, columns = 0;
+};
+
+/// `op` as an EmbeddingGather, or nullopt.
+std::optional<EmbeddingGather> matchEmbeddingGather(linalg::GenericOp op);
 
 /// The dictionary attribute `marker` of a linalg.generic on buffers with one
 /// init and `minInputs` to `maxInputs` inputs, every operand static, dense

@@ -133,6 +133,18 @@ llvm::Expected<llvm::SmallVector<float>>
 simulateWeightPrecision(llvm::ArrayRef<float> weights, int64_t k, int64_t n,
                         const WeightPrecision &precision, const GPTQFactor *factor);
 
+/// `matrix` (rows x columns, row-major) transposed. Embedding tables [V, D]
+/// take one scale per row, which is the per-column scheme of their
+/// transpose (K = D, N = V): they are quantized through it.
+template <typename T>
+std::vector<T> transposeMatrix(llvm::ArrayRef<T> matrix, int64_t rows, int64_t columns) {
+  std::vector<T> result(matrix.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < columns; ++c)
+      result[c * rows + r] = matrix[r * columns + c];
+  return result;
+}
+
 /// Rounds to IEEE half (round to nearest even, overflow to infinity) and back.
 float roundToHalf(float value);
 
