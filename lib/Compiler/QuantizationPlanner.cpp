@@ -725,16 +725,9 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     }
   };
 
-  std::vector<double> layerSqnrDb;
-  QualityFigures figures;
-  bool quantizesActivations = llvm::any_of(
-      layers, [](const PlannedLayer &l) { return l.precision.quantizesActivations(); });
-  if (quantizesActivations) {
-    // Activation quantization happens inside the model, which weight
-    // substitution cannot reproduce: compile the quantized model as it
-    // will run and measure that. Each layer's own SQNR is emulated on the
-    // host from the float activations.
-    std::vector<const std::vector<float> *> none(layers.size(), nullptr), weights = none;
+  // Every layer's weight at its chosen precision (nullptr: float).
+  auto chosenWeights = [&]() -> llvm::Expected<std::vector<const std::vector<float> *>> {
+    std::vector<const std::vector<float> *> weights(layers.size(), nullptr);
     for (size_t l = 0; l < layers.size(); ++l) {
       if (layers[l].precision.kind == WeightPrecision::Kind::Float32)
         continue;
@@ -744,11 +737,27 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
         return weight.takeError();
       weights[l] = *weight;
     }
+    return weights;
+  };
+
+  std::vector<double> layerSqnrDb;
+  QualityFigures figures;
+  bool quantizesActivations = llvm::any_of(
+      layers, [](const PlannedLayer &l) { return l.precision.quantizesActivations(); });
+  if (quantizesActivations) {
+    // Activation quantization happens inside the model, which weight
+    // substitution cannot reproduce: compile the quantized model as it
+    // will run and measure that. Each layer's own SQNR is emulated on the
+    // host from the float activations.
+    llvm::Expected<std::vector<const std::vector<float> *>> weights = chosenWeights();
+    if (!weights)
+      return weights.takeError();
+    std::vector<const std::vector<float> *> none(layers.size(), nullptr);
     auto transform = [&](size_t l, std::vector<float> &x) {
       if (layers[l].precision.quantizesActivations())
         fakeQuantizeActivations(layers[l], x);
     };
-    if (llvm::Error err = measurer.verify(none, weights, layers, layerSqnrDb, transform)
+    if (llvm::Error err = measurer.verify(none, *weights, layers, layerSqnrDb, transform)
                               .takeError())
       return std::move(err);
     annotate();
@@ -773,18 +782,11 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
   // Verify the whole plan; under an SQNR budget, raise the noisiest free
   // layer's precision until the measured SQNR holds.
   while (!quantizesActivations) {
-    std::vector<const std::vector<float> *> weights(layers.size(), nullptr);
-    for (size_t l = 0; l < layers.size(); ++l) {
-      if (layers[l].precision.kind == WeightPrecision::Kind::Float32)
-        continue;
-      llvm::Expected<const std::vector<float> *> weight =
-          simulated(layers[l], layers[l].precision, cache[l]);
-      if (!weight)
-        return weight.takeError();
-      weights[l] = *weight;
-    }
+    llvm::Expected<std::vector<const std::vector<float> *>> weights = chosenWeights();
+    if (!weights)
+      return weights.takeError();
     llvm::Expected<QualityFigures> verified =
-        measurer.verify(weights, weights, layers, layerSqnrDb);
+        measurer.verify(*weights, *weights, layers, layerSqnrDb);
     if (!verified)
       return verified.takeError();
     figures = *verified;
