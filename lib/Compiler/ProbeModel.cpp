@@ -6,6 +6,7 @@
 #include "nibble/Compiler/ModelDescription.h"
 #include "nibble/Compiler/PhaseRunner.h"
 #include "nibble/Compiler/Pipelines.h"
+#include "nibble/Dialect/Nibble/Transforms/Passes.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
@@ -14,6 +15,7 @@
 #include "nibble/Target/CPU/CPUTarget.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -49,20 +51,7 @@ struct ProbeModel::Library {
 
 ProbeModel::~ProbeModel() = default;
 
-SmallVector<MeasurableLayer> mlir::nibble::findMeasurableLayers(func::FuncOp entry) {
-  SmallVector<MeasurableLayer> layers;
-  entry.walk([&](Operation *op) {
-    if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
-      if (auto match = matchQuantizableMatmul(matmul))
-        if (getElementTypeOrSelf(matmul.getInputs()[0].getType()).isF32())
-          layers.push_back({op, match, std::nullopt});
-    } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      if (auto match = matchEmbeddingGather(generic))
-        layers.push_back({op, std::nullopt, match});
-    }
-  });
-  return layers;
-}
+
 
 static std::string str(StringAttr attr) { return attr ? attr.str() : ""; }
 
@@ -79,53 +68,47 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
   if (!entry)
     return llvm::createStringError("the model has no entry function '" + entryName.str() + "'");
 
-  // Lift weights to arguments and tap activations, in walk order.
-  SmallVector<Value> taps;
-  SmallVector<MeasurableLayer> measurable;
-  if (instrument)
-    measurable = findMeasurableLayers(entry);
-  for (MeasurableLayer &found : measurable) {
-    ProbeLayer layer;
-    layer.name = str(found.op->getAttrOfType<StringAttr>(kLayerAttrName));
-    layer.opType = str(found.op->getAttrOfType<StringAttr>(kOpTypeAttrName));
-    Value weight = found.matmul ? found.matmul->weight : found.table->table;
-    SmallVector<float> values = *readFloatElements(getConstantElements(weight));
-    layer.weight.assign(values.begin(), values.end());
-    unsigned index = entry.getNumArguments();
-    if (failed(entry.insertArgument(index, weight.getType(), {}, found.op->getLoc())))
-      return llvm::createStringError("cannot instrument the model for calibration");
-    Value argument = entry.getArgument(index);
-    std::string suffix = std::to_string(probe->layers.size());
-    probe->inputs.push_back(GraphTensorInfo{
-        "nibble.weight." + suffix, NIBBLE_DTYPE_F32,
-        std::vector<int64_t>(cast<RankedTensorType>(weight.getType()).getShape().begin(),
-                             cast<RankedTensorType>(weight.getType()).getShape().end())});
-    if (found.table) {
-      layer.embedding = true;
-      layer.k = found.table->columns;
-      layer.n = found.table->rows;
-      found.table->extract.getTensorMutable().assign(argument);
-      probe->tapOfLayer.push_back(-1);
-    } else {
-      linalg::MatmulOp matmul = found.matmul->op;
-      layer.k = found.matmul->k;
-      layer.n = found.matmul->n;
-      auto lhsType = cast<RankedTensorType>(matmul.getInputs()[0].getType());
-      layer.activationElements = lhsType.getNumElements();
-      matmul->setOperand(1, argument);
-      probe->tapOfLayer.push_back(static_cast<int>(taps.size()));
-      taps.push_back(matmul.getInputs()[0]);
-      probe->outputs.push_back(GraphTensorInfo{
-          "nibble.activation." + suffix, NIBBLE_DTYPE_F32,
-          std::vector<int64_t>(lhsType.getShape().begin(), lhsType.getShape().end())});
+  // Weights become arguments and matmul inputs results, in the order of
+  // findMeasurableLayers (nibble-instrument-calibration); record what each
+  // is first.
+  if (instrument) {
+    int tapCount = 0;
+    for (MeasurableLayer &found : findMeasurableLayers(entry)) {
+      ProbeLayer layer;
+      layer.name = str(found.op->getAttrOfType<StringAttr>(kLayerAttrName));
+      layer.opType = str(found.op->getAttrOfType<StringAttr>(kOpTypeAttrName));
+      Value weight = found.matmul ? found.matmul->weight : found.table->table;
+      SmallVector<float> values = *readFloatElements(getConstantElements(weight));
+      layer.weight.assign(values.begin(), values.end());
+      std::string suffix = std::to_string(probe->layers.size());
+      ArrayRef<int64_t> weightShape = cast<RankedTensorType>(weight.getType()).getShape();
+      probe->inputs.push_back(GraphTensorInfo{"nibble.weight." + suffix, NIBBLE_DTYPE_F32,
+                                              std::vector<int64_t>(weightShape.begin(),
+                                                                   weightShape.end())});
+      if (found.table) {
+        layer.embedding = true;
+        layer.k = found.table->columns;
+        layer.n = found.table->rows;
+        probe->tapOfLayer.push_back(-1);
+      } else {
+        layer.k = found.matmul->k;
+        layer.n = found.matmul->n;
+        auto lhsType = cast<RankedTensorType>(found.matmul->op.getInputs()[0].getType());
+        layer.activationElements = lhsType.getNumElements();
+        probe->tapOfLayer.push_back(tapCount++);
+        probe->outputs.push_back(GraphTensorInfo{
+            "nibble.activation." + suffix, NIBBLE_DTYPE_F32,
+            std::vector<int64_t>(lhsType.getShape().begin(), lhsType.getShape().end())});
+      }
+      probe->layers.push_back(std::move(layer));
     }
-    probe->layers.push_back(std::move(layer));
-  }
-  auto returnOp = cast<func::ReturnOp>(entry.getBody().front().getTerminator());
-  for (Value tap : taps) {
-    if (failed(entry.insertResult(entry.getNumResults(), tap.getType(), {})))
-      return llvm::createStringError("cannot instrument the model for calibration");
-    returnOp->insertOperands(returnOp->getNumOperands(), tap);
+    if (llvm::Error err = runPhase(
+            *clone,
+            [](OpPassManager &pm) {
+              pm.addNestedPass<func::FuncOp>(createNibbleInstrumentCalibrationPass());
+            },
+            "calibration build"))
+      return std::move(err);
   }
   entry.setSymName(kProbeEntry);
 

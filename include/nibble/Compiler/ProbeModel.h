@@ -31,17 +31,6 @@
 
 namespace mlir::nibble {
 
-/// A layer whose weight the probe lifts: a quantizable matmul over float32
-/// activations or an embedding table lookup (MatmulMatchers.h).
-struct MeasurableLayer {
-  Operation *op = nullptr;
-  std::optional<QuantizableMatmul> matmul;
-  std::optional<EmbeddingGather> table;
-};
-
-/// The probe's layers in IR walk order (the order --info lists layers in).
-SmallVector<MeasurableLayer> findMeasurableLayers(func::FuncOp entry);
-
 /// A quantizable layer of the model, in findMeasurableLayers order.
 struct ProbeLayer {
   std::string name;

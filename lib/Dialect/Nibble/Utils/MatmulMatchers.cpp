@@ -63,6 +63,21 @@ mlir::nibble::matchEmbeddingGather(linalg::GenericOp op) {
   return EmbeddingGather{op, extract, table, type.getDimSize(0), type.getDimSize(1)};
 }
 
+SmallVector<nibble::MeasurableLayer> mlir::nibble::findMeasurableLayers(Operation *root) {
+  SmallVector<MeasurableLayer> layers;
+  root->walk([&](Operation *op) {
+    if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
+      if (auto match = matchQuantizableMatmul(matmul))
+        if (getElementTypeOrSelf(matmul.getInputs()[0].getType()).isF32())
+          layers.push_back({op, match, std::nullopt});
+    } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+      if (auto match = matchEmbeddingGather(generic))
+        layers.push_back({op, std::nullopt, match});
+    }
+  });
+  return layers;
+}
+
 DictionaryAttr mlir::nibble::getMarkedDenseBufferGeneric(linalg::GenericOp op,
                                                          StringRef marker,
                                                          unsigned minInputs,

@@ -82,6 +82,21 @@ def NibbleSelectPrecisionPass : Pass<"nibble-select-precision", "func::FuncOp"> 
   ];
 }
 
+def NibbleInstrumentCalibrationPass : Pass<"nibble-instrument-calibration", "func::FuncOp"> {
+  let summary = "lift weights to arguments and return matmul inputs, for calibration";
+  let description = [{
+    Makes the function a probe of itself, which calibration compiles once
+    and runs many times. For each measurable layer, in IR walk order (a
+    quantizable matmul over f32 activations, or a Gather from a constant
+    table), the weight constant is replaced by a new trailing function
+    argument, so trying a precision is a run with other weight data; each
+    matmul's activation input is also returned as a new trailing result, so
+    its statistics can be collected. The new arguments carry
+    `nibble.weight_of = "<layer>"` and the new results `nibble.input_of =
+    "<layer>"`.
+  }];
+}
+
 def NibbleFuseDequantMatmulPass : Pass<"nibble-fuse-dequant-matmul", "func::FuncOp"> {
   let summary = "fuse dequantize + matmul into nibble.matmul";
   let description = [{

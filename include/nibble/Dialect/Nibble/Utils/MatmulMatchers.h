@@ -38,6 +38,18 @@ struct EmbeddingGather {
 /// `op` as an EmbeddingGather, or nullopt.
 std::optional<EmbeddingGather> matchEmbeddingGather(linalg::GenericOp op);
 
+/// A layer whose weight calibration measures: a quantizable matmul over
+/// float32 activations, or an embedding table lookup.
+struct MeasurableLayer {
+  Operation *op = nullptr;
+  std::optional<QuantizableMatmul> matmul;
+  std::optional<EmbeddingGather> table;
+};
+
+/// The measurable layers under `root` in IR walk order (the order --info
+/// lists layers in).
+SmallVector<MeasurableLayer> findMeasurableLayers(Operation *root);
+
 /// The dictionary attribute `marker` of a linalg.generic on buffers with one
 /// init and `minInputs` to `maxInputs` inputs, every operand static, dense
 /// and row-major (what a kernel emitter indexes directly); null otherwise.

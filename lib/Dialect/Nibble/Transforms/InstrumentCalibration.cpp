@@ -1,0 +1,64 @@
+//===- InstrumentCalibration.cpp - the float model as its own probe -------===//
+//
+// Weights become arguments and matmul inputs become results, in the order
+// of findMeasurableLayers, which is how calibration (lib/Compiler/
+// ProbeModel.cpp) addresses them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nibble/Dialect/Nibble/Transforms/Passes.h"
+
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+#include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
+
+namespace mlir::nibble {
+#define GEN_PASS_DEF_NIBBLEINSTRUMENTCALIBRATIONPASS
+#include "nibble/Dialect/Nibble/Transforms/Passes.h.inc"
+} // namespace mlir::nibble
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+namespace {
+struct NibbleInstrumentCalibrationPass final
+    : nibble::impl::NibbleInstrumentCalibrationPassBase<NibbleInstrumentCalibrationPass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    Builder builder(&getContext());
+    SmallVector<Value> taps;
+    SmallVector<StringAttr> tapNames;
+    for (MeasurableLayer &layer : findMeasurableLayers(func)) {
+      auto name = layer.op->getAttrOfType<StringAttr>(kLayerAttrName);
+      if (!name)
+        name = builder.getStringAttr("");
+      Value weight = layer.matmul ? layer.matmul->weight : layer.table->table;
+      unsigned index = func.getNumArguments();
+      auto attrs = builder.getDictionaryAttr(builder.getNamedAttr("nibble.weight_of", name));
+      if (failed(func.insertArgument(index, weight.getType(), attrs, layer.op->getLoc()))) {
+        func.emitError("cannot add an argument for the weight of '") << name.getValue() << "'";
+        return signalPassFailure();
+      }
+      Value argument = func.getArgument(index);
+      if (layer.table) {
+        layer.table->extract.getTensorMutable().assign(argument);
+        continue;
+      }
+      linalg::MatmulOp matmul = layer.matmul->op;
+      matmul->setOperand(1, argument);
+      taps.push_back(matmul.getInputs()[0]);
+      tapNames.push_back(name);
+    }
+    auto returnOp = cast<func::ReturnOp>(func.getBody().back().getTerminator());
+    for (auto [tap, name] : llvm::zip_equal(taps, tapNames)) {
+      auto attrs = builder.getDictionaryAttr(builder.getNamedAttr("nibble.input_of", name));
+      if (failed(func.insertResult(func.getNumResults(), tap.getType(), attrs))) {
+        func.emitError("cannot return the input of '") << name.getValue() << "'";
+        return signalPassFailure();
+      }
+      returnOp->insertOperands(returnOp->getNumOperands(), tap);
+    }
+  }
+};
+} // namespace
