@@ -100,6 +100,14 @@ llvm::json::Value mlir::nibble::toJSON(const QuantizationReport &report) {
 }
 
 
+std::string mlir::nibble::shortLayerName(llvm::StringRef name, size_t width) {
+  // Exporters name nodes by path ("/model/encoder/layer.0/attn/q/MatMul"):
+  // the end tells layers apart, so that is what is kept.
+  if (name.size() <= width)
+    return name.str();
+  return "..." + name.take_back(width - 3).str();
+}
+
 void mlir::nibble::printReportTable(const QuantizationReport &report, llvm::raw_ostream &os) {
   os << "nibble: quantization of '" << report.model << "' (" << report.mode;
   if (!report.budget.empty())
@@ -119,7 +127,7 @@ void mlir::nibble::printReportTable(const QuantizationReport &report, llvm::raw_
     for (const auto &[precision, db] : layer.sensitivityDb)
       sensitivity += llvm::formatv("{0} {1:f1}  ", precision, db).str();
     std::string shape = std::to_string(layer.k) + "x" + std::to_string(layer.n);
-    os << "  " << llvm::left_justify(llvm::StringRef(layer.name).take_front(40), width) << "  "
+    os << "  " << llvm::left_justify(shortLayerName(layer.name, 40), width) << "  "
        << llvm::left_justify(layer.opType, 8) << " " << llvm::left_justify(shape, 11) << " "
        << llvm::left_justify(layer.precision + (layer.forced ? "*" : ""), 10) << " "
        << llvm::right_justify(formatByteCount(layer.bytes), 10) << "  "

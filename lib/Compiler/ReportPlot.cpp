@@ -112,7 +112,7 @@ std::string mlir::nibble::renderReportSvg(const QuantizationReport &report) {
   }
   for (auto [index, layer] : llvm::enumerate(report.layers)) {
     int y = kTop + static_cast<int>(index) * kRow;
-    std::string name = layer.name.size() > 28 ? layer.name.substr(0, 27) + "..." : layer.name;
+    std::string name = shortLayerName(layer.name, 28);
     os << llvm::formatv("<text x=\"{0}\" y=\"{1}\" text-anchor=\"end\">{2}</text>\n",
                         kNameWidth - 8, y + 15, escape(name));
     double floatWidth = kBarWidth * double(layer.floatBytes) / double(maxBytes);

@@ -63,6 +63,9 @@ llvm::json::Value toJSON(const QuantizationReport &report);
 /// an SVG document (`--report-plot`).
 std::string renderReportSvg(const QuantizationReport &report);
 
+/// `name` in at most `width` characters, keeping its end.
+std::string shortLayerName(llvm::StringRef name, size_t width);
+
 /// The readable table nibble-compile prints.
 void printReportTable(const QuantizationReport &report, llvm::raw_ostream &os);
 
