@@ -45,14 +45,19 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
       description.layers.push_back(
           {name, opType, precision ? precision.str() : "w8a8", bytes});
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      // A Gather from constant tables (an embedding): the tables it reads.
+      // A Gather from constant tables (an embedding): the tables it reads;
+      // a convolution: its constant filter (and scales).
       auto [name, opType] = layerName(op);
-      if (opType != "Gather")
-        return;
       int64_t bytes = 0;
-      for (auto extract : generic.getRegion().getOps<tensor::ExtractOp>())
-        if (auto constant = extract.getTensor().getDefiningOp<arith::ConstantOp>())
-          bytes += storageBytes(cast<ShapedType>(constant.getType()));
+      if (opType == "Gather") {
+        for (auto extract : generic.getRegion().getOps<tensor::ExtractOp>())
+          if (auto constant = extract.getTensor().getDefiningOp<arith::ConstantOp>())
+            bytes += storageBytes(cast<ShapedType>(constant.getType()));
+      } else if (opType == "Conv" || opType == "ConvTranspose") {
+        for (OpOperand *input : generic.getDpsInputOperands())
+          if (auto constant = input->get().getDefiningOp<arith::ConstantOp>())
+            bytes += storageBytes(cast<ShapedType>(constant.getType()));
+      }
       auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
       if (bytes > 0)
         description.layers.push_back({name, opType, precision ? precision.str() : "fp32", bytes});

@@ -77,18 +77,19 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
       ProbeLayer layer;
       layer.name = str(found.op->getAttrOfType<StringAttr>(kLayerAttrName));
       layer.opType = str(found.op->getAttrOfType<StringAttr>(kOpTypeAttrName));
-      Value weight = found.matmul ? found.matmul->weight : found.table->table;
-      SmallVector<float> values = *readFloatElements(getConstantElements(weight));
+      Value weight = found.weight();
+      SmallVector<float> values =
+          *readFloatElements(getConstantElements(found.weightData()));
       layer.weight.assign(values.begin(), values.end());
       std::string suffix = std::to_string(probe->layers.size());
       ArrayRef<int64_t> weightShape = cast<RankedTensorType>(weight.getType()).getShape();
       probe->inputs.push_back(GraphTensorInfo{"nibble.weight." + suffix, NIBBLE_DTYPE_F32,
                                               std::vector<int64_t>(weightShape.begin(),
                                                                    weightShape.end())});
-      if (found.table) {
-        layer.embedding = true;
-        layer.k = found.table->columns;
-        layer.n = found.table->rows;
+      if (!found.matmul) {
+        layer.rowScaled = true;
+        layer.k = found.columns();
+        layer.n = found.rows();
         probe->tapOfLayer.push_back(-1);
       } else {
         layer.k = found.matmul->k;

@@ -47,8 +47,9 @@ struct Budget {
 /// One layer as the planner tracks it.
 struct PlannedLayer {
   Operation *op = nullptr;
-  /// An embedding table (fp32 or int8 per row only), not a matmul.
-  bool embedding = false;
+  /// An embedding table or convolution filter (fp32 or int8 per row only),
+  /// not a matmul.
+  bool rowScaled = false;
   /// The ONNX node name (nibble.layer).
   std::string name;
   int64_t k = 0;
@@ -187,9 +188,9 @@ static llvm::Error applyPrecisionConfig(llvm::StringRef path,
       if (assigned[i])
         continue;
       assigned[i] = true;
-      if (layers[i].embedding && precision->name() != "fp32" && precision->name() != "int8")
-        return fail("Gather node '" + layers[i].name + "' is an embedding table: give it "
-                    "skip (fp32) or int8, not '" + *name + "'");
+      if (layers[i].rowScaled && precision->name() != "fp32" && precision->name() != "int8")
+        return fail("node '" + layers[i].name + "' has one scale per output (a table or a "
+                    "filter): give it skip (fp32) or int8, not '" + *name + "'");
       layers[i].forced = true;
       layers[i].precision = precision->forRows(layers[i].k);
     }
@@ -232,7 +233,7 @@ public:
     size_t numLayers = layers.size();
     std::vector<std::vector<double>> hessians(withHessians ? numLayers : 0);
     for (size_t l = 0; l < hessians.size(); ++l)
-      if (!layers[l].embedding)
+      if (!layers[l].rowScaled)
         hessians[l].assign(layers[l].probe->k * layers[l].probe->k, 0.0);
     std::vector<int64_t> rows(numLayers, 0);
     ProbeRun run;
@@ -245,7 +246,7 @@ public:
       for (size_t l = 0; l < numLayers; ++l) {
         ActivationRange &range = layers[l].activation;
         const std::vector<float> &x = run.activations[l];
-        if (layers[l].embedding)
+        if (layers[l].rowScaled)
           continue;
         for (float v : x) {
           if (!std::isfinite(v))
@@ -269,7 +270,7 @@ public:
       }
     }
     for (size_t l = 0; l < hessians.size(); ++l) {
-      if (layers[l].embedding)
+      if (layers[l].rowScaled)
         continue;
       int64_t k = layers[l].probe->k;
       layers[l].hessian.assign(k * k, 0.0f);
@@ -356,8 +357,8 @@ public:
         if (!layerWeights[l])
           continue;
         const ProbeLayer &layer = *layers[l].probe;
-        if (layer.embedding) {
-          // No input to multiply: the table's own SQNR (once is enough).
+        if (layer.rowScaled) {
+          // No tapped input: the weight's own SQNR (once is enough).
           if (s == 0)
             for (size_t i = 0; i < layer.weight.size(); ++i) {
               double w = layer.weight[i], d = (*layerWeights[l])[i] - w;
@@ -453,14 +454,14 @@ simulated(PlannedLayer &layer, const WeightPrecision &precision,
       for (int64_t col = 0; col < probe.n; ++col)
         smoothed[row * probe.n + col] *= layer.smooth[row];
   }
-  if (probe.embedding) {
+  if (probe.rowScaled) {
     // The table [V, D] transposed is a K = D x N = V weight, one scale per
     // column: one per table row.
     std::vector<float> transposed = transposeMatrix<float>(probe.weight, probe.n, probe.k);
     llvm::Expected<SmallVector<float>> values =
         simulateWeightPrecision(transposed, probe.k, probe.n, precision, nullptr);
     if (!values)
-      return llvm::createStringError("cannot quantize the table of Gather node '" +
+      return llvm::createStringError("cannot quantize the weight of node '" +
                                      probe.name + "': " + llvm::toString(values.takeError()));
     return &(cache[key] = transposeMatrix<float>(*values, probe.k, probe.n));
   }
@@ -561,13 +562,13 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     uniform = WeightPrecision::w8a8(quantize.activations == "dynamic");
   for (size_t l = 0; l < layers.size(); ++l) {
     layers[l].op = found[l].op;
-    layers[l].embedding = found[l].table.has_value();
-    layers[l].k = found[l].matmul ? found[l].matmul->k : found[l].table->columns;
+    layers[l].rowScaled = !found[l].matmul;
+    layers[l].k = found[l].matmul ? found[l].matmul->k : found[l].columns();
     if (auto name = found[l].op->getAttrOfType<StringAttr>(kLayerAttrName))
       layers[l].name = name.str();
     layers[l].precision = uniform.value_or(WeightPrecision::fp32()).forRows(layers[l].k);
-    // Tables are int8 per row whenever weights are quantized.
-    if (layers[l].embedding && uniform)
+    // Tables and filters are int8 per row whenever weights are quantized.
+    if (layers[l].rowScaled && uniform)
       layers[l].precision = WeightPrecision::integer(8, true, 0);
   }
   if (!options.precisionConfigPath.empty())
@@ -652,9 +653,9 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
       SmallVector<NamedAttribute> sensitivity;
       // Group sizes of at least K collapse into one per-channel candidate.
       std::vector<WeightPrecision> distinct;
-      if (layers[l].embedding)
+      if (layers[l].rowScaled)
         distinct.push_back(WeightPrecision::integer(8, true, 0));
-      for (const WeightPrecision &candidate : layers[l].embedding
+      for (const WeightPrecision &candidate : layers[l].rowScaled
                                                   ? std::vector<WeightPrecision>{}
                                                   : candidates)
         if (!llvm::is_contained(distinct, candidate.forRows(layers[l].k)))
@@ -833,9 +834,9 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     LayerReport row;
     row.name = probeLayer.name;
     row.opType = probeLayer.opType;
-    // Tables report their own shape [V, D].
-    row.k = probeLayer.embedding ? probeLayer.n : probeLayer.k;
-    row.n = probeLayer.embedding ? probeLayer.k : probeLayer.n;
+    // Tables and filters report rows x columns ([V, D], [outputs, rest]).
+    row.k = probeLayer.rowScaled ? probeLayer.n : probeLayer.k;
+    row.n = probeLayer.rowScaled ? probeLayer.k : probeLayer.n;
     row.precision = layer.precision.name();
     row.forced = layer.forced;
     row.bytes = layer.precision.weightBytes(probeLayer.k, probeLayer.n);

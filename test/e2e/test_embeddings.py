@@ -81,7 +81,7 @@ def test_table_precision_config_is_checked(nibble_compile, tmp_path):
     proc = harness.compile_model(nibble_compile, path, tmp_path / "out", quantize="int8",
                                  precision_config=config)
     harness.assert_one_line_error(proc, "nibble-compile: error: precision config",
-                                  "Gather node 'embed' is an embedding table",
+                                  "node 'embed' has one scale per output",
                                   "skip (fp32) or int8")
     config.write_text('{"layers": [{"match": "embed", "precision": "skip"}]}')
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "kept", quantize="int8",

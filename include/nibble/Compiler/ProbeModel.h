@@ -35,12 +35,13 @@ namespace mlir::nibble {
 struct ProbeLayer {
   std::string name;
   std::string opType;
-  /// For a matmul, its K x N weight. For an embedding table [V, D], K = D
-  /// and N = V: one scale per table row is the per-column scheme of the
-  /// transposed table, so precisions and bytes read the same.
+  /// For a matmul, its K x N weight. For a row-scaled weight (an embedding
+  /// table [V, D], a convolution filter [outputs, rest]), K = columns and
+  /// N = rows: one scale per row is the per-column scheme of the
+  /// transpose, so precisions and bytes read the same.
   int64_t k = 0, n = 0;
-  bool embedding = false;
-  /// The float weight: K x N row-major, or the table [V, D] as it is.
+  bool rowScaled = false;
+  /// The float weight: K x N row-major, or rows x columns as it is.
   std::vector<float> weight;
   /// Elements of the activation entering the layer per run (M x K).
   int64_t activationElements = 0;
@@ -51,7 +52,7 @@ struct ProbeRun {
   /// The model's outputs; float32 ones as values, others left empty.
   std::vector<std::vector<float>> outputs;
   /// The activation entering each matmul layer (M x K row-major); empty for
-  /// tables.
+  /// row-scaled layers.
   std::vector<std::vector<float>> activations;
 };
 
@@ -86,7 +87,8 @@ private:
   std::vector<GraphTensorInfo> outputs;
   std::vector<GraphTensorInfo> graphOutputs;
   std::unique_ptr<Library> library;
-  /// Index among the taps of each layer's activation, -1 for tables.
+  /// Index among the taps of each layer's activation, -1 for row-scaled
+  /// layers.
   std::vector<int> tapOfLayer;
   /// Output buffers, graph outputs then taps, reused across runs.
   std::vector<std::vector<uint8_t>> outputBuffers;

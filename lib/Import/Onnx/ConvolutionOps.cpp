@@ -24,6 +24,9 @@
 
 #include "IRBuilders.h"
 #include "ImportContext.h"
+
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 #include "QuantBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -124,6 +127,48 @@ static Value buildPhasedInput(OpBuilder &b, Location loc, Value x,
   return buildReshape(b, loc, result, phased);
 }
 
+/// buildPhasedWeight of a constant f32 filter `values` of `type`, computed
+/// here: element (g, m, c, p..., t...) is the filter's
+/// (g * Mg + m, c, k...) (Conv) or (g * Cg + c, m, k...) (ConvTranspose),
+/// k_i = kernelIndex(p_i, t_i), and 0 where a tap has no kernel index.
+static Value buildPhasedConstant(OpBuilder &b, Location loc, ArrayRef<float> values,
+                                 RankedTensorType type, ArrayRef<int64_t> shape,
+                                 int64_t inPerGroup, int64_t outPerGroup,
+                                 bool inputChannelsFirst, ArrayRef<ConvDim> dims) {
+  size_t rank = dims.size();
+  SmallVector<int64_t> strides(type.getRank(), 1);
+  for (int64_t d = type.getRank() - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * type.getDimSize(d + 1);
+  int64_t total = 1;
+  for (int64_t size : shape)
+    total *= size;
+  SmallVector<float> phased(total, 0.0f);
+  SmallVector<int64_t> index(shape.size(), 0);
+  for (int64_t linear = 0; linear < total; ++linear) {
+    int64_t g = index[0], m = index[1], c = index[2];
+    int64_t offset = inputChannelsFirst
+                         ? (g * inPerGroup + c) * strides[0] + m * strides[1]
+                         : (g * outPerGroup + m) * strides[0] + c * strides[1];
+    bool present = true;
+    for (size_t i = 0; i < rank && present; ++i) {
+      int64_t k = dims[i].kernelIndex(index[3 + i], index[3 + rank + i]);
+      present = k >= 0;
+      offset += k * strides[2 + i];
+    }
+    if (present)
+      phased[linear] = values[offset];
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      if (++index[d] < shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  return arith::ConstantOp::create(
+      b, loc,
+      mlir::nibble::makeFloatConstant(RankedTensorType::get(shape, b.getF32Type()), phased,
+                                      "filter"));
+}
+
 /// The weight as [G, Mg, Cg, phases..., taps...], from [G * Mg, Cg, K...]
 /// (Conv) or [G * Cg, Mg, K...] (ConvTranspose, `inputChannelsFirst`); taps
 /// a phase lacks are zero.
@@ -145,6 +190,12 @@ static Value buildPhasedWeight(OpBuilder &b, Location loc, Value weight,
   });
   if (asIs)
     return buildReshape(b, loc, weight, shape);
+  // A constant filter is phased here, so it stays a constant the quantizer
+  // can see (the generic below would hide it).
+  if (std::optional<SmallVector<float>> values =
+          mlir::nibble::readFloatElements(mlir::nibble::getConstantElements(weight)))
+    return buildPhasedConstant(b, loc, *values, type, shape, inPerGroup, outPerGroup,
+                               inputChannelsFirst, dims);
 
   // One [phases, taps] table of kernel indices per dim.
   unsigned rank = dims.size(), numLoops = shape.size();
@@ -373,6 +424,10 @@ static llvm::Expected<Value> buildGroupedConv(NodeImporter &imp, Value x, Value 
     return init.takeError();
   Value wide = buildWideConv(b, loc, buildPhasedInput(b, loc, x, groups, dims),
                              phasedWeight, *init, dims);
+  // A float convolution by a constant filter is a weight layer the quantizer
+  // may shrink (one scale per output channel: the filter's first two dims).
+  if (isa<FloatType>(elementType))
+    mlir::nibble::setLayerAttrs(wide.getDefiningOp(), imp.nodeName(), imp.node().op_type());
   // Drop the columns past each row's outputs.
   SmallVector<int64_t> rowsShape(wideShape.begin(), wideShape.end() - 1);
   SmallVector<int64_t> outSize, noOffset(dims.size(), 0), unitStrides(dims.size(), 1);

@@ -33,7 +33,7 @@ struct NibbleInstrumentCalibrationPass final
       auto name = layer.op->getAttrOfType<StringAttr>(kLayerAttrName);
       if (!name)
         name = builder.getStringAttr("");
-      Value weight = layer.matmul ? layer.matmul->weight : layer.table->table;
+      Value weight = layer.weight();
       unsigned index = func.getNumArguments();
       auto attrs = builder.getDictionaryAttr(builder.getNamedAttr("nibble.weight_of", name));
       if (failed(func.insertArgument(index, weight.getType(), attrs, layer.op->getLoc()))) {
@@ -43,6 +43,10 @@ struct NibbleInstrumentCalibrationPass final
       Value argument = func.getArgument(index);
       if (layer.table) {
         layer.table->extract.getTensorMutable().assign(argument);
+        continue;
+      }
+      if (layer.conv) {
+        layer.conv->op->setOperand(1, argument);
         continue;
       }
       linalg::MatmulOp matmul = layer.matmul->op;

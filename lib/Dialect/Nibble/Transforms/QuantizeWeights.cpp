@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <cstring>
@@ -143,6 +144,14 @@ struct NibbleQuantizeWeightsPass final
     for (EmbeddingGather &table : tables)
       if (failed(quantizeTable(table)))
         return signalPassFailure();
+    SmallVector<ConvFilter> filters;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (auto match = matchConvFilter(op))
+        filters.push_back(*match);
+    });
+    for (ConvFilter &filter : filters)
+      if (failed(quantizeFilter(filter)))
+        return signalPassFailure();
     SmallVector<linalg::MatmulOp> matmuls;
     getOperation().walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
     for (linalg::MatmulOp matmul : matmuls) {
@@ -162,33 +171,107 @@ struct NibbleQuantizeWeightsPass final
     return WeightPrecision::integer(4, !asymmetric, groupSize);
   }
 
+  /// The precision of a row-scaled weight (table or filter): fp32 or int8.
+  FailureOr<bool> quantizesRows(Operation *op, StringRef layer) {
+    std::string precision = mode == "none" ? "fp32" : "int8";
+    if (auto chosen = op->getAttrOfType<StringAttr>(kPrecisionAttrName))
+      precision = chosen.str();
+    if (precision != "fp32" && precision != "int8")
+      return op->emitError() << "node '" << layer
+                             << "' has one scale per output (a table or a filter): it is "
+                                "stored as fp32 or int8, not '"
+                             << precision << "'";
+    return precision == "int8";
+  }
+
+  /// `values` (rows x columns) as int8 codes with one scale per row.
+  FailureOr<QuantizedWeight> quantizeRows(Operation *op, StringRef layer,
+                                          ArrayRef<float> values, int64_t rows,
+                                          int64_t columns, std::vector<int64_t> &codes) {
+    std::vector<float> transposed = transposeMatrix<float>(values, rows, columns);
+    llvm::Expected<QuantizedWeight> quantized =
+        quantizeRTN(transposed, columns, rows, WeightPrecision::integer(8, true, 0));
+    if (!quantized)
+      return op->emitError() << "cannot quantize the weight of node '" << layer
+                             << "': " << llvm::toString(quantized.takeError());
+    codes = transposeMatrix<int64_t>(quantized->values, columns, rows);
+    return std::move(*quantized);
+  }
+
+  /// A convolution filter becomes int8 with one scale per output channel;
+  /// the convolution reads the int8 tap and its channel's scale and
+  /// dequantizes in its body.
+  LogicalResult quantizeFilter(ConvFilter &conv) {
+    linalg::GenericOp op = conv.op;
+    StringRef layer = "conv";
+    if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
+      layer = name.getValue();
+    FailureOr<bool> quantizes = quantizesRows(op, layer);
+    if (failed(quantizes))
+      return failure();
+    if (!*quantizes)
+      return success();
+    SmallVector<float> values = *readFloatElements(getConstantElements(conv.data));
+    std::vector<int64_t> codes;
+    FailureOr<QuantizedWeight> quantized =
+        quantizeRows(op, layer, values, conv.rows, conv.columns, codes);
+    if (failed(quantized))
+      return failure();
+    MLIRContext *ctx = &getContext();
+    auto filterType = cast<RankedTensorType>(conv.filter.getType());
+    OpBuilder builder(op);
+    Location loc = op.getLoc();
+    Value codesTensor = arith::ConstantOp::create(
+        builder, loc,
+        makeIntConstant(filterType.clone(IntegerType::get(ctx, 8)), codes, (layer + ".q").str()));
+    auto scaleType = RankedTensorType::get(
+        {filterType.getDimSize(0), filterType.getDimSize(1)}, Float32Type::get(ctx));
+    Value scales = makeConstant(builder, loc, scaleType, layer, ".scale", quantized->scales);
+    AffineMap filterMap = op.getMatchingIndexingMap(op.getDpsInputOperand(1));
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    maps.insert(maps.begin() + 2, AffineMap::get(filterMap.getNumDims(), 0,
+                                                 {filterMap.getResult(0), filterMap.getResult(1)},
+                                                 ctx));
+    Block &oldBody = op.getRegion().front();
+    auto rewritten = linalg::GenericOp::create(
+        builder, loc, op.getResultTypes(),
+        ValueRange{op.getDpsInputOperand(0)->get(), codesTensor, scales}, op.getDpsInits(),
+        maps, op.getIteratorTypesArray(),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value wide = arith::SIToFPOp::create(b, l, b.getF32Type(), args[1]);
+          IRMapping mapping;
+          mapping.map(oldBody.getArgument(0), args[0]);
+          mapping.map(oldBody.getArgument(1), arith::MulFOp::create(b, l, wide, args[2]));
+          mapping.map(oldBody.getArgument(2), args[3]);
+          for (Operation &bodyOp : oldBody)
+            b.clone(bodyOp, mapping);
+        });
+    copyLayerAttrs(op, rewritten);
+    rewritten->setAttr(kPrecisionAttrName, builder.getStringAttr("int8"));
+    op->replaceAllUsesWith(rewritten->getResults());
+    op->erase();
+    return success();
+  }
+
   /// An embedding table becomes int8 with one scale per row; the lookup
   /// reads the int8 value and its row's scale and dequantizes in place, so
   /// only the rows looked up are ever float.
   LogicalResult quantizeTable(EmbeddingGather &table) {
     Operation *op = table.op;
-    std::string precision = mode == "none" ? "fp32" : "int8";
-    if (auto chosen = op->getAttrOfType<StringAttr>(kPrecisionAttrName))
-      precision = chosen.str();
     StringRef layer = "table";
     if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
       layer = name.getValue();
-    if (precision == "fp32")
+    FailureOr<bool> quantizes = quantizesRows(op, layer);
+    if (failed(quantizes))
+      return failure();
+    if (!*quantizes)
       return success();
-    if (precision != "int8")
-      return op->emitError() << "Gather node '" << layer
-                             << "': an embedding table is stored as fp32 or int8, not '"
-                             << precision << "'";
     int64_t rows = table.rows, columns = table.columns;
     SmallVector<float> values = *readFloatElements(getConstantElements(table.table));
-    std::vector<float> transposed = transposeMatrix<float>(values, rows, columns);
-    llvm::Expected<QuantizedWeight> quantized =
-        quantizeRTN(transposed, columns, rows, WeightPrecision::integer(8, true, 0));
-    if (!quantized)
-      return op->emitError() << "cannot quantize the table of Gather node '" << layer
-                             << "': " << llvm::toString(quantized.takeError());
-    std::vector<int64_t> codes =
-        transposeMatrix<int64_t>(quantized->values, columns, rows);
+    std::vector<int64_t> codes;
+    FailureOr<QuantizedWeight> quantized = quantizeRows(op, layer, values, rows, columns, codes);
+    if (failed(quantized))
+      return failure();
     MLIRContext *ctx = &getContext();
     OpBuilder builder(op);
     Location loc = op->getLoc();

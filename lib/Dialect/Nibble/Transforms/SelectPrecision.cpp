@@ -101,6 +101,8 @@ struct NibbleSelectPrecisionPass final
       walk = func.walk([&](linalg::GenericOp op) -> WalkResult {
         if (std::optional<EmbeddingGather> match = matchEmbeddingGather(op))
           return visit(op, match->columns, match->rows);
+        if (std::optional<ConvFilter> conv = matchConvFilter(op))
+          return visit(op, conv->columns, conv->rows);
         return WalkResult::advance();
       });
     if (walk.wasInterrupted())

@@ -69,13 +69,42 @@ SmallVector<nibble::MeasurableLayer> mlir::nibble::findMeasurableLayers(Operatio
     if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
       if (auto match = matchQuantizableMatmul(matmul))
         if (getElementTypeOrSelf(matmul.getInputs()[0].getType()).isF32())
-          layers.push_back({op, match, std::nullopt});
+          layers.push_back({op, match, std::nullopt, std::nullopt});
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
       if (auto match = matchEmbeddingGather(generic))
-        layers.push_back({op, std::nullopt, match});
+        layers.push_back({op, std::nullopt, match, std::nullopt});
+      else if (auto conv = matchConvFilter(generic))
+        layers.push_back({op, std::nullopt, std::nullopt, conv});
     }
   });
   return layers;
+}
+
+std::optional<nibble::ConvFilter> mlir::nibble::matchConvFilter(linalg::GenericOp op) {
+  auto opType = op->getAttrOfType<StringAttr>(kOpTypeAttrName);
+  if (!opType || (opType.getValue() != "Conv" && opType.getValue() != "ConvTranspose") ||
+      !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2)
+    return std::nullopt;
+  Value filter = op.getDpsInputOperand(1)->get();
+  // The importer reshapes the ONNX filter into its phased layout; a reshape
+  // keeps row-major order, so the values are the constant's.
+  Value data = filter;
+  while (Operation *reshape = data.getDefiningOp()) {
+    if (!isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(reshape))
+      break;
+    data = reshape->getOperand(0);
+  }
+  auto type = dyn_cast<RankedTensorType>(filter.getType());
+  if (!type || type.getRank() < 3 || !type.getElementType().isF32() ||
+      !type.hasStaticShape() || !getConstantElements(data))
+    return std::nullopt;
+  // The filter's first two dims must be read by the first two results of
+  // its map alone (group and output channel), so a scale can follow them.
+  AffineMap map = op.getMatchingIndexingMap(op.getDpsInputOperand(1));
+  if (!isa<AffineDimExpr>(map.getResult(0)) || !isa<AffineDimExpr>(map.getResult(1)))
+    return std::nullopt;
+  int64_t rows = type.getDimSize(0) * type.getDimSize(1);
+  return ConvFilter{op, filter, data, rows, type.getNumElements() / rows};
 }
 
 DictionaryAttr mlir::nibble::getMarkedDenseBufferGeneric(linalg::GenericOp op,

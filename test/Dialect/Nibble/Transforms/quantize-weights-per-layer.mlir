@@ -159,7 +159,7 @@ func.func @embedding_table(%ids: tensor<1x2xi64>) -> tensor<1x2x3xf32> {
 func.func @embedding_table_int4(%ids: tensor<2xi64>) -> tensor<2x3xf32> {
   %table = arith.constant dense<1.0> : tensor<4x3xf32>
   %empty = tensor.empty() : tensor<2x3xf32>
-  // expected-error @+1 {{Gather node 'embed': an embedding table is stored as fp32 or int8, not 'int4-g32'}}
+  // expected-error @+1 {{node 'embed' has one scale per output (a table or a filter): it is stored as fp32 or int8, not 'int4-g32'}}
   %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0, d1)>],
                        iterator_types = ["parallel", "parallel"]}
        ins(%ids : tensor<2xi64>) outs(%empty : tensor<2x3xf32>)

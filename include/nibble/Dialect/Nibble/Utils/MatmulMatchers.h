@@ -38,12 +38,38 @@ struct EmbeddingGather {
 /// `op` as an EmbeddingGather, or nullopt.
 std::optional<EmbeddingGather> matchEmbeddingGather(linalg::GenericOp op);
 
+/// A convolution by a constant f32 filter: the linalg.generic the importer
+/// tags as a Conv/ConvTranspose layer, whose input 1 is the filter laid out
+/// [groups, outputs per group, ...]: rows = output channels (the first two
+/// dims), columns = everything else.
+struct ConvFilter {
+  linalg::GenericOp op;
+  /// The generic's filter operand, and the constant it reshapes (the same
+  /// values in the same row-major order; often the filter itself).
+  Value filter;
+  Value data;
+  int64_t rows = 0, columns = 0;
+};
+
+/// `op` as a ConvFilter, or nullopt.
+std::optional<ConvFilter> matchConvFilter(linalg::GenericOp op);
+
 /// A layer whose weight calibration measures: a quantizable matmul over
-/// float32 activations, or an embedding table lookup.
+/// float32 activations, an embedding table lookup, or a convolution. Tables
+/// and filters take one scale per row (rows x columns, row-major).
 struct MeasurableLayer {
   Operation *op = nullptr;
   std::optional<QuantizableMatmul> matmul;
   std::optional<EmbeddingGather> table;
+  std::optional<ConvFilter> conv;
+  /// The weight as the layer reads it, and the constant holding its values.
+  Value weight() const {
+    return matmul ? matmul->weight : table ? table->table : conv->filter;
+  }
+  Value weightData() const { return conv ? conv->data : weight(); }
+  /// Rows and columns of a row-scaled weight (tables and filters).
+  int64_t rows() const { return table ? table->rows : conv->rows; }
+  int64_t columns() const { return table ? table->columns : conv->columns; }
 };
 
 /// The measurable layers under `root` in IR walk order (the order --info
