@@ -136,22 +136,13 @@ struct NibbleQuantizeWeightsPass final
           << groupSize.getValue();
       return signalPassFailure();
     }
-    SmallVector<EmbeddingGather> tables;
-    getOperation().walk([&](linalg::GenericOp op) {
-      if (auto match = matchEmbeddingGather(op))
-        tables.push_back(*match);
-    });
-    for (EmbeddingGather &table : tables)
-      if (failed(quantizeTable(table)))
+    // Row-scaled weights first: each rewrite replaces only its own op.
+    for (MeasurableLayer &layer : findMeasurableLayers(getOperation())) {
+      if (layer.table && failed(quantizeTable(*layer.table)))
         return signalPassFailure();
-    SmallVector<ConvFilter> filters;
-    getOperation().walk([&](linalg::GenericOp op) {
-      if (auto match = matchConvFilter(op))
-        filters.push_back(*match);
-    });
-    for (ConvFilter &filter : filters)
-      if (failed(quantizeFilter(filter)))
+      if (layer.conv && failed(quantizeFilter(*layer.conv)))
         return signalPassFailure();
+    }
     SmallVector<linalg::MatmulOp> matmuls;
     getOperation().walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
     for (linalg::MatmulOp matmul : matmuls) {
