@@ -21,8 +21,8 @@ weights for nibble).
 
 Models: the coverage tests' transformer encoder and decoder (hidden 384)
 with outlier channels injected into their LayerNorms, paraphrase-MiniLM-L3
-(if its package is installed) and PaddleOCR's classifier (if the shared
-models are beside the checkout).
+(if its package is installed) and PaddleOCR's classifier and text detector
+(if the shared models are beside the checkout).
 """
 
 from __future__ import annotations
@@ -98,19 +98,23 @@ def token_inputs(names: list[str], seq: int, vocab: int) -> Callable:
     return make
 
 
-def text_images(count: int, seed: int) -> list[dict[str, np.ndarray]]:
-    """Dark strokes on light noise, 3 x 48 x 192, normalised as PaddleOCR does."""
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(count):
-        image = 0.9 + 0.05 * rng.standard_normal((48, 192))
-        for _ in range(rng.integers(4, 9)):
-            x, w = rng.integers(0, 170), rng.integers(4, 20)
-            image[12:36, x:x + w] -= 0.7
-        image = np.clip(image, 0, 1)
-        x = (np.repeat(image[None], 3, axis=0) - 0.5) / 0.5
-        samples.append({"x": x[None].astype(np.float32)})
-    return samples
+def text_images(height: int, width: int) -> Callable:
+    """Dark strokes on light noise, 3 x height x width, normalised as
+    PaddleOCR does (random noise would make the detector's output ~0)."""
+    def make(count: int, seed: int) -> list[dict[str, np.ndarray]]:
+        rng = np.random.default_rng(seed)
+        samples = []
+        for _ in range(count):
+            image = 0.9 + 0.05 * rng.standard_normal((height, width))
+            for _ in range(rng.integers(4, 9)):
+                x, w = rng.integers(0, width - 22), rng.integers(4, 20)
+                y, h = rng.integers(0, height // 2), rng.integers(height // 4, height // 2)
+                image[y:y + h, x:x + w] -= 0.7
+            image = np.clip(image, 0, 1)
+            x = (np.repeat(image[None], 3, axis=0) - 0.5) / 0.5
+            samples.append({"x": x[None].astype(np.float32)})
+        return samples
+    return make
 
 
 def find_minilm() -> Path | None:
@@ -140,11 +144,17 @@ def build_cases(work: Path, shared: Path) -> list[Case]:
         print("compare: paraphrase-MiniLM not installed; skipping it", file=sys.stderr)
     cls = shared / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
     if cls.exists():
-        cases.append(Case("PaddleOCR direction classifier", cls, text_images,
+        cases.append(Case("PaddleOCR direction classifier", cls, text_images(48, 192),
                           input_shapes={"x": [1, 3, 48, 192]},
                           classifier_outputs=(onnx.load(cls).graph.output[0].name,)))
     else:
         print(f"compare: {cls} absent; skipping it", file=sys.stderr)
+    det = shared / "ch_PP-OCRv4_det_infer.onnx"
+    if det.exists():
+        cases.append(Case("PaddleOCR PP-OCRv4 text detector", det, text_images(128, 128),
+                          input_shapes={"x": [1, 3, 128, 128]}))
+    else:
+        print(f"compare: {det} absent; skipping it", file=sys.stderr)
     return cases
 
 
