@@ -11,11 +11,11 @@ venv=${NIBBLE_VENV:-$root/.venv}
 
 # Debian packages: LLVM/MLIR 22 (lit and FileCheck come with llvm-22-tools),
 # protobuf, GoogleTest, Google Benchmark, pybind11, libzip (calibration .npz),
-# ccache, ninja.
+# cairo and a font (report plots), ccache, ninja.
 apt_packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools lld-22 libzstd-dev
   libonnx-dev protobuf-compiler libprotobuf-dev pybind11-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libzip-dev ccache ninja-build cmake g++ python3-venv
+  libbenchmark-dev libzip-dev libcairo2-dev fonts-dejavu-core ccache ninja-build cmake g++ python3-venv
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -151,7 +151,7 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
         return err;
     }
     if (!options.reportPlotPath.empty())
-      if (llvm::Error err = writeText(options.reportPlotPath, renderReportSvg(*report)))
+      if (llvm::Error err = writeReportPlot(*report, options.reportPlotPath))
         return err;
     if (options.printReport)
       printReportTable(*report, options.output == "-" ? llvm::errs() : llvm::outs());

@@ -338,21 +338,21 @@ def test_all_zero_weights_and_activations(nibble_compile, tmp_path):
     assert np.all(out == 0.0)
 
 
-def test_report_plot_is_an_svg_of_every_layer(nibble_compile, work):
-    plot = work.dir / "plot.svg"
-    report_path = work.dir / "plot.json"
-    harness.compile_ok(nibble_compile, work.model, work.dir / "plotted", quantize="auto",
-                       budget="size=0.16", calibration=work.calibration, report=report_path,
-                       report_plot=plot)
-    report = json.loads(report_path.read_text())
+def test_report_plot_draws_every_layer(nibble_compile, work):
+    """--report-plot draws one row per layer, to PNG or SVG by extension."""
+    import struct
     import xml.etree.ElementTree as ElementTree
-    root = ElementTree.parse(plot).getroot()
-    ns = "{http://www.w3.org/2000/svg}"
-    texts = [t.text for t in root.iter(f"{ns}text")]
-    for layer in report["layers"]:
-        assert layer["name"] in texts
-    # One dot per measured (layer, precision), its tooltip naming both.
-    titles = [c.find(f"{ns}title").text for c in root.iter(f"{ns}circle")]
-    assert len(titles) == sum(len(l["sensitivity_db"]) for l in report["layers"])
-    fc2 = next(l for l in report["layers"] if l["name"] == "fc2")
-    assert f"int8: {fc2['sensitivity_db']['int8']:.1f} dB" in titles
+    png, svg = work.dir / "plot.png", work.dir / "plot.svg"
+    for plot in (png, svg):
+        harness.compile_ok(nibble_compile, work.model, work.dir / "plotted", quantize="auto",
+                           budget="size=0.16", calibration=work.calibration, report_plot=plot)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    # 70 points of title, 22 per layer (7 layers), 90 of axis and legend.
+    assert (width, height) == (860, 70 + 7 * 22 + 90)
+    root = ElementTree.parse(svg).getroot()
+    assert root.get("viewBox") == f"0 0 860 {height}"
+    proc = harness.compile_model(nibble_compile, work.model, work.dir / "plotted",
+                                 quantize="int8", report_plot=work.dir / "plot.gif")
+    harness.assert_one_line_error(proc, "nibble-compile: error:", "written as .png or .svg")

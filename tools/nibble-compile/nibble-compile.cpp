@@ -7,7 +7,7 @@
 //       [--activation-range=minmax|percentile|entropy]
 //       [--calibration=DIR|FILE.npz] [--budget=size=F|sqnr=DB]
 //       [--precision-config=FILE.json] [--method=auto|rtn|gptq]
-//       [--report=FILE.json] [--report-plot=FILE.svg] [--input-shape=NAME:DxD]
+//       [--report=FILE.json] [--report-plot=FILE.png|svg] [--input-shape=NAME:DxD]
 //
 // Every failure is one line on stderr and exit code 1.
 //
@@ -90,8 +90,8 @@ int main(int argc, char **argv) {
       cl::init("auto"), cl::cat(category));
   cl::opt<std::string> reportPlot(
       "report-plot",
-      cl::desc("also draw the report (per-layer precision, bytes, sensitivity) as an SVG chart"),
-      cl::value_desc("FILE.svg"), cl::cat(category));
+      cl::desc("also draw the report (per-layer precision, bytes, sensitivity) as a chart"),
+      cl::value_desc("FILE.png|FILE.svg"), cl::cat(category));
   cl::opt<std::string> report(
       "report", cl::desc("write the quantization report (per layer and end to end) as JSON"),
       cl::value_desc("FILE.json"), cl::cat(category));

@@ -12,6 +12,7 @@
 
 #include "nibble/Compiler/QualityMetrics.h"
 
+#include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -59,9 +60,9 @@ struct QuantizationReport {
 
 llvm::json::Value toJSON(const QuantizationReport &report);
 
-/// A chart of the report (per-layer precision, bytes and sensitivities) as
-/// an SVG document (`--report-plot`).
-std::string renderReportSvg(const QuantizationReport &report);
+/// Draws the report (per-layer precision, bytes and sensitivities) to
+/// `path`, a .png or .svg file (`--report-plot`).
+llvm::Error writeReportPlot(const QuantizationReport &report, llvm::StringRef path);
 
 /// `name` in at most `width` characters, keeping its end.
 std::string shortLayerName(llvm::StringRef name, size_t width);
