@@ -19,7 +19,20 @@ using namespace mlir::nibble;
 
 llvm::StringRef mlir::nibble::getModelABIHeader() { return kModelABIHeader; }
 
-static int64_t storageBytes(ShapedType type) { return getStorageBytes(type); }
+/// Bytes of the constants a Gather or convolution generic reads (its table
+/// or filter and their scales): as inputs, or by tensor.extract in its body.
+static int64_t constantBytesRead(linalg::GenericOp generic) {
+  int64_t bytes = 0;
+  auto add = [&](Value value) {
+    if (auto constant = value.getDefiningOp<arith::ConstantOp>())
+      bytes += getStorageBytes(cast<ShapedType>(constant.getType()));
+  };
+  for (OpOperand *input : generic.getDpsInputOperands())
+    add(input->get());
+  for (auto extract : generic.getRegion().getOps<tensor::ExtractOp>())
+    add(extract.getTensor());
+  return bytes;
+}
 
 static std::pair<std::string, std::string> layerName(Operation *op) {
   auto name = op->getAttrOfType<StringAttr>(kLayerAttrName);
@@ -31,35 +44,25 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
   module.walk([&](Operation *op) {
     if (auto matmul = dyn_cast<MatmulOp>(op)) {
       auto [name, opType] = layerName(op);
-      int64_t bytes = storageBytes(matmul.getWeight().getType()) +
-                      storageBytes(matmul.getScale().getType());
+      int64_t bytes = getStorageBytes(matmul.getWeight().getType()) +
+                      getStorageBytes(matmul.getScale().getType());
       if (Value zp = matmul.getZeroPoint())
-        bytes += storageBytes(cast<ShapedType>(zp.getType()));
+        bytes += getStorageBytes(cast<ShapedType>(zp.getType()));
       description.layers.push_back(
           {name, opType, matmul.getScheme().getShortName(), bytes});
     } else if (auto matmul = dyn_cast<IntegerMatmulOp>(op)) {
       auto [name, opType] = layerName(op);
       auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
-      int64_t bytes = storageBytes(matmul.getWeight().getType()) +
-                      storageBytes(matmul.getScale().getType());
+      int64_t bytes = getStorageBytes(matmul.getWeight().getType()) +
+                      getStorageBytes(matmul.getScale().getType());
       description.layers.push_back(
           {name, opType, precision ? precision.str() : "w8a8", bytes});
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      // A Gather from constant tables (an embedding): the tables it reads;
-      // a convolution: its constant filter (and scales).
       auto [name, opType] = layerName(op);
-      int64_t bytes = 0;
-      if (opType == "Gather") {
-        for (auto extract : generic.getRegion().getOps<tensor::ExtractOp>())
-          if (auto constant = extract.getTensor().getDefiningOp<arith::ConstantOp>())
-            bytes += storageBytes(cast<ShapedType>(constant.getType()));
-      } else if (opType == "Conv" || opType == "ConvTranspose") {
-        for (OpOperand *input : generic.getDpsInputOperands())
-          if (auto constant = input->get().getDefiningOp<arith::ConstantOp>())
-            bytes += storageBytes(cast<ShapedType>(constant.getType()));
-      }
+      if (opType != "Gather" && opType != "Conv" && opType != "ConvTranspose")
+        return;
       auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
-      if (bytes > 0)
+      if (int64_t bytes = constantBytesRead(generic))
         description.layers.push_back({name, opType, precision ? precision.str() : "fp32", bytes});
     } else if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
       Value weight = matmul.getInputs()[1];
@@ -72,12 +75,10 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
       if (precision && precision.getValue() == "fp16")
         description.layers.push_back({name, opType, "fp16", weightType.getNumElements() * 2});
       else if (getConstantElements(weight))
-        description.layers.push_back({name, opType, "fp32", storageBytes(weightType)});
-    } else if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
-      if (auto type = dyn_cast<RankedTensorType>(constant.getType()))
-        description.weightBytes += storageBytes(type);
+        description.layers.push_back({name, opType, "fp32", getStorageBytes(weightType)});
     }
   });
+  description.weightBytes = getConstantBytes(module);
 }
 
 /// A C string literal for `text`.

@@ -95,7 +95,6 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
         layer.k = found.matmul->k;
         layer.n = found.matmul->n;
         auto lhsType = cast<RankedTensorType>(found.matmul->op.getInputs()[0].getType());
-        layer.activationElements = lhsType.getNumElements();
         probe->tapOfLayer.push_back(tapCount++);
         probe->outputs.push_back(GraphTensorInfo{
             "nibble.activation." + suffix, NIBBLE_DTYPE_F32,

@@ -25,9 +25,10 @@ static double meanRelativeNoise(const std::vector<double> &signal,
   return count ? sum / count : 0.0;
 }
 
-double mlir::nibble::relativeNoise(const std::vector<GraphTensorInfo> &outputs,
-                                   const OutputValues &reference,
-                                   const OutputValues &quantized) {
+/// The relative noise power of `quantized` against `reference` for one
+/// sample, as QualityMeter computes it over many.
+static double relativeNoise(const std::vector<GraphTensorInfo> &outputs,
+                            const OutputValues &reference, const OutputValues &quantized) {
   std::vector<double> signal(reference.size(), -1.0), error(reference.size(), 0.0);
   for (size_t o = 0; o < reference.size(); ++o) {
     if (reference[o].empty())

@@ -5,7 +5,6 @@
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 
 #include "llvm/Support/Format.h"
-#include "llvm/Support/FormatAdapters.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;

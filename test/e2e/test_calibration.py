@@ -338,6 +338,55 @@ def test_all_zero_weights_and_activations(nibble_compile, tmp_path):
     assert np.all(out == 0.0)
 
 
+# The plot's palette (lib/Compiler/ReportPlot.cpp), 8-bit RGB.
+PLOT_COLOURS = {"fp32": (158, 158, 158), "fp16": (31, 120, 181), "int8": (43, 161, 43),
+                "int4-g32": (255, 128, 13), "int4-g64": (227, 120, 194),
+                "int4-g128": (214, 38, 41), "int4": (140, 87, 74)}
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Pixels [height, width, channels] of an 8-bit RGB/RGBA PNG (what cairo
+    writes), undoing the per-row filters."""
+    import struct
+    import zlib
+    width, height, depth, colour_type = struct.unpack(">IIBB", data[16:26])
+    assert depth == 8 and colour_type in (2, 6)
+    channels = 3 if colour_type == 2 else 4
+    chunks, offset = b"", 8
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if kind == b"IDAT":
+            chunks += data[offset + 8:offset + 8 + length]
+        offset += 12 + length
+    raw = zlib.decompress(chunks)
+    stride = width * channels
+    rows = np.zeros((height, stride), np.int32)
+    previous = np.zeros(stride, np.int32)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
+        out = np.zeros(stride, np.int32)
+        for x in range(stride):
+            left = out[x - channels] if x >= channels else 0
+            up = previous[x]
+            corner = previous[x - channels] if x >= channels else 0
+            if kind == 0:
+                predictor = 0
+            elif kind == 1:
+                predictor = left
+            elif kind == 2:
+                predictor = up
+            elif kind == 3:
+                predictor = (left + up) // 2
+            else:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+            out[x] = (line[x] + predictor) & 0xFF
+        rows[y], previous = out, out
+    return rows.reshape(height, width, channels)[:, :, :3]
+
+
 def test_report_plot_draws_every_layer(nibble_compile, work):
     """--report-plot draws one row per layer, to PNG or SVG by extension."""
     import struct
@@ -351,6 +400,17 @@ def test_report_plot_draws_every_layer(nibble_compile, work):
     width, height = struct.unpack(">II", data[16:24])
     # 70 points of title, 22 per layer (7 layers), 90 of axis and legend.
     assert (width, height) == (860, 70 + 7 * 22 + 90)
+    # Each layer's bar (x 190, rows 22 apart from y 70) has its precision's
+    # colour, as the legend says.
+    pixels = decode_png(data)
+    report_path = work.dir / "plotted.json"
+    harness.compile_ok(nibble_compile, work.model, work.dir / "plotted", quantize="auto",
+                       budget="size=0.16", calibration=work.calibration, report=report_path)
+    layers = json.loads(report_path.read_text())["layers"]
+    for row, layer in enumerate(layers):
+        colour = tuple(int(c) for c in pixels[70 + 22 * row + 11, 192])
+        want = PLOT_COLOURS[layer["precision"]]
+        assert all(abs(a - b) <= 2 for a, b in zip(colour, want)), (layer, colour, want)
     root = ElementTree.parse(svg).getroot()
     assert root.get("viewBox") == f"0 0 860 {height}"
     proc = harness.compile_model(nibble_compile, work.model, work.dir / "plotted",

@@ -43,8 +43,6 @@ struct ProbeLayer {
   bool rowScaled = false;
   /// The float weight: K x N row-major, or rows x columns as it is.
   std::vector<float> weight;
-  /// Elements of the activation entering the layer per run (M x K).
-  int64_t activationElements = 0;
 };
 
 /// One run's results.

@@ -68,11 +68,6 @@ private:
   QualityFigures worst;
 };
 
-/// The relative noise power of `quantized` against `reference` for one
-/// sample, as QualityMeter computes it over many.
-double relativeNoise(const std::vector<GraphTensorInfo> &outputs,
-                     const OutputValues &reference, const OutputValues &quantized);
-
 } // namespace mlir::nibble
 
 #endif // NIBBLE_COMPILER_QUALITYMETRICS_H

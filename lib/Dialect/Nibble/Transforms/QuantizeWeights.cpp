@@ -35,6 +35,13 @@ using namespace mlir::nibble;
 
 namespace {
 
+/// The ONNX node name an op carries, or `fallback`.
+static StringRef layerNameOf(Operation *op, StringRef fallback) {
+  if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
+    return name.getValue();
+  return fallback;
+}
+
 /// `values` as a constant named `<layer>.<suffix>`.
 static Value makeConstant(OpBuilder &builder, Location loc, RankedTensorType type,
                           StringRef layer, StringRef suffix, ArrayRef<float> values) {
@@ -137,12 +144,9 @@ struct NibbleQuantizeWeightsPass final
       return signalPassFailure();
     }
     // Row-scaled weights first: each rewrite replaces only its own op.
-    for (MeasurableLayer &layer : findMeasurableLayers(getOperation())) {
-      if (layer.table && failed(quantizeTable(*layer.table)))
+    for (MeasurableLayer &layer : findMeasurableLayers(getOperation()))
+      if (!layer.matmul && failed(quantizeRowScaled(layer)))
         return signalPassFailure();
-      if (layer.conv && failed(quantizeFilter(*layer.conv)))
-        return signalPassFailure();
-    }
     SmallVector<linalg::MatmulOp> matmuls;
     getOperation().walk([&](linalg::MatmulOp op) { matmuls.push_back(op); });
     for (linalg::MatmulOp matmul : matmuls) {
@@ -162,52 +166,44 @@ struct NibbleQuantizeWeightsPass final
     return WeightPrecision::integer(4, !asymmetric, groupSize);
   }
 
-  /// The precision of a row-scaled weight (table or filter): fp32 or int8.
-  FailureOr<bool> quantizesRows(Operation *op, StringRef layer) {
+  /// A table or filter with its precision attribute (or the mode's): fp32
+  /// stays, int8 gets one symmetric scale per row (rows x columns,
+  /// row-major), and the op reads the int8 value and its row's scale.
+  LogicalResult quantizeRowScaled(MeasurableLayer &found) {
+    Operation *op = found.op;
+    StringRef layer = layerNameOf(op, "weight");
     std::string precision = mode == "none" ? "fp32" : "int8";
     if (auto chosen = op->getAttrOfType<StringAttr>(kPrecisionAttrName))
       precision = chosen.str();
-    if (precision != "fp32" && precision != "int8")
+    if (precision == "fp32")
+      return success();
+    if (precision != "int8")
       return op->emitError() << "node '" << layer
                              << "' has one scale per output (a table or a filter): it is "
                                 "stored as fp32 or int8, not '"
                              << precision << "'";
-    return precision == "int8";
-  }
-
-  /// `values` (rows x columns) as int8 codes with one scale per row.
-  FailureOr<QuantizedWeight> quantizeRows(Operation *op, StringRef layer,
-                                          ArrayRef<float> values, int64_t rows,
-                                          int64_t columns, std::vector<int64_t> &codes) {
+    int64_t rows = found.rows(), columns = found.columns();
+    SmallVector<float> values = *readFloatElements(getConstantElements(found.weightData()));
+    // One scale per row is the per-column scheme of the transpose.
     std::vector<float> transposed = transposeMatrix<float>(values, rows, columns);
     llvm::Expected<QuantizedWeight> quantized =
         quantizeRTN(transposed, columns, rows, WeightPrecision::integer(8, true, 0));
     if (!quantized)
       return op->emitError() << "cannot quantize the weight of node '" << layer
                              << "': " << llvm::toString(quantized.takeError());
-    codes = transposeMatrix<int64_t>(quantized->values, columns, rows);
-    return std::move(*quantized);
+    std::vector<int64_t> codes = transposeMatrix<int64_t>(quantized->values, columns, rows);
+    if (found.table)
+      rewriteTable(*found.table, layer, codes, quantized->scales);
+    else
+      rewriteFilter(*found.conv, layer, codes, quantized->scales);
+    return success();
   }
 
-  /// A convolution filter becomes int8 with one scale per output channel;
-  /// the convolution reads the int8 tap and its channel's scale and
+  /// The convolution reads the int8 tap and its output channel's scale and
   /// dequantizes in its body.
-  LogicalResult quantizeFilter(ConvFilter &conv) {
+  void rewriteFilter(ConvFilter &conv, StringRef layer, ArrayRef<int64_t> codes,
+                     ArrayRef<float> rowScales) {
     linalg::GenericOp op = conv.op;
-    StringRef layer = "conv";
-    if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
-      layer = name.getValue();
-    FailureOr<bool> quantizes = quantizesRows(op, layer);
-    if (failed(quantizes))
-      return failure();
-    if (!*quantizes)
-      return success();
-    SmallVector<float> values = *readFloatElements(getConstantElements(conv.data));
-    std::vector<int64_t> codes;
-    FailureOr<QuantizedWeight> quantized =
-        quantizeRows(op, layer, values, conv.rows, conv.columns, codes);
-    if (failed(quantized))
-      return failure();
     MLIRContext *ctx = &getContext();
     auto filterType = cast<RankedTensorType>(conv.filter.getType());
     OpBuilder builder(op);
@@ -217,7 +213,7 @@ struct NibbleQuantizeWeightsPass final
         makeIntConstant(filterType.clone(IntegerType::get(ctx, 8)), codes, (layer + ".q").str()));
     auto scaleType = RankedTensorType::get(
         {filterType.getDimSize(0), filterType.getDimSize(1)}, Float32Type::get(ctx));
-    Value scales = makeConstant(builder, loc, scaleType, layer, ".scale", quantized->scales);
+    Value scales = makeConstant(builder, loc, scaleType, layer, ".scale", rowScales);
     AffineMap filterMap = op.getMatchingIndexingMap(op.getDpsInputOperand(1));
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
     maps.insert(maps.begin() + 2, AffineMap::get(filterMap.getNumDims(), 0,
@@ -241,28 +237,14 @@ struct NibbleQuantizeWeightsPass final
     rewritten->setAttr(kPrecisionAttrName, builder.getStringAttr("int8"));
     op->replaceAllUsesWith(rewritten->getResults());
     op->erase();
-    return success();
   }
 
-  /// An embedding table becomes int8 with one scale per row; the lookup
-  /// reads the int8 value and its row's scale and dequantizes in place, so
-  /// only the rows looked up are ever float.
-  LogicalResult quantizeTable(EmbeddingGather &table) {
+  /// The lookup reads the int8 value and its row's scale and dequantizes in
+  /// place, so only the rows looked up are ever float.
+  void rewriteTable(EmbeddingGather &table, StringRef layer, ArrayRef<int64_t> codes,
+                    ArrayRef<float> rowScales) {
     Operation *op = table.op;
-    StringRef layer = "table";
-    if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
-      layer = name.getValue();
-    FailureOr<bool> quantizes = quantizesRows(op, layer);
-    if (failed(quantizes))
-      return failure();
-    if (!*quantizes)
-      return success();
     int64_t rows = table.rows, columns = table.columns;
-    SmallVector<float> values = *readFloatElements(getConstantElements(table.table));
-    std::vector<int64_t> codes;
-    FailureOr<QuantizedWeight> quantized = quantizeRows(op, layer, values, rows, columns, codes);
-    if (failed(quantized))
-      return failure();
     MLIRContext *ctx = &getContext();
     OpBuilder builder(op);
     Location loc = op->getLoc();
@@ -271,7 +253,7 @@ struct NibbleQuantizeWeightsPass final
         makeIntConstant(RankedTensorType::get({rows, columns}, IntegerType::get(ctx, 8)), codes,
                         (layer + ".q").str()));
     Value scales = makeConstant(builder, loc, RankedTensorType::get({rows}, Float32Type::get(ctx)),
-                                layer, ".scale", quantized->scales);
+                                layer, ".scale", rowScales);
     builder.setInsertionPoint(table.extract);
     Location at = table.extract.getLoc();
     ValueRange indices = table.extract.getIndices();
@@ -282,7 +264,6 @@ struct NibbleQuantizeWeightsPass final
     table.extract.replaceAllUsesWith(value);
     table.extract.erase();
     op->setAttr(kPrecisionAttrName, builder.getStringAttr("int8"));
-    return success();
   }
 
   LogicalResult quantize(const QuantizableMatmul &match) {
@@ -310,9 +291,7 @@ struct NibbleQuantizeWeightsPass final
 
     int64_t k = match.k, n = match.n;
     SmallVector<float> weights = *readFloatElements(getConstantElements(match.weight));
-    StringRef layer = "weight", opType = "MatMul";
-    if (auto name = matmul->getAttrOfType<StringAttr>(kLayerAttrName))
-      layer = name.getValue();
+    StringRef layer = layerNameOf(matmul, "weight"), opType = "MatMul";
     if (auto type = matmul->getAttrOfType<StringAttr>(kOpTypeAttrName))
       opType = type.getValue();
     OpBuilder builder(matmul);
