@@ -11,9 +11,10 @@ venv=${NIBBLE_VENV:-$root/.venv}
 
 # Debian packages: LLVM/MLIR 22 (lit and FileCheck come with llvm-22-tools),
 # protobuf, GoogleTest, Google Benchmark, pybind11, libzip (calibration .npz),
-# cairo and a font (report plots), ccache, ninja.
+# cairo and a font (report plots), LLVM's OpenMP runtime (CPU threads),
+# ccache, ninja.
 apt_packages=(
-  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools lld-22 libzstd-dev
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools lld-22 libomp-22-dev libzstd-dev
   libonnx-dev protobuf-compiler libprotobuf-dev pybind11-dev libgtest-dev libgmock-dev
   libbenchmark-dev libzip-dev libcairo2-dev fonts-dejavu-core ccache ninja-build cmake g++ python3-venv
 )

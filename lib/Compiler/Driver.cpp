@@ -174,7 +174,12 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
             },
             "lower"))
       return err;
-  } else if (llvm::Error err = runPhase(module, buildCPULoweringPhase, "lower")) {
+  } else if (llvm::Error err = runPhase(
+                 module,
+                 [&](OpPassManager &pm) {
+                   buildCPULoweringPhase(pm, CPULoweringOptions{target->hasVNNI});
+                 },
+                 "lower")) {
     return err;
   }
   if (options.emit == EmitKind::MLIR)

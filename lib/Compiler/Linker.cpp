@@ -119,6 +119,11 @@ llvm::Error mlir::nibble::linkModel(llvm::Module &llvmModule, const CPUTarget &t
     args.push_back("-shared");
   std::vector<std::string> archives = runtimeArchives(description, library);
   args.insert(args.end(), archives.begin(), archives.end());
+  // CPU kernels split their work across OpenMP threads.
+  if (!description.onCUDADevice) {
+    llvm::StringRef openmp = NIBBLE_OPENMP_LIBRARY;
+    args.insert(args.end(), {openmp.str(), "-Wl,-rpath," + llvm::sys::path::parent_path(openmp).str()});
+  }
   args.insert(args.end(), {"-lm", "-lpthread", "-ldl", "-o", linked});
   if (llvm::Error err = runTool(args, inScratch("link.log")))
     return err;

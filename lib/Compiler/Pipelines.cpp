@@ -62,11 +62,13 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///  - matmuls are generalized and their K loop moved outside N so LLVM
 ///    vectorizes the innermost loop across contiguous weight rows;
 ///  - quantized float32 matmuls then become the GEMV kernel's vector loops
-///    (our pass, on buffers), lowered with the vector dialect;
+///    and W8A8 integer products the int8 dot-product kernel's (our passes,
+///    on buffers), lowered with the vector dialect; their column panels are
+///    scf.parallel loops, which become OpenMP worksharing loops;
 ///  - linalg becomes loops, then everything goes to LLVM with the
 ///    bare-pointer calling convention for the entry (empty buffers retyped
 ///    first: that convention refuses zero-size memrefs).
-static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
+static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
     "canonicalize,cse,"
     "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise,"
     "nibble-cpu-matmul-loop-order),canonicalize,cse,"
@@ -74,8 +76,10 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
     "func.func(buffer-deallocation-pipeline),"
-    "func.func(nibble-cpu-dequant-gemv,nibble-cpu-strided-copies-to-linalg,"
-    "convert-linalg-to-loops),"
+    "func.func(nibble-cpu-dequant-gemv,";
+static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
+    "nibble-cpu-strided-copies-to-linalg,convert-linalg-to-loops),"
+    "convert-scf-to-openmp,canonicalize,"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,"
     "expand-strided-metadata,lower-affine,"
@@ -85,13 +89,19 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipeline =
     "finalize-memref-to-llvm,"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},"
+    "convert-openmp-to-llvm,"
     "convert-ub-to-llvm,"
     "reconcile-unrealized-casts,"
     "canonicalize";
 
-void mlir::nibble::buildCPULoweringPhase(OpPassManager &pm) {
+void mlir::nibble::buildCPULoweringPhase(OpPassManager &pm,
+                                         const CPULoweringOptions &options) {
   pm.addPass(createConvertNibbleToLinalgPass());
-  if (failed(parsePassPipeline(kCPUUpstreamPipeline, pm)))
+  std::string pipeline = (kCPUUpstreamPipelineHead + "nibble-cpu-int8-dot-matmul{vnni=" +
+                          (options.vnni ? "true" : "false") + "}," +
+                          kCPUUpstreamPipelineTail)
+                             .str();
+  if (failed(parsePassPipeline(pipeline, pm)))
     llvm::report_fatal_error("nibble: the built-in CPU pipeline does not parse");
 }
 
@@ -150,6 +160,11 @@ void mlir::nibble::buildCUDABinaryPhase(OpPassManager &pm, llvm::StringRef chip,
 }
 
 namespace {
+struct CPULoweringPipelineOptions : public PassPipelineOptions<CPULoweringPipelineOptions> {
+  Option<bool> vnni{*this, "vnni", llvm::cl::desc("int8 dot products with AVX-512 VNNI"),
+                    llvm::cl::init(true)};
+};
+
 struct CUDABinaryPipelineOptions : public PassPipelineOptions<CUDABinaryPipelineOptions> {
   Option<std::string> chip{*this, "chip", llvm::cl::desc("sm_80 or sm_90"),
                            llvm::cl::init("sm_90")};
@@ -167,9 +182,11 @@ void mlir::nibble::registerNibblePipelines() {
   PassPipelineRegistration<>(
       "nibble-fuse-phase", "the fuse phase: dequantize+matmul fusion, cleanup",
       [](OpPassManager &pm) { buildFusePhase(pm); });
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CPULoweringPipelineOptions>(
       "nibble-cpu-lowering", "lower nibble/linalg on tensors to the LLVM dialect",
-      [](OpPassManager &pm) { buildCPULoweringPhase(pm); });
+      [](OpPassManager &pm, const CPULoweringPipelineOptions &options) {
+        buildCPULoweringPhase(pm, CPULoweringOptions{options.vnni});
+      });
   PassPipelineRegistration<>(
       "nibble-cuda-kernels",
       "lower nibble/linalg on tensors to outlined GPU kernels (no toolkit needed)",

@@ -112,11 +112,16 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
   }
   entry.setSymName(kProbeEntry);
 
-  if (llvm::Error err = runPhase(*clone, buildCPULoweringPhase, "calibration build"))
-    return std::move(err);
   llvm::Expected<CPUTarget> host = resolveCPUTarget("host");
   if (!host)
     return host.takeError();
+  if (llvm::Error err = runPhase(
+          *clone,
+          [&](OpPassManager &pm) {
+            buildCPULoweringPhase(pm, CPULoweringOptions{host->hasVNNI});
+          },
+          "calibration build"))
+    return std::move(err);
   llvm::LLVMContext llvmContext;
   llvm::Expected<std::unique_ptr<llvm::Module>> llvmModule =
       translateToOptimizedLLVMIR(*clone, llvmContext, *host);

@@ -57,10 +57,18 @@ void buildQuantizePhase(OpPassManager &pm, const QuantizeOptions &options);
 /// Adds the fuse phase: dequantize+matmul fusion, then canonicalization.
 void buildFusePhase(OpPassManager &pm);
 
+/// What the CPU lowering needs to know about the target.
+struct CPULoweringOptions {
+  /// int8 dot products with AVX-512 VNNI (vpdpbusd); plain vector
+  /// arithmetic otherwise.
+  bool vnni = true;
+};
+
 /// Adds the CPU lowering: nibble -> linalg -> bufferized loops -> LLVM
 /// dialect, with the model entry taking one bare pointer per input and
-/// output (outputs written in place).
-void buildCPULoweringPhase(OpPassManager &pm);
+/// output (outputs written in place). Matmul kernels split their columns
+/// across OpenMP threads.
+void buildCPULoweringPhase(OpPassManager &pm, const CPULoweringOptions &options);
 
 /// Adds the first half of the CUDA lowering, which needs no toolkit:
 /// prepacked fused dequant-GEMV kernels for nibble.matmul, every other op

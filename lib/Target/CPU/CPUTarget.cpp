@@ -5,6 +5,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -25,14 +26,17 @@ llvm::Expected<CPUTarget> mlir::nibble::resolveCPUTarget(llvm::StringRef name) {
   if (name == "host") {
     target.cpu = llvm::sys::getHostCPUName().str();
     std::string features;
-    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    llvm::StringMap<bool> hostFeatures = llvm::sys::getHostCPUFeatures();
+    for (const auto &feature : hostFeatures)
       features += (features.empty() ? "" : ",") + std::string(feature.second ? "+" : "-") +
                   feature.first().str();
     target.features = features;
+    target.hasVNNI = hostFeatures.lookup("avx512vnni") && hostFeatures.lookup("avx512bw");
   } else if (name == "x86-64-avx512") {
     // Cascade Lake: AVX-512 F/BW/DQ/VL plus VNNI (vpdpbusd).
     target.triple = "x86_64-unknown-linux-gnu";
     target.cpu = "cascadelake";
+    target.hasVNNI = true;
   } else if (name == "x86-64") {
     // The baseline every x86-64 machine runs (the host side of GPU builds).
     target.triple = "x86_64-unknown-linux-gnu";
@@ -78,6 +82,7 @@ mlir::nibble::translateToOptimizedLLVMIR(ModuleOp module,
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   module->getContext()->appendDialectRegistry(registry);
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, llvmContext, "nibble_model");

@@ -21,6 +21,8 @@ struct CPUTarget {
   std::string triple;
   std::string cpu;
   std::string features;
+  /// AVX-512 VNNI (vpdpbusd) for int8 dot products.
+  bool hasVNNI = false;
   /// "x86_64 skylake-avx512" and the like, for --info.
   std::string describe() const { return triple + " " + cpu; }
 };

@@ -55,6 +55,47 @@ def NibbleCPUDequantGemvPass
                            "::mlir::vector::VectorDialect"];
 }
 
+def NibbleCPUInt8DotMatmulPass
+    : Pass<"nibble-cpu-int8-dot-matmul", "func::FuncOp"> {
+  let summary = "lower W8A8 integer products to int8 dot-product vector loops";
+  let description = [{
+    Runs on bufferized IR. Each `linalg.generic` marked
+    `nibble.int8_dot_matmul` (the i32 product of a `nibble.integer_matmul`
+    with a constant weight, packed by `convert-nibble-to-linalg` as 16
+    columns x 4 rows of K per 64 bytes) becomes explicit loops:
+
+    - output columns go in panels of 64 (4 vectors of 16 i32 lanes), one
+      `scf.parallel` iteration per panel, so threads split the columns;
+    - within a panel, tiles of up to 4 rows keep 4 x 4 accumulators in
+      registers over all of K, starting from the output (which holds -128
+      times each column's weight sum);
+    - each step of 4 rows of K loads 4 weight vectors (reused by every row
+      of the tile) and, per row, the 4 activation bytes as one 32-bit word,
+      flipped to unsigned by `xor 0x80808080` and broadcast to all lanes;
+      with `vnni`, each row and vector then costs one
+      `llvm.x86.avx512.vpdpbusd.512`, 64 multiply-adds of unsigned by
+      signed bytes into 16 exact 32-bit sums. Without it the same sums are
+      spelled with shuffles, widening and multiplies, which any x86-64
+      (AVX2 included) runs;
+    - a K that is not a multiple of 4 ends with a masked activation load
+      (the packed weights are zero-padded), an N that is not a multiple of
+      16 with masked accumulator loads and stores.
+
+    The result is exact: the xor adds 128 to every activation and the
+    accumulators start at -128 times the column sums, so the i32 totals
+    equal the signed products, bit for bit, as the generic's body states.
+  }];
+  let options = [
+    Option<"vnni", "vnni", "bool", "true",
+           "use AVX-512 VNNI dot products (vpdpbusd)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def NibbleCPUFuseElementwisePass
     : Pass<"nibble-cpu-fuse-elementwise", "func::FuncOp"> {
   let summary = "fuse chains of elementwise linalg.generic ops";

@@ -21,3 +21,15 @@ mlir::nibble::packInColumnTiles(llvm::ArrayRef<int64_t> values, int64_t k, int64
     }
   return packed;
 }
+
+llvm::SmallVector<int8_t> mlir::nibble::packForInt8Dot(llvm::ArrayRef<int64_t> values,
+                                                       int64_t k, int64_t n) {
+  int64_t columnVectors = llvm::divideCeil(n, 16);
+  int64_t rowQuads = llvm::divideCeil(k, 4);
+  llvm::SmallVector<int8_t> packed(columnVectors * rowQuads * 64, 0);
+  for (int64_t row = 0; row < k; ++row)
+    for (int64_t col = 0; col < n; ++col)
+      packed[((col / 16) * rowQuads + row / 4) * 64 + (col % 16) * 4 + row % 4] =
+          static_cast<int8_t>(values[row * n + col]);
+  return packed;
+}

@@ -21,6 +21,15 @@ namespace mlir::nibble {
 llvm::SmallVector<uint8_t> packInColumnTiles(llvm::ArrayRef<int64_t> values, int64_t k,
                                              int64_t n, unsigned bits, int64_t tileWidth);
 
+/// The layout of int8 dot-product instructions (x86 vpdpbusd): each 32-bit
+/// lane of a vector holds 4 consecutive rows of K of one column, 16 lanes
+/// hold 16 columns. Byte (v, q, 4 c + j) is row 4 q + j of column 16 v + c,
+/// so one 64-byte load gives 16 columns x 4 rows. Returns ceil(N / 16) x
+/// ceil(K / 4) x 64 bytes of signed 8-bit `values` (row-major K x N);
+/// padding is 0.
+llvm::SmallVector<int8_t> packForInt8Dot(llvm::ArrayRef<int64_t> values, int64_t k,
+                                         int64_t n);
+
 } // namespace mlir::nibble
 
 #endif // NIBBLE_DIALECT_NIBBLE_UTILS_WEIGHTPACKING_H
