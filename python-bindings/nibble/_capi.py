@@ -140,6 +140,8 @@ class ModelLibrary:
                                POINTER(c_char_p), POINTER(c_void_p), POINTER(c_void_p))
             self.last_error = _setsig(library, "nibble_model_last_error", c_char_p,
                                       c_void_p)
+            self.set_num_threads = _setsig(library, "nibble_set_num_threads", c_int, c_int32)
+            self.get_num_threads = _setsig(library, "nibble_get_num_threads", c_int32)
         except AttributeError as error:
             raise OSError(f"'{path}' is not a nibble model library (built with "
                           f"nibble-compile --emit=lib): {error}") from None

@@ -176,6 +176,21 @@ class Model:
 
     # -- running -------------------------------------------------------------
 
+    @property
+    def num_threads(self) -> int:
+        """Threads the CPU kernels use in runs from this Python thread (1 for
+        a model without parallel kernels)."""
+        return int(self._library.get_num_threads())
+
+    @num_threads.setter
+    def num_threads(self, threads: int) -> None:
+        """Sets the CPU kernels' threads for runs from this Python thread:
+        1 or more, or 0 for every core (the default comes from
+        NIBBLE_NUM_THREADS, then OMP_NUM_THREADS)."""
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"num_threads must be an integer >= 0, got {threads!r}")
+        self._library.set_num_threads(min(threads, 4096))
+
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Runs the model once; returns {output name: ndarray} in graph order.
 

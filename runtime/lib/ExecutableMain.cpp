@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "nibble/Runtime/Npy.h"
 #include "nibble/Runtime/Tensor.h"
+#include "nibble/Runtime/Threads.h"
 #include "nibble/Runtime/nibble.h"
 
 #include <getopt.h>
@@ -57,6 +58,8 @@ void printUsage(const char *Prog) {
       "  --bench N              time N runs; inputs not given are random\n"
       "  --warmup W             untimed runs before --bench (default 3)\n"
       "  --json                 print the --bench result as one JSON line\n"
+      "  --threads N            threads for the CPU kernels (0: every core;\n"
+      "                         default NIBBLE_NUM_THREADS, then OMP_NUM_THREADS)\n"
       "  --info                 describe inputs, outputs and layers\n"
       "  -h, --help             show this help\n\n"
       "Exit status: 0 success, 1 bad file or data, 2 bad command line.\n",
@@ -66,7 +69,7 @@ void printUsage(const char *Prog) {
 struct Options {
   std::vector<std::string> Inputs; // Raw NAME=FILE arguments.
   std::string OutputDir;
-  int64_t Bench = 0, Warmup = 3;
+  int64_t Bench = 0, Warmup = 3, Threads = -1;
   bool HaveOutputDir = false, HaveBench = false, HaveWarmup = false;
   bool Json = false, Info = false, Help = false;
 };
@@ -83,7 +86,7 @@ int64_t parseCount(const char *Flag, const char *Text, int64_t Min) {
 }
 
 Options parseOptions(int Argc, char **Argv) {
-  enum { OptInput = 256, OptOutputDir, OptBench, OptWarmup, OptJson, OptInfo };
+  enum { OptInput = 256, OptOutputDir, OptBench, OptWarmup, OptJson, OptInfo, OptThreads };
   static const option LongOptions[] = {
       {"input", required_argument, nullptr, OptInput},
       {"output-dir", required_argument, nullptr, OptOutputDir},
@@ -91,6 +94,7 @@ Options parseOptions(int Argc, char **Argv) {
       {"warmup", required_argument, nullptr, OptWarmup},
       {"json", no_argument, nullptr, OptJson},
       {"info", no_argument, nullptr, OptInfo},
+      {"threads", required_argument, nullptr, OptThreads},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
   Options Opts;
@@ -115,6 +119,9 @@ Options parseOptions(int Argc, char **Argv) {
       break;
     case OptJson:
       Opts.Json = true;
+      break;
+    case OptThreads:
+      Opts.Threads = parseCount("--threads", optarg, 0);
       break;
     case OptInfo:
       Opts.Info = true;
@@ -347,11 +354,11 @@ void bench(const std::function<void()> &Run, const nibble_model_desc &Desc,
     Mean += M / Ms.size();
   const char *Format =
       Opts.Json ? "{\"n\":%zu,\"min_ms\":%.6f,\"p50_ms\":%.6f,\"p90_ms\":%.6f,"
-                  "\"mean_ms\":%.6f,\"timer\":\"%s\"}\n"
+                  "\"mean_ms\":%.6f,\"timer\":\"%s\",\"threads\":%d}\n"
                 : "n=%zu  min=%.3f ms  p50=%.3f ms  p90=%.3f ms  mean=%.3f ms  "
-                  "timer=%s\n";
+                  "timer=%s  threads=%d\n";
   std::printf(Format, Ms.size(), Ms.front(), percentile(0.5), percentile(0.9),
-              Mean, Device ? "device" : "host");
+              Mean, Device ? "device" : "host", static_cast<int>(nibble_get_num_threads()));
 }
 
 void printTable(const std::vector<std::vector<std::string>> &Rows) {
@@ -430,6 +437,10 @@ int runMain(int Argc, char **Argv) {
       nibble_model_load(), nibble_model_free);
   if (!Model || !nibble_model_describe(Model.get()))
     failWith(ExitDataError, "cannot load the model (out of memory)");
+  if (std::string Error = applyThreadsFromEnvironment(); !Error.empty())
+    failWith(ExitUsageError, Error);
+  if (Opts.Threads >= 0)
+    nibble_set_num_threads(static_cast<int32_t>(std::min<int64_t>(Opts.Threads, 4096)));
   const nibble_model_desc &Desc = *nibble_model_describe(Model.get());
   if (Opts.Info) {
     printInfo(Desc);

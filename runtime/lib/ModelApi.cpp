@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "nibble/Runtime/Tensor.h"
+#include "nibble/Runtime/Threads.h"
 #include "nibble/Runtime/nibble.h"
 
 #include <cstdint>
@@ -26,6 +27,8 @@ struct nibble_model {
   const nibble_model_desc *Desc = nullptr;
   std::string LastError;
   bool OutOfMemory = false; // Reported without allocating a message.
+  /// A bad NIBBLE_NUM_THREADS found at load time, reported by every run.
+  std::string ThreadsError;
   /// Aligned copies of unaligned caller buffers, one slot per buffer, kept
   /// across runs so that repeated calls do not allocate.
   std::vector<AlignedBuffer> Scratch;
@@ -169,6 +172,7 @@ NIBBLE_EXPORT nibble_model *nibble_model_load(void) {
   try {
     nibble_model *Model = new nibble_model();
     Model->Desc = nibble_model_descriptor();
+    Model->ThreadsError = applyThreadsFromEnvironment();
     return Model;
   } catch (...) {
     return nullptr;
@@ -197,6 +201,8 @@ NIBBLE_EXPORT int nibble_model_run(nibble_model *Model, int32_t NumInputs,
   Model->LastError.clear();
   Model->OutOfMemory = false;
   try {
+    if (!Model->ThreadsError.empty())
+      return fail(Model, Model->ThreadsError);
     return runChecked(Model, NumInputs, InputNames, Inputs, Outputs);
   } catch (...) {
     // Only allocation can throw here; report it rather than unwind into C.

@@ -10,6 +10,8 @@
 
 #include "nibble/Target/CPU/Passes.h"
 
+#include "ColumnPanels.h"
+
 #include "nibble/Conversion/Passes.h"
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
@@ -104,21 +106,28 @@ public:
       : b(op.getLoc(), op), s(shape) {}
 
   void emit() {
-    // Up to 4 rows share each pass over the weights; more rows take more
-    // passes (a GEMM path with tiles in cache is the real answer for them).
-    int64_t fullRowTiles = s.m / kMaxRows;
-    if (fullRowTiles > 0) {
-      auto loop = b.create<scf::ForOp>(index(0), index(fullRowTiles * kMaxRows), index(kMaxRows));
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(loop.getBody()->getTerminator());
-      emitRowTile(loop.getInductionVar(), kMaxRows);
-    }
-    if (s.m % kMaxRows != 0)
-      emitRowTile(index(fullRowTiles * kMaxRows), s.m % kMaxRows);
+    // Threads take whole column tiles (the packing's unit, at most 64
+    // columns); every row passes over a tile's weights while they are in
+    // the core's cache.
+    emitColumnPanels(b, s.n, s.columnTile, [&](Value first, int64_t width) {
+      panelStart = first;
+      panelWidth = width;
+      // Up to 4 rows share each unpacked weight vector.
+      int64_t fullRowTiles = s.m / kMaxRows;
+      if (fullRowTiles > 0) {
+        auto loop =
+            b.create<scf::ForOp>(index(0), index(fullRowTiles * kMaxRows), index(kMaxRows));
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(loop.getBody()->getTerminator());
+        emitRowTile(loop.getInductionVar(), kMaxRows);
+      }
+      if (s.m % kMaxRows != 0)
+        emitRowTile(index(fullRowTiles * kMaxRows), s.m % kMaxRows);
+    });
   }
 
 private:
-  /// Rows firstRow .. firstRow + count - 1.
+  /// Rows firstRow .. firstRow + count - 1 of the current panel.
   void emitRowTile(Value firstRow, int64_t count) {
     rowBase = firstRow;
     rows = count;
@@ -126,19 +135,20 @@ private:
     // so that accumulators and totals fit the 32 vector registers.
     int64_t tileVectors = std::max<int64_t>(1, kTileVectors / rows);
     int64_t tileColumns = tileVectors * kLanes;
-    int64_t fullTiles = s.n / tileColumns;
+    int64_t fullTiles = panelWidth / tileColumns;
     if (fullTiles > 0)
       emitColumnLoop(0, fullTiles * tileColumns, tileVectors);
     // The remaining whole vectors, one at a time.
-    int64_t wholeVectors = s.n / kLanes * kLanes;
+    int64_t wholeVectors = panelWidth / kLanes * kLanes;
     if (fullTiles * tileColumns < wholeVectors)
       emitColumnLoop(fullTiles * tileColumns, wholeVectors, 1);
-    // A last partial vector: the weights are padded to whole vectors, the
-    // scales and output are read and written through a mask.
-    if (wholeVectors < s.n) {
+    // A last partial vector (only in the last panel): the weights are
+    // padded to whole vectors, the scales and output are read and written
+    // through a mask.
+    if (wholeVectors < panelWidth) {
       tailMask = b.create<vector::CreateMaskOp>(
-          VectorType::get({kLanes}, b.getI1Type()), ValueRange{index(s.n - wholeVectors)});
-      emitColumnLoop(wholeVectors, s.n, 1);
+          VectorType::get({kLanes}, b.getI1Type()), ValueRange{index(panelWidth - wholeVectors)});
+      emitColumnLoop(wholeVectors, panelWidth, 1);
       tailMask = Value();
     }
   }
@@ -160,9 +170,11 @@ private:
   }
   Value broadcast(Value scalar) { return b.create<vector::BroadcastOp>(f32Vector(), scalar); }
 
-  /// Columns [begin, end) in tiles of `vectors` x 16.
+  /// Columns [begin, end) of the panel in tiles of `vectors` x 16.
   void emitColumnLoop(int64_t begin, int64_t end, int64_t vectors) {
-    auto loop = b.create<scf::ForOp>(index(begin), index(end), index(vectors * kLanes));
+    auto loop = b.create<scf::ForOp>(b.create<arith::AddIOp>(panelStart, index(begin)),
+                                     b.create<arith::AddIOp>(panelStart, index(end)),
+                                     index(vectors * kLanes));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     Value column = loop.getInductionVar();
@@ -316,8 +328,8 @@ private:
 
   ImplicitLocOpBuilder b;
   GemvShape s;
-  Value rowBase;
-  int64_t rows = 1;
+  Value rowBase, panelStart;
+  int64_t rows = 1, panelWidth = 0;
   /// Set while emitting the last, partial vector of columns.
   Value tailMask;
 };

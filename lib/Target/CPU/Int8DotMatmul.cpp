@@ -103,7 +103,7 @@ private:
     // correction.
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t v = 0; v < vectors; ++v) {
-        ValueRange at{add(firstRow, r), columns[v]};
+        SmallVector<Value, 2> at{add(firstRow, r), columns[v]};
         if (masked(v))
           acc.push_back(b.create<vector::MaskedLoadOp>(
               accType(), s.out, at, tailMask,
@@ -127,7 +127,7 @@ private:
       acc = emitQuad(firstRow, rows, firstVector, index(quads), acc, s.k % 4);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t v = 0; v < vectors; ++v) {
-        ValueRange at{add(firstRow, r), columns[v]};
+        SmallVector<Value, 2> at{add(firstRow, r), columns[v]};
         Value value = acc[r * vectors + v];
         if (masked(v))
           b.create<vector::MaskedStoreOp>(s.out, at, tailMask, value);
@@ -149,7 +149,7 @@ private:
     auto fourBytes = VectorType::get({4}, b.getI8Type());
     SmallVector<Value> updated(acc.begin(), acc.end());
     for (int64_t r = 0; r < rows; ++r) {
-      ValueRange at{add(firstRow, r), kIndex};
+      SmallVector<Value, 2> at{add(firstRow, r), kIndex};
       Value x;
       if (validRows == 4) {
         x = b.create<vector::LoadOp>(fourBytes, s.lhs, at);

@@ -352,3 +352,32 @@ func.func @integer_matmul(%x: tensor<2x3xi8>, %sx: tensor<2xf32>, %w: tensor<3x4
   %y = nibble.integer_matmul %x lhs_scale(%sx : tensor<2xf32>), %w scale(%sw : tensor<4xf32>) bias(%b : tensor<4xf32>) : tensor<2x3xi8>, tensor<3x4xi8> -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+// W8A8 with a constant weight: the weight is packed for int8 dot products
+// (16 columns x 4 rows of K per 64 bytes; here 1 x 1 x 64), and each
+// column's accumulator starts at -128 times its weight sum: column 0 sums
+// to 1 - 2 + 3 = 2, column 1 to 4 + 5 + 127 = 136, column 2 to -128 - 1 =
+// -129, column 3 to 0. The body reads the activation unsigned (x xor
+// 0x80 = x + 128), which the start value cancels.
+// CHECK-LABEL: func.func @integer_matmul_constant_weight(
+// CHECK-DAG:     %[[PACKED:.*]] = arith.constant dense_resource<packed_int8_dot> : tensor<1x1x64xi8>
+// CHECK-DAG:     %[[SUMS:.*]] = arith.constant dense<[-256, -17408, 16512, 0]> : tensor<4xi32>
+// CHECK:         %[[INIT:.*]] = linalg.broadcast ins(%[[SUMS]] : tensor<4xi32>) outs(%{{.*}} : tensor<2x4xi32>) dimensions = [0]
+// CHECK:         %[[ACC:.*]] = linalg.generic
+// CHECK-SAME:      ins(%{{.*}}, %[[PACKED]] : tensor<2x3xi8>, tensor<1x1x64xi8>) outs(%[[INIT]] : tensor<2x4xi32>)
+// CHECK-SAME:      nibble.int8_dot_matmul
+// CHECK:           %[[U:.*]] = arith.xori %{{.*}}, %{{.*}} : i8
+// CHECK:           %[[U32:.*]] = arith.extui %[[U]] : i8 to i32
+// CHECK:           %[[W32:.*]] = arith.extsi %{{.*}} : i8 to i32
+// CHECK:           %[[P:.*]] = arith.muli %[[U32]], %[[W32]] : i32
+// CHECK:           arith.addi %{{.*}}, %[[P]] : i32
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%[[ACC]], %{{.*}}, %{{.*}} : tensor<2x4xi32>, tensor<2xf32>, tensor<f32>)
+func.func @integer_matmul_constant_weight(%x: tensor<2x3xi8>, %sx: tensor<2xf32>) -> tensor<2x4xf32> {
+  %w = arith.constant dense<[[1, 4, -128, 0], [-2, 5, -1, 0], [3, 127, 0, 0]]> : tensor<3x4xi8>
+  %sw = arith.constant dense<0.5> : tensor<f32>
+  %y = nibble.integer_matmul %x lhs_scale(%sx : tensor<2xf32>), %w scale(%sw : tensor<f32>) : tensor<2x3xi8>, tensor<3x4xi8> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

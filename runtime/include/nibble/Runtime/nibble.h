@@ -45,6 +45,17 @@ int nibble_model_run(nibble_model *model, int32_t num_inputs,
 /* The last error on this handle, or "" when the last call succeeded. */
 const char *nibble_model_last_error(const nibble_model *model);
 
+/* Sets how many threads the CPU kernels of the models in this process use
+ * (the setting belongs to the calling thread, as OpenMP's does): 1 or more,
+ * or 0 for every core. Returns 0, or non-zero for a negative count. Without
+ * a call, the count comes from NIBBLE_NUM_THREADS (read by
+ * nibble_model_load), then OMP_NUM_THREADS, then every core. */
+int nibble_set_num_threads(int32_t threads);
+
+/* The threads the next run's CPU kernels will use (1 for a model without
+ * parallel kernels). */
+int32_t nibble_get_num_threads(void);
+
 #ifdef __cplusplus
 }
 #endif
