@@ -25,11 +25,11 @@
 // AVX512:         vpbroadcastd
 // AVX512:         vpdpbusd {{.*}}%zmm{{[0-9]+}}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
 // AVX512-NOT:     vpmovsxbd
-// Without VNNI (an AVX2 machine) the same sums come from widened bytes
-// and 32-bit multiplies on 256-bit registers.
+// Without VNNI (an AVX2 machine) the same sums come from widened bytes,
+// which LLVM multiplies and pairs with vpmaddwd on 256-bit registers.
 // AVX2-LABEL:   w8a8_linear..omp_par:
 // AVX2-NOT:       vpdpbusd
-// AVX2:           vpmulld {{.*}}%ymm
+// AVX2:           vpmaddwd {{.*}}%ymm
 // AVX2-NOT:       vpdpbusd
 func.func @w8a8_linear(%x: tensor<2x8xi8>, %sx: tensor<2xf32>) -> tensor<2x128xf32> {
   %w = arith.constant dense<3> : tensor<8x128xi8>
