@@ -79,7 +79,7 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
     "func.func(nibble-cpu-dequant-gemv,";
 static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
     "nibble-cpu-strided-copies-to-linalg,convert-linalg-to-loops),"
-    "convert-scf-to-openmp,canonicalize,"
+    "convert-scf-to-openmp,nibble-cpu-inline-alloca-free-scopes,"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,"
     "expand-strided-metadata,lower-affine,"

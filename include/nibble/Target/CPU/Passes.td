@@ -96,6 +96,23 @@ def NibbleCPUInt8DotMatmulPass
                            "::mlir::vector::VectorDialect"];
 }
 
+def NibbleCPUInlineAllocaFreeScopesPass
+    : Pass<"nibble-cpu-inline-alloca-free-scopes"> {
+  let summary = "inline memref.alloca_scope ops whose bodies allocate nothing";
+  let description = [{
+    `convert-scf-to-openmp` wraps the body of every parallel loop in a
+    `memref.alloca_scope`, whose region must stay a single block, so the
+    `scf.for` loops of a kernel inside it could not become branches.
+    Upstream's canonicalization inlines such scopes only when nothing in
+    them might allocate, and it counts every op without memory effects
+    (`llvm.call_intrinsic`, the VNNI dot products) as a possible
+    allocation. This pass inlines every single-block scope that contains no
+    `memref.alloca` or `llvm.alloca`: such a scope frees nothing when it
+    ends.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def NibbleCPUFuseElementwisePass
     : Pass<"nibble-cpu-fuse-elementwise", "func::FuncOp"> {
   let summary = "fuse chains of elementwise linalg.generic ops";

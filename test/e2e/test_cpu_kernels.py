@@ -1,0 +1,100 @@
+"""The CPU matmul kernels on awkward shapes, on both x86 targets, with 1 and
+2 threads.
+
+W8A8 products (int8 dot-product kernel) must equal a numpy emulation of the
+ONNX rules bit for bit: every row tile (M not a multiple of 4), every step
+of K (K not a multiple of 4: masked activations over zero-padded weights),
+every column panel (N not a multiple of 16 or 64: masked accumulators).
+`x86-64-avx2` spells the dot products without VNNI and must agree exactly.
+Threads only split columns, so 1 and 2 threads give identical bits, for the
+int8 kernel and for the weight-only int4 GEMV.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+import harness
+import models
+
+# (M, K, N): a single row, tails in every dimension, several panels.
+SHAPES = [(1, 64, 64), (3, 37, 33), (5, 130, 100), (9, 10, 164)]
+
+
+def linear_model(m: int, k: int, n: int, seed: int) -> tuple[onnx.ModelProto, np.ndarray]:
+    g = models.GraphBuilder(f"linear_{m}x{k}x{n}", seed)
+    x = g.input("x", np.float32, [m, k])
+    w = (g.rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+    g.op("MatMul", x, g.f32(w, "w"), name="fc", out="y")
+    g.output("y", np.float32, [m, n])
+    return g.build(), w
+
+
+def emulate_dynamic_w8a8(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-column symmetric int8 weights, per-row dynamic int8 activations,
+    exact int32 products, one float epilogue (as test_w8a8 states them)."""
+    scale_w = (np.max(np.abs(w), axis=0) / np.float32(127)).astype(np.float32)
+    scale_w[scale_w == 0] = 1
+    qw = np.clip(np.rint(w / scale_w), -128, 127).astype(np.int64)
+    amax = np.max(np.abs(x), axis=1).astype(np.float32)
+    scale_x = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    qx = np.clip(np.rint(x / scale_x[:, None]), -128, 127).astype(np.int64)
+    acc = (qx @ qw).astype(np.int32).astype(np.float32)
+    return (acc * scale_x[:, None]).astype(np.float32) * scale_w
+
+
+@pytest.mark.parametrize("target", ["host", "x86-64-avx2"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_w8a8_kernel_is_exact(nibble_compile, tmp_path, monkeypatch, shape, target):
+    m, k, n = shape
+    model, w = linear_model(m, k, n, seed=m + k + n)
+    path = tmp_path / "linear.onnx"
+    onnx.save(model, path)
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "w8a8", quantize="w8a8",
+                             activations="dynamic", target=target)
+    x = np.random.default_rng(k).standard_normal((m, k)).astype(np.float32)
+    want = emulate_dynamic_w8a8(x, w)
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
+        got = harness.run_executable(exe, {"x": x}, tmp_path / f"run{threads}", ["y"])["y"]
+        np.testing.assert_array_equal(got, want, err_msg=f"{threads} thread(s)")
+
+
+@pytest.mark.parametrize("shape", [(1, 256, 200), (6, 256, 130)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_threads_do_not_change_int4_results(nibble_compile, tmp_path, monkeypatch, shape):
+    m, k, n = shape
+    model, w = linear_model(m, k, n, seed=3)
+    path = tmp_path / "linear.onnx"
+    onnx.save(model, path)
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "int4", quantize="int4",
+                             group_size=32)
+    x = np.random.default_rng(5).standard_normal((m, k)).astype(np.float32)
+    outputs = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
+        outputs.append(harness.run_executable(exe, {"x": x}, tmp_path / f"run{threads}",
+                                              ["y"])["y"])
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    # And the product is the int4 model's: close to the float one.
+    assert harness.sqnr_db(outputs[0], x @ w) > 15
+
+
+def test_bad_thread_counts_are_one_line_errors(nibble_compile, tmp_path, monkeypatch):
+    model, _ = linear_model(2, 64, 64, seed=1)
+    path = tmp_path / "linear.onnx"
+    onnx.save(model, path)
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "int8", quantize="int8")
+    proc = harness.run_tool([exe, "--bench", "1", "--threads", "many"], 60)
+    harness.assert_one_line_error(proc, "nibble: --threads needs an integer")
+    assert proc.returncode == 2
+    monkeypatch.setenv("NIBBLE_NUM_THREADS", "-3")
+    proc = harness.run_tool([exe, "--bench", "1"], 60)
+    harness.assert_one_line_error(proc, "nibble: NIBBLE_NUM_THREADS='-3' is not a thread count")
+    assert proc.returncode == 2
+    monkeypatch.setenv("NIBBLE_NUM_THREADS", "2")
+    proc = harness.run_tool([exe, "--bench", "2", "--threads", "1", "--json"], 60)
+    assert proc.returncode == 0, harness.describe(proc)
+    assert '"threads":1' in proc.stdout
