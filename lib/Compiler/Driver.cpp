@@ -56,9 +56,10 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
     return llvm::createStringError("--compile-to stops before code generation; use it with --emit=mlir");
   if (options.output.empty())
     return llvm::createStringError("no output path; give one with -o");
-  if (!llvm::is_contained({"none", "int8", "int4", "w8a8", "auto"}, options.quantize.mode))
+  if (!llvm::is_contained({"none", "int8", "int4", "w8a8", "w4a8", "auto"},
+                          options.quantize.mode))
     return llvm::createStringError("unknown --quantize='" + options.quantize.mode +
-                                   "'; use none, int8, int4, w8a8 or auto");
+                                   "'; use none, int8, int4, w8a8, w4a8 or auto");
   const MeasurementOptions &measurement = options.measurement;
   if (llvm::Error err = validateQuantizationFlags(options.quantize, measurement))
     return err;

@@ -34,7 +34,8 @@ void mlir::nibble::buildQuantizePhase(OpPassManager &pm,
                                       const QuantizeOptions &options) {
   NibbleQuantizeWeightsPassOptions passOptions;
   // Planned modes leave a precision on every layer they decide for.
-  passOptions.mode = options.mode == "auto" || options.mode == "w8a8" ? "none" : options.mode;
+  passOptions.mode =
+      llvm::is_contained({"auto", "w8a8", "w4a8"}, options.mode) ? "none" : options.mode;
   passOptions.groupSize = options.groupSize;
   passOptions.asymmetric = options.asymmetric;
   pm.addNestedPass<func::FuncOp>(createNibbleQuantizeWeightsPass(passOptions));

@@ -92,7 +92,7 @@ static llvm::Expected<Budget> parseBudget(llvm::StringRef text) {
 
 bool mlir::nibble::needsPlanning(const QuantizeOptions &quantize,
                                  const MeasurementOptions &options) {
-  return quantize.mode == "auto" || quantize.mode == "w8a8" ||
+  return quantize.mode == "auto" || quantize.mode == "w8a8" || quantize.mode == "w4a8" ||
          !options.calibrationPath.empty() || options.measure ||
          !options.precisionConfigPath.empty();
 }
@@ -123,6 +123,9 @@ llvm::Error mlir::nibble::validateQuantizationFlags(const QuantizeOptions &quant
           "--quantize=w8a8 quantizes activations with scales calibrated on sample inputs; "
           "give them with --calibration=DIR|FILE.npz, or use --activations=dynamic");
   }
+  if (quantize.mode == "w4a8" && quantize.asymmetric)
+    return llvm::createStringError("--quantize=w4a8 stores symmetric int4 weights; drop "
+                                   "--asymmetric");
   if (quantize.smoothQuant != 0.0) {
     if (quantize.mode != "w8a8")
       return llvm::createStringError("--smoothquant applies to --quantize=w8a8");
@@ -507,8 +510,9 @@ static void chooseActivationScale(PlannedLayer &layer, ActivationRangeMethod met
   layer.activationScale = threshold > 0.0 ? threshold / 127.0 : 1.0;
 }
 
-/// W8A8 on the host, as the compiled layer computes it: x / s, then int8
-/// with the static scale or one scale per row (max|row| / 127), dequantized.
+/// W8A8 and W4A8 on the host, as the compiled layer computes it: x / s,
+/// then int8 with the static scale or one scale per row (max|row| / 127;
+/// per row and group of the weight's rows for W4A8), dequantized.
 static void fakeQuantizeActivations(const PlannedLayer &layer, std::vector<float> &x) {
   int64_t k = layer.probe->k;
   if (!layer.smooth.empty())
@@ -516,18 +520,21 @@ static void fakeQuantizeActivations(const PlannedLayer &layer, std::vector<float
       x[i] /= layer.smooth[i % k];
   bool dynamic =
       layer.precision.activations == WeightPrecision::Activations::DynamicInt8;
-  for (size_t row = 0; row * k < x.size(); ++row) {
-    float *values = x.data() + row * k;
+  int64_t span = layer.precision.bits == 4 ? layer.precision.groupRows(k) : k;
+  for (size_t row = 0; row * k < x.size(); ++row)
+    for (int64_t first = 0; first < k; first += span) {
+    float *values = x.data() + row * k + first;
+    int64_t count = std::min(span, k - first);
     float scale = static_cast<float>(layer.activationScale);
     if (dynamic) {
       float absMax = 0.0f;
-      for (int64_t i = 0; i < k; ++i)
+      for (int64_t i = 0; i < count; ++i)
         absMax = std::max(absMax, std::fabs(values[i]));
       scale = absMax > 0.0f ? absMax / 127.0f : 1.0f;
     }
-    for (int64_t i = 0; i < k; ++i)
+    for (int64_t i = 0; i < count; ++i)
       values[i] = dequantizeScalar(quantizeScalar(values[i], scale, 0, -128, 127), scale, 0);
-  }
+    }
 }
 
 /// The precisions --quantize=auto chooses from (fp32 is implicit).
@@ -560,6 +567,8 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     uniform = WeightPrecision::integer(4, !quantize.asymmetric, quantize.groupSize);
   else if (quantize.mode == "w8a8")
     uniform = WeightPrecision::w8a8(quantize.activations == "dynamic");
+  else if (quantize.mode == "w4a8")
+    uniform = WeightPrecision::w4a8(quantize.groupSize);
   for (size_t l = 0; l < layers.size(); ++l) {
     layers[l].op = found[l].op;
     layers[l].rowScaled = !found[l].matmul;

@@ -132,7 +132,7 @@ TEST_F(ExecutableMainTest, BenchPrintsOneJsonLine) {
   const std::string Num = "([0-9]+(\\.[0-9]+)?)";
   std::regex Json("\\{\"n\":5,\"min_ms\":" + Num + ",\"p50_ms\":" + Num +
                   ",\"p90_ms\":" + Num + ",\"mean_ms\":" + Num +
-                  ",\"timer\":\"host\"\\}\n");
+                  ",\"timer\":\"host\",\"threads\":1\\}\n");
   std::smatch Match;
   ASSERT_TRUE(std::regex_match(R.Out, Match, Json)) << R.Out;
   double Min = std::stod(Match[1]), P50 = std::stod(Match[3]),
@@ -167,11 +167,11 @@ TEST_F(ExecutableMainTest, DeviceModelBenchUsesTheDeviceTimer) {
   EXPECT_EQ(R.Err, "");
   EXPECT_EQ(R.Out, "{\"n\":5,\"min_ms\":1.000000,\"p50_ms\":3.000000,"
                    "\"p90_ms\":5.000000,\"mean_ms\":3.000000,"
-                   "\"timer\":\"device\"}\n");
+                   "\"timer\":\"device\",\"threads\":1}\n");
   R = run("--bench 2 --warmup 0", NIBBLE_FAKE_DEVICE_MODEL);
   ASSERT_EQ(R.Code, 0) << R.Err;
   EXPECT_EQ(R.Out, "n=2  min=1.000 ms  p50=1.000 ms  p90=4.000 ms  "
-                   "mean=2.500 ms  timer=device\n");
+                   "mean=2.500 ms  timer=device  threads=1\n");
 }
 
 TEST_F(ExecutableMainTest, DeviceModelInfoNamesTheDevice) {
@@ -262,7 +262,7 @@ TEST_F(ExecutableMainTest, CudaModelBenchesOrSaysWhyNot) {
   ASSERT_EQ(R.Code, 0) << R.Err;
   EXPECT_EQ(R.Err, "");
   EXPECT_CONTAINS(R.Out, "{\"n\":5,\"min_ms\":");
-  EXPECT_CONTAINS(R.Out, ",\"timer\":\"device\"}\n");
+  EXPECT_CONTAINS(R.Out, ",\"timer\":\"device\",\"threads\":");
   EXPECT_EQ(R.Out.find("\"min_ms\":0.000000"), std::string::npos) << R.Out;
 }
 

@@ -34,6 +34,18 @@ inline constexpr llvm::StringLiteral kLoweredMatmulAttr = "nibble.lowered_matmul
 /// column's weight sum, so the result is exactly sum x * w.
 inline constexpr llvm::StringLiteral kInt8DotMatmulAttr = "nibble.int8_dot_matmul";
 
+/// Marks the per-group integer products of a nibble.integer_matmul with a
+/// constant int4 weight and group scales (W4A8): i8 activations [M, K]
+/// times the weight packed by packInt4ForInt8Dot ([ceil(N/16), ceil(K/8),
+/// 64]) into i32 [M, K / G, N], one exact sum per row, group and column.
+/// {group_size}.
+inline constexpr llvm::StringLiteral kInt4DotMatmulAttr = "nibble.int4_dot_matmul";
+
+/// Marks the float epilogue of per-group integer products: [M, K / G, N]
+/// i32 sums to f32 [M, N] by y = fma(float(acc_g), lhs_scale * scale, y)
+/// over the groups in order.
+inline constexpr llvm::StringLiteral kGroupedEpilogueAttr = "nibble.grouped_epilogue";
+
 #define GEN_PASS_REGISTRATION
 #include "nibble/Conversion/Passes.h.inc"
 

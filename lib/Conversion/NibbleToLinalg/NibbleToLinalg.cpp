@@ -437,8 +437,152 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
     return generic.getResult(0);
   }
 
+  /// Group scales (W4A8): per-group i32 sums [M, K / G, N], then the
+  /// groups' fused multiply-add chain into f32, then the bias.
+  static Value lowerGrouped(PatternRewriter &rewriter, IntegerMatmulOp op) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    int64_t m = op.getLhs().getType().getDimSize(0);
+    int64_t k = op.getLhs().getType().getDimSize(1);
+    int64_t n = op.getWeight().getType().getDimSize(1);
+    int64_t groupRows = op.getGroupRows();
+    int64_t groups = k / groupRows;
+    Type i32 = rewriter.getI32Type(), f32 = rewriter.getF32Type();
+
+    // Loops (m, g, n, kk): row k = g * G + kk of group g. The activations
+    // (and an unpacked weight) are viewed with K split into (g, kk), so
+    // every loop's range comes from an operand's shape.
+    auto d = [&](unsigned i) { return rewriter.getAffineDimExpr(i); };
+    AffineExpr row = d(0), group = d(1), col = d(2), inGroup = d(3);
+    AffineExpr kIndex = group * groupRows + inGroup;
+    auto split = [&](Value value, ArrayRef<int64_t> shape,
+                     ArrayRef<ReassociationIndices> dims) -> Value {
+      auto type = cast<RankedTensorType>(value.getType());
+      return tensor::ExpandShapeOp::create(rewriter, loc, type.clone(shape), value, dims);
+    };
+    Value lhs = split(op.getLhs(), {m, groups, groupRows}, {{0}, {1, 2}});
+    Value weight = split(op.getWeight(), {groups, groupRows, n}, {{0, 1}, {2}});
+    AffineMap weightMap = AffineMap::get(4, 0, {group, inGroup, col}, ctx);
+    bool packedInt4 = false;
+    if (op.getWeight().getType().getElementType().isInteger(4))
+      if (std::optional<SmallVector<int64_t>> values =
+              readIntElements(getConstantElements(op.getWeight()), /*isSigned=*/true)) {
+        SmallVector<int8_t> packed = packInt4ForInt8Dot(*values, k, n);
+        auto packedType = RankedTensorType::get(
+            {static_cast<int64_t>(llvm::divideCeil(n, 16)),
+             static_cast<int64_t>(llvm::divideCeil(k, 8)), 64},
+            rewriter.getI8Type());
+        weight = arith::ConstantOp::create(
+            rewriter, loc,
+            makeRawConstant(packedType,
+                            ArrayRef<char>(reinterpret_cast<const char *>(packed.data()),
+                                           packed.size()),
+                            "packed_int4_dot"));
+        weightMap = AffineMap::get(
+            4, 0, {col.floorDiv(16), kIndex.floorDiv(8), (col % 16) * 4 + kIndex % 4}, ctx);
+        packedInt4 = true;
+      }
+    Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+    Value sumsEmpty =
+        tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{m, groups, n}, i32);
+    Value sumsInit = linalg::FillOp::create(rewriter, loc, zero, sumsEmpty).getResult(0);
+    SmallVector<utils::IteratorType> iterators = parallelIterators(4);
+    iterators.back() = utils::IteratorType::reduction;
+    auto sums = linalg::GenericOp::create(
+        rewriter, loc, sumsInit.getType(), ValueRange{lhs, weight}, ValueRange{sumsInit},
+        ArrayRef<AffineMap>{AffineMap::get(4, 0, {row, group, inGroup}, ctx), weightMap,
+                            AffineMap::get(4, 0, {row, group, col}, ctx)},
+        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value w;
+          if (packedInt4) {
+            // Row k's nibble (high for k mod 8 >= 4) holds q + 8.
+            Value kValue = arith::AddIOp::create(
+                b, l,
+                arith::MulIOp::create(b, l, linalg::IndexOp::create(b, l, 1),
+                                      arith::ConstantIndexOp::create(b, l, groupRows)),
+                linalg::IndexOp::create(b, l, 3));
+            Value high = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::uge,
+                arith::RemUIOp::create(b, l, kValue, arith::ConstantIndexOp::create(b, l, 8)),
+                arith::ConstantIndexOp::create(b, l, 4));
+            Value byte = arith::ExtUIOp::create(b, l, b.getI32Type(), args[1]);
+            Value shifted = arith::SelectOp::create(
+                b, l, high,
+                arith::ShRUIOp::create(
+                    b, l, byte, arith::ConstantOp::create(b, l, b.getI32IntegerAttr(4))),
+                byte);
+            Value nibble = arith::AndIOp::create(
+                b, l, shifted, arith::ConstantOp::create(b, l, b.getI32IntegerAttr(15)));
+            w = arith::SubIOp::create(b, l, nibble,
+                                      arith::ConstantOp::create(b, l, b.getI32IntegerAttr(8)));
+          } else {
+            w = arith::ExtSIOp::create(b, l, b.getI32Type(), args[1]);
+          }
+          Value x = arith::ExtSIOp::create(b, l, b.getI32Type(), args[0]);
+          Value sum = arith::AddIOp::create(b, l, args[2], arith::MulIOp::create(b, l, x, w));
+          linalg::YieldOp::create(b, l, sum);
+        });
+    if (packedInt4)
+      sums->setAttr(kInt4DotMatmulAttr,
+                    rewriter.getDictionaryAttr(rewriter.getNamedAttr(
+                        "group_size", rewriter.getI64IntegerAttr(groupRows))));
+
+    // Loops (m, n, g): the groups in order, one fused multiply-add each.
+    AffineExpr r = d(0), c = d(1), g = d(2);
+    auto scaleMap = [&](Value scale, ArrayRef<AffineExpr> perGroup, AffineExpr perVector) {
+      switch (cast<RankedTensorType>(scale.getType()).getRank()) {
+      case 0:
+        return AffineMap::get(3, 0, {}, ctx);
+      case 1:
+        return AffineMap::get(3, 0, perVector, ctx);
+      default:
+        return AffineMap::get(3, 0, perGroup, ctx);
+      }
+    };
+    Value fZero = arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
+    Value outEmpty = tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{m, n}, f32);
+    Value outInit = linalg::FillOp::create(rewriter, loc, fZero, outEmpty).getResult(0);
+    auto epilogue = linalg::GenericOp::create(
+        rewriter, loc, outInit.getType(),
+        ValueRange{sums.getResult(0), op.getLhsScale(), op.getScale()}, ValueRange{outInit},
+        ArrayRef<AffineMap>{AffineMap::get(3, 0, {r, g, c}, ctx),
+                            scaleMap(op.getLhsScale(), {r, g}, r),
+                            scaleMap(op.getScale(), {g, c}, c),
+                            AffineMap::get(3, 0, {r, c}, ctx)},
+        ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                      utils::IteratorType::parallel,
+                                      utils::IteratorType::reduction},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value sum = arith::SIToFPOp::create(b, l, b.getF32Type(), args[0]);
+          Value scale = arith::MulFOp::create(b, l, args[1], args[2]);
+          linalg::YieldOp::create(b, l,
+                                  math::FmaOp::create(b, l, sum, scale, args[3]).getResult());
+        });
+    epilogue->setAttr(kGroupedEpilogueAttr, rewriter.getDictionaryAttr({}));
+    Value result = epilogue.getResult(0);
+    if (Value bias = op.getBias()) {
+      AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+      result = linalg::GenericOp::create(
+                   rewriter, loc, outInit.getType(), ValueRange{result, bias},
+                   ValueRange{outEmpty},
+                   ArrayRef<AffineMap>{identity, AffineMap::get(2, 0, d(1), ctx), identity},
+                   parallelIterators(2),
+                   [&](OpBuilder &b, Location l, ValueRange args) {
+                     linalg::YieldOp::create(b, l,
+                                             arith::AddFOp::create(b, l, args[0], args[1])
+                                                 .getResult());
+                   })
+                   .getResult(0);
+    }
+    return result;
+  }
+
   LogicalResult matchAndRewrite(IntegerMatmulOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.hasGroupScales() || op.getWeight().getType().getElementType().isInteger(4)) {
+      rewriter.replaceOp(op, lowerGrouped(rewriter, op));
+      return success();
+    }
     Location loc = op.getLoc();
     RankedTensorType resultType = op.getResult().getType();
     ArrayRef<int64_t> shape = resultType.getShape();

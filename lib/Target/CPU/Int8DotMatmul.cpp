@@ -1,11 +1,12 @@
-//===- Int8DotMatmul.cpp - int8 x int8 matmuls with dot-product instructions ===//
+//===- Int8DotMatmul.cpp - integer matmuls with dot-product instructions ===//
 //
-// Replaces the integer product of a W8A8 matmul (the generic marked
-// nibble.int8_dot_matmul) with vector loops around vpdpbusd, the AVX-512
-// VNNI instruction that multiplies 4 unsigned bytes by 4 signed bytes and
-// adds the 4 products into a 32-bit lane: 64 multiply-adds per instruction.
-// Targets without VNNI get the same loops with the dot product spelled in
-// plain vector arithmetic (see Passes.td).
+// Replaces the integer products of W8A8 and W4A8 matmuls (the generics
+// marked nibble.int8_dot_matmul and nibble.int4_dot_matmul) with vector
+// loops around vpdpbusd, the AVX-512 VNNI instruction that multiplies 4
+// unsigned bytes by 4 signed bytes and adds the 4 products into a 32-bit
+// lane: 64 multiply-adds per instruction. Targets without VNNI get the same
+// loops with the dot product spelled in plain vector arithmetic (see
+// Passes.td).
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +34,123 @@ constexpr int64_t kLanes = 16;        // i32 lanes of a 512-bit vector
 constexpr int64_t kPanelVectors = 4;  // column vectors sharing one activation broadcast
 constexpr int64_t kRowTile = 4;       // rows sharing each weight vector
 
+/// The loops both kernels share: column panels across threads, row tiles
+/// within a panel, and the dot product itself.
+class DotKernelEmitter {
+protected:
+  DotKernelEmitter(Operation *at, int64_t m, int64_t n, bool vnni)
+      : b(at->getLoc(), at), m(m), n(n), vnni(vnni) {}
+
+  /// Calls emitRowTile(firstRow, rows) for every row tile of every panel;
+  /// firstColumn, vectors and tailMask describe the panel meanwhile.
+  void emitPanels(function_ref<void(Value, int64_t)> emitRowTile) {
+    emitColumnPanels(b, n, kPanelVectors * kLanes, [&](Value first, int64_t width) {
+      firstColumn = first;
+      vectors = llvm::divideCeil(width, kLanes);
+      // Only the last panel can end inside a vector; its last vector's
+      // outputs (and scales) go through a mask.
+      tailMask = width % kLanes == 0
+                     ? Value()
+                     : b.create<vector::CreateMaskOp>(VectorType::get({kLanes}, b.getI1Type()),
+                                                      ValueRange{index(width % kLanes)})
+                           .getResult();
+      int64_t wholeTiles = m / kRowTile;
+      if (wholeTiles > 0) {
+        auto loop = b.create<scf::ForOp>(index(0), index(wholeTiles * kRowTile), index(kRowTile));
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(loop.getBody()->getTerminator());
+        emitRowTile(loop.getInductionVar(), kRowTile);
+      }
+      if (m % kRowTile != 0)
+        emitRowTile(index(wholeTiles * kRowTile), m % kRowTile);
+    });
+  }
+
+  Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
+  Value add(Value a, int64_t c) { return b.create<arith::AddIOp>(a, index(c)); }
+  VectorType i32Vector() { return VectorType::get({kLanes}, b.getI32Type()); }
+  VectorType f32Vector() { return VectorType::get({kLanes}, b.getF32Type()); }
+  VectorType bytesVector() { return VectorType::get({4 * kLanes}, b.getI8Type()); }
+  Value zeros(VectorType type) { return b.create<arith::ConstantOp>(b.getZeroAttr(type)); }
+  Value splatBytes(int8_t v) {
+    return b.create<arith::ConstantOp>(DenseElementsAttr::get(bytesVector(), v));
+  }
+  bool masked(int64_t v) { return tailMask && v == vectors - 1; }
+
+  /// Column vector v of the panel, in `memory` at `indices` (the column
+  /// last), through the tail mask where needed.
+  Value loadColumns(VectorType type, Value memory, ArrayRef<Value> indices, int64_t v) {
+    if (!masked(v))
+      return b.create<vector::LoadOp>(type, memory, indices);
+    return b.create<vector::MaskedLoadOp>(type, memory, indices, tailMask, zeros(type));
+  }
+  void storeColumns(Value value, Value memory, ArrayRef<Value> indices, int64_t v) {
+    if (masked(v))
+      b.create<vector::MaskedStoreOp>(memory, indices, tailMask, value);
+    else
+      b.create<vector::StoreOp>(value, memory, indices);
+  }
+
+  /// `count` (4 or 8) activation bytes at `indices`, the first `valid` of
+  /// them real (the rest read 0), as count / 4 words each repeated in all
+  /// 16 lanes of a byte vector, optionally xor-ed with `flip`.
+  SmallVector<Value> broadcastWords(Value lhs, ArrayRef<Value> indices, int64_t count,
+                                    int64_t valid, std::optional<uint32_t> flip = {}) {
+    auto bytesType = VectorType::get({count}, b.getI8Type());
+    Value bytes;
+    if (valid == count) {
+      bytes = b.create<vector::LoadOp>(bytesType, lhs, indices);
+    } else {
+      Value mask = b.create<vector::CreateMaskOp>(VectorType::get({count}, b.getI1Type()),
+                                                  ValueRange{index(valid)});
+      bytes = b.create<vector::MaskedLoadOp>(bytesType, lhs, indices, mask, zeros(bytesType));
+    }
+    Value words =
+        b.create<vector::BitCastOp>(VectorType::get({count / 4}, b.getI32Type()), bytes);
+    SmallVector<Value> result;
+    for (int64_t w = 0; w < count / 4; ++w) {
+      Value word = b.create<vector::ExtractOp>(words, ArrayRef<int64_t>{w});
+      if (flip)
+        word = b.create<arith::XOrIOp>(
+            word, b.create<arith::ConstantOp>(b.getI32IntegerAttr(int32_t(*flip))));
+      result.push_back(b.create<vector::BitCastOp>(
+          bytesVector(), b.create<vector::BroadcastOp>(i32Vector(), word)));
+    }
+    return result;
+  }
+
+  /// acc + the sums of 4 products of unsigned `u` and signed `s` bytes, per
+  /// 32-bit lane.
+  Value dot(Value acc, Value u, Value s) {
+    if (vnni)
+      return b.create<LLVM::CallIntrinsicOp>(i32Vector(),
+                                             b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
+                                             ValueRange{acc, u, s})
+          .getResult(0);
+    // Without VNNI: the 4 bytes of each lane gathered by shuffles, widened,
+    // multiplied and added.
+    for (int64_t j = 0; j < 4; ++j) {
+      SmallVector<int64_t> lanes;
+      for (int64_t l = 0; l < kLanes; ++l)
+        lanes.push_back(4 * l + j);
+      Value uj = b.create<arith::ExtUIOp>(i32Vector(), b.create<vector::ShuffleOp>(u, u, lanes));
+      Value sj = b.create<arith::ExtSIOp>(i32Vector(), b.create<vector::ShuffleOp>(s, s, lanes));
+      acc = b.create<arith::AddIOp>(acc, b.create<arith::MulIOp>(uj, sj));
+    }
+    return acc;
+  }
+
+  ImplicitLocOpBuilder b;
+  int64_t m, n;
+  bool vnni;
+  Value firstColumn, tailMask;
+  int64_t vectors = 0;
+};
+
+//===----------------------------------------------------------------------===//
+// W8A8: int8 x int8 into i32
+//===----------------------------------------------------------------------===//
+
 struct Int8DotShape {
   int64_t m, n, k;
   Value lhs, weight, out;
@@ -53,46 +171,22 @@ std::optional<Int8DotShape> matchInt8Dot(linalg::GenericOp op) {
   s.n = outType.getDimSize(1);
   if (s.m < 1 || s.k < 1 || s.n < 1 ||
       weightType.getShape() != ArrayRef<int64_t>{static_cast<int64_t>(llvm::divideCeil(s.n, kLanes)),
-                                 static_cast<int64_t>(llvm::divideCeil(s.k, 4)), 4 * kLanes})
+                                                 static_cast<int64_t>(llvm::divideCeil(s.k, 4)),
+                                                 4 * kLanes})
     return std::nullopt;
   return s;
 }
 
-class Int8DotEmitter {
+class Int8DotEmitter : DotKernelEmitter {
 public:
   Int8DotEmitter(linalg::GenericOp op, const Int8DotShape &shape, bool vnni)
-      : b(op.getLoc(), op), s(shape), vnni(vnni) {}
+      : DotKernelEmitter(op, shape.m, shape.n, vnni), s(shape) {}
 
   void emit() {
-    emitColumnPanels(b, s.n, kPanelVectors * kLanes, [&](Value first, int64_t width) {
-      firstColumn = first;
-      vectors = llvm::divideCeil(width, kLanes);
-      // Only the last panel can end inside a vector; its last vector's
-      // accumulators are loaded and stored through a mask.
-      tailMask = width % kLanes == 0
-                     ? Value()
-                     : b.create<vector::CreateMaskOp>(VectorType::get({kLanes}, b.getI1Type()),
-                                                      ValueRange{index(width % kLanes)})
-                           .getResult();
-      int64_t wholeTiles = s.m / kRowTile;
-      if (wholeTiles > 0) {
-        auto loop = b.create<scf::ForOp>(index(0), index(wholeTiles * kRowTile), index(kRowTile));
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(loop.getBody()->getTerminator());
-        emitRowTile(loop.getInductionVar(), kRowTile);
-      }
-      if (s.m % kRowTile != 0)
-        emitRowTile(index(wholeTiles * kRowTile), s.m % kRowTile);
-    });
+    emitPanels([&](Value firstRow, int64_t rows) { emitRowTile(firstRow, rows); });
   }
 
 private:
-  Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
-  VectorType accType() { return VectorType::get({kLanes}, b.getI32Type()); }
-  VectorType bytesType() { return VectorType::get({4 * kLanes}, b.getI8Type()); }
-  Value add(Value a, int64_t c) { return b.create<arith::AddIOp>(a, index(c)); }
-  bool masked(int64_t v) { return tailMask && v == vectors - 1; }
-
   /// Rows firstRow .. firstRow + rows - 1 of the panel: one accumulator per
   /// row and column vector, kept in registers over all of K.
   void emitRowTile(Value firstRow, int64_t rows) {
@@ -102,15 +196,8 @@ private:
     // The accumulators start from the output, which holds the weight-sum
     // correction.
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t v = 0; v < vectors; ++v) {
-        SmallVector<Value, 2> at{add(firstRow, r), columns[v]};
-        if (masked(v))
-          acc.push_back(b.create<vector::MaskedLoadOp>(
-              accType(), s.out, at, tailMask,
-              b.create<arith::ConstantOp>(b.getZeroAttr(accType()))));
-        else
-          acc.push_back(b.create<vector::LoadOp>(accType(), s.out, at));
-      }
+      for (int64_t v = 0; v < vectors; ++v)
+        acc.push_back(loadColumns(i32Vector(), s.out, {add(firstRow, r), columns[v]}, v));
     Value firstVector = b.create<arith::DivUIOp>(firstColumn, index(kLanes));
     int64_t quads = s.k / 4;
     if (quads > 0) {
@@ -126,14 +213,8 @@ private:
     if (s.k % 4 != 0)
       acc = emitQuad(firstRow, rows, firstVector, index(quads), acc, s.k % 4);
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t v = 0; v < vectors; ++v) {
-        SmallVector<Value, 2> at{add(firstRow, r), columns[v]};
-        Value value = acc[r * vectors + v];
-        if (masked(v))
-          b.create<vector::MaskedStoreOp>(s.out, at, tailMask, value);
-        else
-          b.create<vector::StoreOp>(value, s.out, at);
-      }
+      for (int64_t v = 0; v < vectors; ++v)
+        storeColumns(acc[r * vectors + v], s.out, {add(firstRow, r), columns[v]}, v);
   }
 
   /// Rows 4 quad .. 4 quad + 3 of K (only the first `validRows` exist):
@@ -144,80 +225,281 @@ private:
     SmallVector<Value> weights;
     for (int64_t v = 0; v < vectors; ++v)
       weights.push_back(b.create<vector::LoadOp>(
-          bytesType(), s.weight, ValueRange{add(firstVector, v), quad, index(0)}));
+          bytesVector(), s.weight, ValueRange{add(firstVector, v), quad, index(0)}));
     Value kIndex = b.create<arith::MulIOp>(quad, index(4));
-    auto fourBytes = VectorType::get({4}, b.getI8Type());
     SmallVector<Value> updated(acc.begin(), acc.end());
     for (int64_t r = 0; r < rows; ++r) {
-      SmallVector<Value, 2> at{add(firstRow, r), kIndex};
-      Value x;
-      if (validRows == 4) {
-        x = b.create<vector::LoadOp>(fourBytes, s.lhs, at);
-      } else {
-        // Past K the activations read 0; the padded weights are 0 anyway.
-        Value mask = b.create<vector::CreateMaskOp>(VectorType::get({4}, b.getI1Type()),
-                                                    ValueRange{index(validRows)});
-        x = b.create<vector::MaskedLoadOp>(fourBytes, s.lhs, at, mask,
-                                           b.create<arith::ConstantOp>(b.getZeroAttr(fourBytes)));
-      }
-      // The 4 bytes as one i32, flipped to unsigned (x + 128) and repeated
-      // in every lane.
-      Value word = b.create<vector::ExtractOp>(
-          b.create<vector::BitCastOp>(VectorType::get({1}, b.getI32Type()), x),
-          ArrayRef<int64_t>{0});
-      word = b.create<arith::XOrIOp>(
-          word, b.create<arith::ConstantOp>(b.getI32IntegerAttr(int32_t(0x80808080u))));
-      Value broadcast = b.create<vector::BitCastOp>(
-          bytesType(), b.create<vector::BroadcastOp>(accType(), word));
+      // The 4 bytes flipped to unsigned (x + 128); past K they read 0, and
+      // the padded weights are 0 anyway.
+      Value x = broadcastWords(s.lhs, {add(firstRow, r), kIndex}, 4, validRows,
+                               0x80808080u)[0];
       for (int64_t v = 0; v < vectors; ++v) {
         Value &a = updated[r * vectors + v];
-        a = dot(a, broadcast, weights[v]);
+        a = dot(a, x, weights[v]);
       }
     }
     return updated;
   }
 
-  /// acc + the sums of 4 products of unsigned `u` and signed `w` bytes, per
-  /// 32-bit lane.
-  Value dot(Value acc, Value u, Value w) {
-    if (vnni)
-      return b.create<LLVM::CallIntrinsicOp>(accType(),
-                                             b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
-                                             ValueRange{acc, u, w})
-          .getResult(0);
-    // Without VNNI: the 4 bytes of each lane gathered by shuffles, widened,
-    // multiplied and added.
-    for (int64_t j = 0; j < 4; ++j) {
-      SmallVector<int64_t> lanes;
-      for (int64_t l = 0; l < kLanes; ++l)
-        lanes.push_back(4 * l + j);
-      Value uj = b.create<arith::ExtUIOp>(accType(), b.create<vector::ShuffleOp>(u, u, lanes));
-      Value wj = b.create<arith::ExtSIOp>(accType(), b.create<vector::ShuffleOp>(w, w, lanes));
-      acc = b.create<arith::AddIOp>(acc, b.create<arith::MulIOp>(uj, wj));
+  Int8DotShape s;
+};
+
+//===----------------------------------------------------------------------===//
+// W4A8: int8 x int4 into i32 per group, then the float epilogue
+//===----------------------------------------------------------------------===//
+
+/// Whether `op` only writes `buffer` (or frees it): a fill, a generic
+/// without inputs, a copy into it.
+bool isBufferWrite(Operation *op, Value buffer) {
+  if (isa<memref::DeallocOp>(op))
+    return true;
+  if (auto copy = dyn_cast<memref::CopyOp>(op))
+    return copy.getTarget() == buffer && copy.getSource() != buffer;
+  if (auto fill = dyn_cast<linalg::FillOp>(op))
+    return fill.getOutputs()[0] == buffer;
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  return generic && generic.getNumDpsInputs() == 0 && generic.getDpsInits()[0] == buffer;
+}
+
+/// Erases the writes to `buffers` that nothing reads any more, and in turn
+/// to the buffers those writes copied from.
+void eraseUnreadWrites(SmallVector<Value> buffers) {
+  while (!buffers.empty()) {
+    Value buffer = buffers.pop_back_val();
+    if (!llvm::all_of(buffer.getUsers(),
+                      [&](Operation *user) { return isBufferWrite(user, buffer); }))
+      continue;
+    for (Operation *user : llvm::make_early_inc_range(buffer.getUsers())) {
+      if (isa<memref::DeallocOp>(user))
+        continue;
+      if (auto copy = dyn_cast<memref::CopyOp>(user))
+        buffers.push_back(copy.getSource());
+      user->erase();
     }
-    return acc;
+  }
+}
+
+struct Int4DotShape {
+  int64_t m, n, k, groupSize;
+  Value lhs, weight, lhsScale, scale, out;
+  linalg::GenericOp sums, epilogue;
+};
+
+std::optional<Int4DotShape> matchInt4Dot(linalg::GenericOp sums) {
+  DictionaryAttr info = getMarkedDenseBufferGeneric(sums, kInt4DotMatmulAttr, 2, 2);
+  if (!info)
+    return std::nullopt;
+  auto groupSize = info.getAs<IntegerAttr>("group_size");
+  Value sumsBuffer = sums.getDpsInits()[0];
+  // The epilogue reads the sums, and nothing else does (other users only
+  // write the buffer, its zero fill or a copy of another layer's zeros, or
+  // copy its zeros out before the sums).
+  linalg::GenericOp epilogue;
+  for (Operation *user : sumsBuffer.getUsers()) {
+    if (user == sums || isBufferWrite(user, sumsBuffer))
+      continue;
+    // A copy of the zeros out (to another layer's sums) before the sums.
+    if (isa<memref::CopyOp>(user) && user->getBlock() == sums->getBlock() &&
+        user->isBeforeInBlock(sums))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || epilogue ||
+        !getMarkedDenseBufferGeneric(generic, kGroupedEpilogueAttr, 3, 3) ||
+        generic.getDpsInputs()[0] != sumsBuffer)
+      return std::nullopt;
+    epilogue = generic;
+  }
+  if (!groupSize || !epilogue || epilogue->getBlock() != sums->getBlock())
+    return std::nullopt;
+  Int4DotShape s{0, 0, 0, groupSize.getInt(), sums.getDpsInputs()[0], sums.getDpsInputs()[1],
+                 epilogue.getDpsInputs()[1], epilogue.getDpsInputs()[2],
+                 epilogue.getDpsInits()[0], sums, epilogue};
+  // The sums read the activations as [M, groups, G]; the kernel reads the
+  // [M, K] buffer underneath.
+  if (auto split = s.lhs.getDefiningOp<memref::ExpandShapeOp>())
+    s.lhs = split.getSrc();
+  auto lhsType = dyn_cast<MemRefType>(s.lhs.getType());
+  auto outType = cast<MemRefType>(s.out.getType());
+  if (!lhsType || !lhsType.getLayout().isIdentity() || lhsType.getRank() != 2 ||
+      outType.getRank() != 2 || !outType.getElementType().isF32())
+    return std::nullopt;
+  s.m = lhsType.getDimSize(0);
+  s.k = lhsType.getDimSize(1);
+  s.n = outType.getDimSize(1);
+  // Whole groups of whole steps of 8 rows of K.
+  if (s.m < 1 || s.n < 1 || s.groupSize % 8 != 0 || s.k % s.groupSize != 0 ||
+      cast<MemRefType>(s.weight.getType()).getShape() !=
+          ArrayRef<int64_t>{static_cast<int64_t>(llvm::divideCeil(s.n, kLanes)), s.k / 8,
+                            4 * kLanes})
+    return std::nullopt;
+  return s;
+}
+
+class Int4DotEmitter : DotKernelEmitter {
+public:
+  Int4DotEmitter(const Int4DotShape &shape, bool vnni)
+      : DotKernelEmitter(shape.epilogue, shape.m, shape.n, vnni), s(shape) {}
+
+  void emit() {
+    // The sum of each row's activations per group, for the weights' offset
+    // of 8: done once, before the panels.
+    rowSums = b.create<memref::AllocOp>(
+        MemRefType::get({s.m, s.k / s.groupSize}, b.getI32Type()));
+    emitRowSums();
+    emitPanels([&](Value firstRow, int64_t rows) { emitRowTile(firstRow, rows); });
+    b.create<memref::DeallocOp>(rowSums);
   }
 
-  ImplicitLocOpBuilder b;
-  Int8DotShape s;
-  bool vnni;
-  Value firstColumn, tailMask;
-  int64_t vectors = 0;
+private:
+  void emitRowSums() {
+    auto rowLoop = b.create<scf::ForOp>(index(0), index(s.m), index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(rowLoop.getBody()->getTerminator());
+    auto groupLoop = b.create<scf::ForOp>(index(0), index(s.k / s.groupSize), index(1));
+    b.setInsertionPoint(groupLoop.getBody()->getTerminator());
+    Value row = rowLoop.getInductionVar(), group = groupLoop.getInductionVar();
+    auto wide = VectorType::get({8}, b.getI32Type());
+    Value first = b.create<arith::MulIOp>(group, index(s.groupSize));
+    auto stepLoop = b.create<scf::ForOp>(index(0), index(s.groupSize), index(8),
+                                         ValueRange{zeros(wide)});
+    {
+      OpBuilder::InsertionGuard stepGuard(b);
+      b.setInsertionPointToStart(stepLoop.getBody());
+      Value at = b.create<arith::AddIOp>(first, stepLoop.getInductionVar());
+      Value bytes = b.create<vector::LoadOp>(VectorType::get({8}, b.getI8Type()), s.lhs,
+                                             ValueRange{row, at});
+      b.create<scf::YieldOp>(ValueRange{b.create<arith::AddIOp>(
+          stepLoop.getRegionIterArgs()[0], b.create<arith::ExtSIOp>(wide, bytes))});
+    }
+    Value total =
+        b.create<vector::ReductionOp>(vector::CombiningKind::ADD, stepLoop.getResult(0));
+    b.create<memref::StoreOp>(total, rowSums, ValueRange{row, group});
+  }
+
+  /// Rows firstRow .. firstRow + rows - 1 of the panel, group by group: the
+  /// group's exact i32 sums stay in registers, then one fused multiply-add
+  /// per output vector folds them into the output.
+  void emitRowTile(Value firstRow, int64_t rows) {
+    SmallVector<Value> columns;
+    for (int64_t v = 0; v < vectors; ++v)
+      columns.push_back(add(firstColumn, v * kLanes));
+    Value firstVector = b.create<arith::DivUIOp>(firstColumn, index(kLanes));
+    int64_t stepsPerGroup = s.groupSize / 8;
+    auto groupLoop = b.create<scf::ForOp>(index(0), index(s.k / s.groupSize), index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(groupLoop.getBody()->getTerminator());
+    Value group = groupLoop.getInductionVar();
+    Value firstStep = b.create<arith::MulIOp>(group, index(stepsPerGroup));
+    SmallVector<Value> init(rows * vectors, zeros(i32Vector()));
+    auto stepLoop = b.create<scf::ForOp>(index(0), index(stepsPerGroup), index(1), init);
+    {
+      OpBuilder::InsertionGuard stepGuard(b);
+      b.setInsertionPointToStart(stepLoop.getBody());
+      Value step = b.create<arith::AddIOp>(firstStep, stepLoop.getInductionVar());
+      b.create<scf::YieldOp>(
+          emitStep(firstRow, rows, firstVector, step, stepLoop.getRegionIterArgs()));
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = add(firstRow, r);
+      Value rowScale = b.create<vector::BroadcastOp>(f32Vector(), loadRowScale(row, group));
+      // sum((q + 8) x) - 8 sum(x) = sum(q x).
+      Value offset = b.create<arith::MulIOp>(
+          b.create<memref::LoadOp>(rowSums, ValueRange{row, group}),
+          b.create<arith::ConstantOp>(b.getI32IntegerAttr(8)));
+      Value offsetVector = b.create<vector::BroadcastOp>(i32Vector(), offset);
+      for (int64_t v = 0; v < vectors; ++v) {
+        Value exact = b.create<arith::SubIOp>(stepLoop.getResult(r * vectors + v), offsetVector);
+        Value scale = b.create<arith::MulFOp>(rowScale, loadColumnScale(group, columns[v], v));
+        SmallVector<Value, 2> at{row, columns[v]};
+        Value total = loadColumns(f32Vector(), s.out, at, v);
+        total = b.create<math::FmaOp>(b.create<arith::SIToFPOp>(f32Vector(), exact), scale,
+                                      total);
+        storeColumns(total, s.out, at, v);
+      }
+    }
+  }
+
+  /// Rows 8 step .. 8 step + 7 of K: per column vector one 64-byte load
+  /// split into low and high nibbles (unsigned q + 8), per row two
+  /// broadcast activation words, and two dot products per row and vector.
+  SmallVector<Value> emitStep(Value firstRow, int64_t rows, Value firstVector, Value step,
+                              ValueRange acc) {
+    SmallVector<Value> low, high;
+    for (int64_t v = 0; v < vectors; ++v) {
+      Value bytes = b.create<vector::LoadOp>(
+          bytesVector(), s.weight, ValueRange{add(firstVector, v), step, index(0)});
+      low.push_back(b.create<arith::AndIOp>(bytes, splatBytes(0x0F)));
+      high.push_back(b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(bytes, splatBytes(4)),
+                                             splatBytes(0x0F)));
+    }
+    Value kIndex = b.create<arith::MulIOp>(step, index(8));
+    SmallVector<Value> updated(acc.begin(), acc.end());
+    for (int64_t r = 0; r < rows; ++r) {
+      SmallVector<Value> x = broadcastWords(s.lhs, {add(firstRow, r), kIndex}, 8, 8);
+      for (int64_t v = 0; v < vectors; ++v) {
+        Value &a = updated[r * vectors + v];
+        a = dot(dot(a, low[v], x[0]), high[v], x[1]);
+      }
+    }
+    return updated;
+  }
+
+  /// The activation scale of `row` in `group`: [], [M] or [M, groups].
+  Value loadRowScale(Value row, Value group) {
+    switch (cast<MemRefType>(s.lhsScale.getType()).getRank()) {
+    case 0:
+      return b.create<memref::LoadOp>(s.lhsScale, ValueRange{});
+    case 1:
+      return b.create<memref::LoadOp>(s.lhsScale, ValueRange{row});
+    default:
+      return b.create<memref::LoadOp>(s.lhsScale, ValueRange{row, group});
+    }
+  }
+
+  /// The weight scales of `group` for column vector v: [], [N] or
+  /// [groups, N].
+  Value loadColumnScale(Value group, Value column, int64_t v) {
+    switch (cast<MemRefType>(s.scale.getType()).getRank()) {
+    case 0:
+      return b.create<vector::BroadcastOp>(f32Vector(),
+                                           b.create<memref::LoadOp>(s.scale, ValueRange{}));
+    case 1:
+      return loadColumns(f32Vector(), s.scale, {column}, v);
+    default:
+      return loadColumns(f32Vector(), s.scale, {group, column}, v);
+    }
+  }
+
+  Int4DotShape s;
+  Value rowSums;
 };
 
 struct NibbleCPUInt8DotMatmulPass final
     : nibble::impl::NibbleCPUInt8DotMatmulPassBase<NibbleCPUInt8DotMatmulPass> {
   using Base::Base;
   void runOnOperation() override {
-    SmallVector<std::pair<linalg::GenericOp, Int8DotShape>> matches;
+    SmallVector<std::pair<linalg::GenericOp, Int8DotShape>> int8Matches;
+    SmallVector<Int4DotShape> int4Matches;
     getOperation().walk([&](linalg::GenericOp op) {
       if (std::optional<Int8DotShape> shape = matchInt8Dot(op))
-        matches.push_back({op, *shape});
+        int8Matches.push_back({op, *shape});
+      else if (std::optional<Int4DotShape> shape = matchInt4Dot(op))
+        int4Matches.push_back(*shape);
     });
-    for (auto &[op, shape] : matches) {
+    for (auto &[op, shape] : int8Matches) {
       Int8DotEmitter(op, shape, vnni).emit();
       op.erase();
     }
+    SmallVector<Value> sumsBuffers;
+    for (Int4DotShape &shape : int4Matches) {
+      Int4DotEmitter(shape, vnni).emit();
+      // The sums are never materialized: drop their producer and the
+      // epilogue the kernel replaced, then what zeroed their buffer.
+      sumsBuffers.push_back(shape.sums.getDpsInits()[0]);
+      shape.epilogue.erase();
+      shape.sums.erase();
+    }
+    eraseUnreadWrites(sumsBuffers);
   }
 };
 

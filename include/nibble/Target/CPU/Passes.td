@@ -57,7 +57,7 @@ def NibbleCPUDequantGemvPass
 
 def NibbleCPUInt8DotMatmulPass
     : Pass<"nibble-cpu-int8-dot-matmul", "func::FuncOp"> {
-  let summary = "lower W8A8 integer products to int8 dot-product vector loops";
+  let summary = "lower W8A8 and W4A8 integer products to int8 dot-product vector loops";
   let description = [{
     Runs on bufferized IR. Each `linalg.generic` marked
     `nibble.int8_dot_matmul` (the i32 product of a `nibble.integer_matmul`
@@ -84,6 +84,23 @@ def NibbleCPUInt8DotMatmulPass
     The result is exact: the xor adds 128 to every activation and the
     accumulators start at -128 times the column sums, so the i32 totals
     equal the signed products, bit for bit, as the generic's body states.
+
+    W4A8 products (a generic marked `nibble.int4_dot_matmul`, whose
+    per-group i32 sums feed one marked `nibble.grouped_epilogue`) become
+    one kernel that writes the epilogue's output directly, without the
+    sums ever reaching memory:
+
+    - the weight holds 8 rows of K per 32-bit lane as unsigned nibbles
+      q + 8, so one 64-byte load, a mask and a shift give two vectors of
+      unsigned bytes for vpdpbusd, which multiplies them by two broadcast
+      words of signed activations;
+    - per row tile, group by group: the group's i32 sums stay in registers;
+      then `8 * sum(x over the group)` (computed once per row and group
+      before the panels) is subtracted, which makes them exact, and one
+      fused multiply-add by `lhs_scale * scale` per output vector adds them
+      to the output, in group order, as the epilogue states;
+    - panels, row tiles, threads and tails as above; the group size must be
+      a multiple of 8 (and divide K).
   }];
   let options = [
     Option<"vnni", "vnni", "bool", "true",

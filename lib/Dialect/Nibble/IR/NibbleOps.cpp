@@ -144,6 +144,15 @@ LogicalResult MatmulOp::verify() {
                                  getScale().getType(), getZeroPoint());
 }
 
+int64_t IntegerMatmulOp::getGroupRows() {
+  std::optional<int64_t> groupSize = getGroupSize();
+  return groupSize ? *groupSize : getLhs().getType().getDimSize(1);
+}
+
+bool IntegerMatmulOp::hasGroupScales() {
+  return getLhsScale().getType().getRank() == 2 || getScale().getType().getRank() == 2;
+}
+
 LogicalResult IntegerMatmulOp::verify() {
   RankedTensorType lhsType = getLhs().getType();
   RankedTensorType weightType = getWeight().getType();
@@ -155,15 +164,28 @@ LogicalResult IntegerMatmulOp::verify() {
   if (k != weightType.getDimSize(0))
     return emitOpError() << "lhs has K = " << k << " but the weight has K = "
                          << weightType.getDimSize(0);
+  std::optional<int64_t> groupSize = getGroupSize();
+  if (groupSize && (*groupSize < 1 || ShapedType::isDynamic(k) || k % *groupSize != 0))
+    return emitOpError() << "group_size must divide K = " << k << ", got "
+                         << *groupSize;
+  int64_t groups = groupSize ? k / *groupSize : 1;
   auto scaleShape = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
   ArrayRef<int64_t> lhsScale = scaleShape(getLhsScale());
-  if (!lhsScale.empty() && lhsScale != ArrayRef<int64_t>{m})
-    return emitOpError() << "lhs_scale must have shape [] (per tensor) or [" << m
-                         << "] (per row), got " << shapeString(lhsScale);
+  bool lhsGrouped = groupSize && lhsScale == ArrayRef<int64_t>{m, groups};
+  if (!lhsScale.empty() && lhsScale != ArrayRef<int64_t>{m} && !lhsGrouped)
+    return emitOpError() << "lhs_scale must have shape [] (per tensor)"
+                         << (groupSize ? ", [" : " or [") << m << "] (per row)"
+                         << (groupSize ? " or " + shapeString({m, groups}) + " (per group)"
+                                       : std::string())
+                         << ", got " << shapeString(lhsScale);
   ArrayRef<int64_t> weightScale = scaleShape(getScale());
-  if (!weightScale.empty() && weightScale != ArrayRef<int64_t>{n})
-    return emitOpError() << "scale must have shape [] (per tensor) or [" << n
-                         << "] (per output column), got " << shapeString(weightScale);
+  bool weightGrouped = groupSize && weightScale == ArrayRef<int64_t>{groups, n};
+  if (!weightScale.empty() && weightScale != ArrayRef<int64_t>{n} && !weightGrouped)
+    return emitOpError() << "scale must have shape [] (per tensor)"
+                         << (groupSize ? ", [" : " or [") << n << "] (per output column)"
+                         << (groupSize ? " or " + shapeString({groups, n}) + " (per group)"
+                                       : std::string())
+                         << ", got " << shapeString(weightScale);
   if (Value bias = getBias())
     if (scaleShape(bias) != ArrayRef<int64_t>{n})
       return emitOpError() << "bias must have shape [" << n << "], got "

@@ -87,20 +87,39 @@ static Value buildScaleColumns(OpBuilder &builder, Location loc, Value x, Value 
 
 /// One int8 scale per row of x [M, K], computed at run time:
 /// max_k |x[m, k]| / 127, or 1 for a row of zeros (no division by zero).
-static Value buildRowScales(OpBuilder &builder, Location loc, Value x) {
+static Value buildRowScales(OpBuilder &builder, Location loc, Value x, int64_t groupRows) {
   auto type = cast<RankedTensorType>(x.getType());
   MLIRContext *ctx = builder.getContext();
   Type f32 = builder.getF32Type();
   int64_t rows = type.getDimSize(0);
+  int64_t groups = type.getDimSize(1) / groupRows;
+  // One scale per row ([M]), or per row and group of columns ([M, groups]).
+  SmallVector<int64_t> shape{rows};
+  if (groups > 1)
+    shape.push_back(groups);
   Value zero = arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0f));
-  Value empty = tensor::EmptyOp::create(builder, loc, ArrayRef<int64_t>{rows}, f32);
+  Value empty = tensor::EmptyOp::create(builder, loc, shape, f32);
   Value init = linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
-  AffineMap identity = builder.getMultiDimIdentityMap(2);
-  AffineMap row = AffineMap::get(2, 0, builder.getAffineDimExpr(0), ctx);
+  // Loops (row, column), or (row, group, column in group) over x viewed
+  // as [rows, groups, columns per group].
+  Value input = x;
+  AffineMap inputMap = builder.getMultiDimIdentityMap(2);
+  AffineMap outputMap = AffineMap::get(2, 0, builder.getAffineDimExpr(0), ctx);
+  SmallVector<utils::IteratorType> iterators{utils::IteratorType::parallel,
+                                             utils::IteratorType::reduction};
+  if (groups > 1) {
+    input = tensor::ExpandShapeOp::create(
+        builder, loc, RankedTensorType::get({rows, groups, groupRows}, type.getElementType()),
+        x, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+    inputMap = builder.getMultiDimIdentityMap(3);
+    outputMap = AffineMap::get(3, 0, {builder.getAffineDimExpr(0), builder.getAffineDimExpr(1)},
+                               ctx);
+    iterators.insert(iterators.begin() + 1, utils::IteratorType::parallel);
+  }
   Value absMax =
       linalg::GenericOp::create(
-          builder, loc, init.getType(), ValueRange{x}, init, ArrayRef<AffineMap>{identity, row},
-          {utils::IteratorType::parallel, utils::IteratorType::reduction},
+          builder, loc, init.getType(), ValueRange{input}, init,
+          ArrayRef<AffineMap>{inputMap, outputMap}, iterators,
           [](OpBuilder &b, Location l, ValueRange args) {
             Value magnitude = math::AbsFOp::create(b, l, args[0]);
             linalg::YieldOp::create(b, l,
@@ -108,10 +127,11 @@ static Value buildRowScales(OpBuilder &builder, Location loc, Value x) {
                                         .getResult());
           })
           .getResult(0);
-  AffineMap vector = builder.getMultiDimIdentityMap(1);
+  AffineMap identity = builder.getMultiDimIdentityMap(shape.size());
   return linalg::GenericOp::create(
              builder, loc, init.getType(), ValueRange{absMax}, empty,
-             ArrayRef<AffineMap>{vector, vector}, {utils::IteratorType::parallel},
+             ArrayRef<AffineMap>{identity, identity},
+             SmallVector<utils::IteratorType>(shape.size(), utils::IteratorType::parallel),
              [](OpBuilder &b, Location l, ValueRange args) {
                Value zeroF = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0f));
                Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0f));
@@ -385,7 +405,8 @@ struct NibbleQuantizeWeightsPass final
   }
 
   /// W8A8: x (smoothed) -> int8 (static or per-row scale) times the int8
-  /// weight, multiplied in integers.
+  /// weight, multiplied in integers. W4A8: x -> int8 per row and group
+  /// times the int4 weight, multiplied in integers group by group.
   LogicalResult buildIntegerMatmul(OpBuilder &builder, linalg::MatmulOp matmul, Value x,
                                    const WeightPrecision &precision,
                                    const QuantizedWeight &quantized, StringRef layer,
@@ -410,22 +431,33 @@ struct NibbleQuantizeWeightsPass final
       xScheme = SchemeAttr::get(ctx, 8, true, Granularity::PerTensor, 0, 0, false,
                                 Float32Type::get(ctx));
     } else {
-      xScale = buildRowScales(builder, loc, x);
-      xScheme = SchemeAttr::get(ctx, 8, true, Granularity::PerChannel, 0, 0, false,
-                                Float32Type::get(ctx));
+      // Dynamic: one scale per row, or per row and weight group (W4A8).
+      int64_t groupRows = quantized.groupRows;
+      bool grouped = groupRows < quantized.k;
+      xScale = buildRowScales(builder, loc, x, groupRows);
+      xScheme = grouped ? SchemeAttr::get(ctx, 8, true, Granularity::PerGroup, /*axis=*/1,
+                                          groupRows, false, Float32Type::get(ctx))
+                        : SchemeAttr::get(ctx, 8, true, Granularity::PerChannel, 0, 0,
+                                          false, Float32Type::get(ctx));
     }
     auto i8 = IntegerType::get(ctx, 8);
     Value qx = QuantizeOp::create(builder, loc, xType.clone(i8), x, xScale,
                                   /*zero_point=*/Value(), xScheme);
     int64_t k = quantized.k, n = quantized.n;
+    bool grouped = quantized.groupRows < k;
     Value qWeight = arith::ConstantOp::create(
         builder, loc,
-        makeIntConstant(RankedTensorType::get({k, n}, i8), quantized.values,
-                        (layer + ".q").str()));
-    Value wScale = makeConstant(builder, loc, RankedTensorType::get({n}, f32), layer,
+        makeIntConstant(RankedTensorType::get({k, n}, IntegerType::get(ctx, precision.bits)),
+                        quantized.values, (layer + ".q").str()));
+    SmallVector<int64_t> scaleShape{n};
+    if (grouped)
+      scaleShape.insert(scaleShape.begin(), k / quantized.groupRows);
+    Value wScale = makeConstant(builder, loc, RankedTensorType::get(scaleShape, f32), layer,
                                 ".scale", quantized.scales);
-    auto product = IntegerMatmulOp::create(builder, loc, matmul.getResultTypes()[0], qx,
-                                           xScale, qWeight, wScale, /*bias=*/Value());
+    auto product = IntegerMatmulOp::create(
+        builder, loc, matmul.getResultTypes()[0], qx, xScale, qWeight, wScale,
+        /*bias=*/Value(),
+        grouped ? builder.getI64IntegerAttr(quantized.groupRows) : IntegerAttr());
     copyLayerAttrs(matmul, product);
     product->setAttr(kPrecisionAttrName, builder.getStringAttr(precision.name()));
     matmul.getResult(0).replaceAllUsesWith(product.getResult());

@@ -23,6 +23,13 @@ std::optional<WeightPrecision> WeightPrecision::parse(llvm::StringRef name) {
     return fp16();
   if (name == "w8a8" || name == "w8a8-dynamic")
     return w8a8(name == "w8a8-dynamic");
+  if (name.consume_front("w4a8")) {
+    int64_t groupSize = 0;
+    if (!name.empty() &&
+        (!name.consume_front("-g") || name.getAsInteger(10, groupSize) || groupSize < 2))
+      return std::nullopt;
+    return w4a8(groupSize);
+  }
   bool symmetric = name.consume_front("int");
   if (!symmetric && !name.consume_front("uint"))
     return std::nullopt;
@@ -42,6 +49,8 @@ std::string WeightPrecision::name() const {
   case Kind::Float16: return "fp16";
   case Kind::Integer: break;
   }
+  if (activations != Activations::Float && bits == 4)
+    return groupSize > 0 ? "w4a8-g" + std::to_string(groupSize) : "w4a8";
   if (activations != Activations::Float)
     return activations == Activations::StaticInt8 ? "w8a8" : "w8a8-dynamic";
   std::string text = (symmetric ? "int" : "uint") + std::to_string(bits);
@@ -53,6 +62,10 @@ std::string WeightPrecision::name() const {
 WeightPrecision WeightPrecision::forRows(int64_t k) const {
   WeightPrecision result = *this;
   if (result.groupSize >= k)
+    result.groupSize = 0;
+  // W4A8 sums whole groups in integers: a group that does not divide K
+  // becomes one group per column.
+  if (result.quantizesActivations() && result.groupSize > 0 && k % result.groupSize != 0)
     result.groupSize = 0;
   return result;
 }

@@ -82,3 +82,28 @@ func.func @bad_smooth(%x: tensor<2x4xf32>) -> tensor<2x2xf32> {
          ins(%x, %w : tensor<2x4xf32>, tensor<4x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %y : tensor<2x2xf32>
 }
+
+// -----
+
+// W4A8: int4 weights per group of 2 rows of K, activations quantized at run
+// time with one scale per row and group (max|x[m, group]| / 127), the
+// product multiplied in integers group by group.
+// CHECK-LABEL: func.func @w4a8_per_group(
+// CHECK:         %[[XG:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [2, 2, 2] : tensor<2x4xf32> into tensor<2x2x2xf32>
+// CHECK:         %[[AMAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[XG]] : tensor<2x2x2xf32>)
+// CHECK:         %[[SX:.*]] = linalg.generic {{.*}} ins(%[[AMAX]] : tensor<2x2xf32>)
+// CHECK:         %[[QX:.*]] = nibble.quantize %{{.*}} scale(%[[SX]] : tensor<2x2xf32>) scheme <i8, per_group<axis = 1, size = 2>, symmetric, scale = f32>
+// CHECK:         %[[W:.*]] = arith.constant dense<{{.*}}> : tensor<4x2xi4>
+// CHECK:         %[[SW:.*]] = arith.constant dense<{{.*}}> : tensor<2x2xf32>
+// CHECK:         nibble.integer_matmul %[[QX]] lhs_scale(%[[SX]] : tensor<2x2xf32>), %[[W]] scale(%[[SW]] : tensor<2x2xf32>) {group_size = 2 : i64
+// CHECK-SAME:      nibble.precision = "w4a8-g2"
+// CHECK-SAME:      : tensor<2x4xi8>, tensor<4x2xi4> -> tensor<2x2xf32>
+func.func @w4a8_per_group(%x: tensor<2x4xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[7.0, 1.0], [-3.5, 0.5], [0.0, -1.0], [1.0, 0.25]]> : tensor<4x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<2x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %y = linalg.matmul {nibble.layer = "fc", nibble.op_type = "MatMul", nibble.precision = "w4a8-g2"}
+         ins(%x, %w : tensor<2x4xf32>, tensor<4x2xf32>) outs(%init : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}

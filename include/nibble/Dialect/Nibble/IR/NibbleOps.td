@@ -99,10 +99,10 @@ def Nibble_MatmulOp : Nibble_Op<"matmul", [Pure, AttrSizedOperandSegments]> {
 }
 
 def Nibble_IntegerMatmulOp : Nibble_Op<"integer_matmul", [Pure]> {
-  let summary = "int8 activations times int8 weights, float result (W8A8)";
+  let summary = "int8 activations times int8 or int4 weights, float result (W8A8, W4A8)";
   let description = [{
     `result[m, n] = (float(sum_k lhs[m, k] * weight[k, n]) * lhs_scale[m])
-    * weight_scale[n] (+ bias[n])`: both operands are symmetric int8 (no
+    * weight_scale[n] (+ bias[n])`: both operands are symmetric integers (no
     zero points), the products accumulate exactly in int32, and one float
     epilogue applies the activation scale (one per row, or one for the
     tensor when `lhs_scale` has rank 0) and the weight scale (one per output
@@ -110,21 +110,39 @@ def Nibble_IntegerMatmulOp : Nibble_Op<"integer_matmul", [Pure]> {
     `nibble.quantize` with a calibrated scale (static) or one computed per
     row at run time (dynamic).
 
+    With `group_size = G` (dividing K), the scales may instead be per group
+    of G rows of K: `lhs_scale` of shape [M, K / G] (one per row and group,
+    as dynamic W4A8 quantizes activations) and `weight_scale` of shape
+    [K / G, N] (as int4 weights are stored). Each group's products
+    then accumulate exactly in int32, and the groups add up in order with
+    fused multiply-adds: `y = fma(float(acc_g), lhs_scale[m, g] *
+    weight_scale[g, n], y)` from `y = 0`, then `+ bias[n]`.
+
     ```mlir
     %y = nibble.integer_matmul %qx lhs_scale(%sx : tensor<4xf32>), %qw
            scale(%sw : tensor<64xf32>)
            : tensor<4x256xi8>, tensor<256x64xi8> -> tensor<4x64xf32>
+    %z = nibble.integer_matmul %qx lhs_scale(%gx : tensor<4x2xf32>), %q4
+           scale(%gw : tensor<2x64xf32>) {group_size = 128 : i64}
+           : tensor<4x256xi8>, tensor<256x64xi4> -> tensor<4x64xf32>
     ```
   }];
   let arguments = (ins RankedTensorOf<[I8]>:$lhs, RankedTensorOf<[F32]>:$lhs_scale,
-                       RankedTensorOf<[I8]>:$weight, RankedTensorOf<[F32]>:$scale,
-                       Optional<RankedTensorOf<[F32]>>:$bias);
+                       RankedTensorOf<[I8, I<4>]>:$weight, RankedTensorOf<[F32]>:$scale,
+                       Optional<RankedTensorOf<[F32]>>:$bias,
+                       OptionalAttr<I64Attr>:$group_size);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $lhs `lhs_scale` `(` $lhs_scale `:` type($lhs_scale) `)` `,` $weight
     `scale` `(` $scale `:` type($scale) `)`
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     attr-dict `:` type($lhs) `,` type($weight) `->` type($result)
+  }];
+  let extraClassDeclaration = [{
+    /// Rows of K per scale group: group_size, or K without one.
+    int64_t getGroupRows();
+    /// Whether either scale is per group (rank 2).
+    bool hasGroupScales();
   }];
   let hasVerifier = 1;
 }

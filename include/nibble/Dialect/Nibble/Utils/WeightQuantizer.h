@@ -33,7 +33,10 @@ namespace mlir::nibble {
 /// group of 128 rows of K), "uint4-g32", "int4" (per channel). "w8a8" and
 /// "w8a8-dynamic" are int8 weights whose layer also quantizes its input
 /// activations to int8 (one calibrated scale, or one per row at run time)
-/// and multiplies in integers.
+/// and multiplies in integers. "w4a8-g128" (and "w4a8", per channel) are
+/// int4 weights per group whose layer quantizes its activations at run time
+/// to int8 with one scale per row and group, and multiplies in integers
+/// group by group.
 struct WeightPrecision {
   enum class Kind { Float32, Float16, Integer };
   enum class Activations { Float, StaticInt8, DynamicInt8 };
@@ -55,6 +58,9 @@ struct WeightPrecision {
     return {Kind::Integer, 8, true, 0,
             dynamic ? Activations::DynamicInt8 : Activations::StaticInt8};
   }
+  static WeightPrecision w4a8(int64_t groupSize) {
+    return {Kind::Integer, 4, true, groupSize, Activations::DynamicInt8};
+  }
   bool quantizesActivations() const { return activations != Activations::Float; }
 
   /// Parses a name as above; nullopt if it is not one.
@@ -64,7 +70,7 @@ struct WeightPrecision {
 
   /// The same precision as it applies to a weight of `k` rows: a group of
   /// at least K rows is one scale per column ("int4-g128" on K = 64 is
-  /// "int4").
+  /// "int4"), and so is a W4A8 group that does not divide K.
   WeightPrecision forRows(int64_t k) const;
   /// Rows of K that share a scale for a weight with `k` rows.
   int64_t groupRows(int64_t k) const;
