@@ -381,3 +381,38 @@ func.func @integer_matmul_constant_weight(%x: tensor<2x3xi8>, %sx: tensor<2xf32>
   %y = nibble.integer_matmul %x lhs_scale(%sx : tensor<2xf32>), %w scale(%sw : tensor<f32>) : tensor<2x3xi8>, tensor<3x4xi8> -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+// W4A8 with a constant int4 weight in groups of 8 rows of K: the weight is
+// packed for int8 dot products (8 rows of K per 32-bit lane as unsigned
+// nibbles q + 8; here 1 x 2 x 64 bytes), the activations are viewed as
+// [M, groups, 8], and the exact per-group sums [M, groups, N] feed an
+// epilogue that adds the groups in order with fused multiply-adds.
+// CHECK-LABEL: func.func @grouped_int4_matmul(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x16xi8>, %[[SX:.*]]: tensor<2x2xf32>)
+// CHECK-DAG:     %[[PACKED:.*]] = arith.constant dense_resource<packed_int4_dot> : tensor<1x2x64xi8>
+// CHECK-DAG:     %[[XG:.*]] = tensor.expand_shape %[[X]] {{\[}}[0], [1, 2]] output_shape [2, 2, 8] : tensor<2x16xi8> into tensor<2x2x8xi8>
+// CHECK:         %[[SUMS:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[XG]], %[[PACKED]] : tensor<2x2x8xi8>, tensor<1x2x64xi8>) outs(%{{.*}} : tensor<2x2x2xi32>)
+// CHECK-SAME:      nibble.int4_dot_matmul = {group_size = 8 : i64}
+// The nibble of row k (high for k mod 8 >= 4), minus the offset of 8.
+// CHECK:           arith.shrui
+// CHECK:           arith.select
+// CHECK:           arith.andi
+// CHECK:           arith.subi
+// CHECK:         linalg.generic
+// CHECK-SAME:      iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-SAME:      ins(%[[SUMS]], %[[SX]], %{{.*}} : tensor<2x2x2xi32>, tensor<2x2xf32>, tensor<2x2xf32>)
+// CHECK-SAME:      nibble.grouped_epilogue
+// CHECK:           %[[F:.*]] = arith.sitofp %{{.*}} : i32 to f32
+// CHECK:           %[[S:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK:           math.fma %[[F]], %[[S]], %{{.*}} : f32
+func.func @grouped_int4_matmul(%x: tensor<2x16xi8>, %sx: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1, -8], [2, 7], [3, 0], [4, 1], [5, 2], [6, 3], [7, 4], [-1, 5],
+                             [-2, 6], [-3, -1], [-4, -2], [-5, -3], [-6, -4], [-7, -5], [-8, -6], [0, -7]]> : tensor<16x2xi4>
+  %sw = arith.constant dense<[[0.5, 0.25], [1.0, 2.0]]> : tensor<2x2xf32>
+  %y = nibble.integer_matmul %x lhs_scale(%sx : tensor<2x2xf32>), %w scale(%sw : tensor<2x2xf32>) {group_size = 8 : i64}
+         : tensor<2x16xi8>, tensor<16x2xi4> -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}

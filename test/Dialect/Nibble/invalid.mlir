@@ -362,3 +362,27 @@ func.func @integer_matmul_bias_shape(%x: tensor<2x3xi8>, %s: tensor<f32>, %w: te
   %y = nibble.integer_matmul %x lhs_scale(%s : tensor<f32>), %w scale(%sw : tensor<5xf32>) bias(%b : tensor<2xf32>) : tensor<2x3xi8>, tensor<3x5xi8> -> tensor<2x5xf32>
   return %y : tensor<2x5xf32>
 }
+
+// -----
+
+func.func @integer_matmul_group_does_not_divide_k(%x: tensor<2x12xi8>, %s: tensor<2x2xf32>, %w: tensor<12x5xi4>, %sw: tensor<2x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op group_size must divide K = 12, got 8}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<2x2xf32>), %w scale(%sw : tensor<2x5xf32>) {group_size = 8 : i64} : tensor<2x12xi8>, tensor<12x5xi4> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @integer_matmul_group_scales_need_a_group_size(%x: tensor<2x16xi8>, %s: tensor<2x2xf32>, %w: tensor<16x5xi4>, %sw: tensor<5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op lhs_scale must have shape [] (per tensor) or [2] (per row), got [2, 2]}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<2x2xf32>), %w scale(%sw : tensor<5xf32>) : tensor<2x16xi8>, tensor<16x5xi4> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @integer_matmul_group_scale_shape(%x: tensor<2x16xi8>, %s: tensor<2x2xf32>, %w: tensor<16x5xi4>, %sw: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op scale must have shape [] (per tensor), [5] (per output column) or [2, 5] (per group), got [4, 5]}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<2x2xf32>), %w scale(%sw : tensor<4x5xf32>) {group_size = 8 : i64} : tensor<2x16xi8>, tensor<16x5xi4> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
