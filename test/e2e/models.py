@@ -361,15 +361,18 @@ def nbits_case_id(case) -> str:
     return f"bits{bits}-bs{block_size}-{'zp' if zero_points else 'nozp'}-k{k}"
 
 
-def matmul_nbits(weights: NBitsWeights, m: int = 4) -> onnx.ModelProto:
-    """A[M,K] -> com.microsoft.MatMulNBits(weights) -> Y[M,N]; no bias, no g_idx."""
+def matmul_nbits(weights: NBitsWeights, m: int = 4,
+                 accuracy_level: int | None = None) -> onnx.ModelProto:
+    """A[M,K] -> com.microsoft.MatMulNBits(weights) -> Y[M,N]; no bias, no g_idx.
+    `accuracy_level` 4 allows int8 activations."""
     g = GraphBuilder(f"matmul_nbits_b{weights.bits}_bs{weights.block_size}", seed=0)
     a = g.input("A", np.float32, [m, weights.k])
     operands = [a, g.const(weights.packed_b(), "B"), g.f32(weights.packed_scales(), "scales")]
     if weights.zero_points is not None:
         operands.append(g.const(weights.packed_zero_points(), "zero_points"))
+    attrs = {} if accuracy_level is None else {"accuracy_level": accuracy_level}
     g.op("MatMulNBits", *operands, out="Y", domain="com.microsoft",
-         K=weights.k, N=weights.n, bits=weights.bits, block_size=weights.block_size)
+         K=weights.k, N=weights.n, bits=weights.bits, block_size=weights.block_size, **attrs)
     g.output("Y", np.float32, [m, weights.n])
     return g.build(opset=17, extra_opsets={"com.microsoft": 1})
 

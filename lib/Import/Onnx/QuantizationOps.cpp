@@ -4,8 +4,10 @@
 // blocked, with int8/uint8/int4/uint4 storage) map onto nibble.quantize /
 // nibble.dequantize. com.microsoft MatMulNBits is unpacked at import time
 // into a K x N int4/int8 weight plus [K/block, N] scales feeding
-// dequantize + matmul, which the fuse phase turns into nibble.matmul.
-// MatMulInteger is exact integer arithmetic.
+// dequantize + matmul, which the fuse phase turns into nibble.matmul; with
+// accuracy_level 4 (int8 activations allowed), symmetric int4 weights
+// become W4A8 (nibble.integer_matmul on activations quantized per row and
+// block at run time). MatMulInteger is exact integer arithmetic.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,7 +18,10 @@
 #include "QuantBuilders.h"
 
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
+#include "nibble/Dialect/Nibble/Transforms/ActivationQuantization.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+#include "nibble/Dialect/Nibble/Utils/WeightQuantizer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -660,27 +665,62 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
   Location loc = imp.loc();
   MLIRContext *ctx = imp.context();
   bool grouped = numBlocks > 1 || blockSize < k;
-  auto scheme = SchemeAttr::get(
-      ctx, bits, isSigned, grouped ? Granularity::PerGroup : Granularity::PerChannel,
-      /*axis=*/grouped ? 0 : 1, /*groupSize=*/grouped ? blockSize : 0,
-      /*hasZeroPoint=*/static_cast<bool>(zeroPoints), b.getF32Type());
-  Type storage = scheme.getStorageType();
   std::string name = imp.nodeName();
-  Value qWeight = arith::ConstantOp::create(
-      b, loc, makeIntConstant(RankedTensorType::get({k, n}, storage), weight, name + ".q"));
-  SmallVector<int64_t> scaleShape = scheme.getScaleShape({k, n});
-  Value scaleValue = arith::ConstantOp::create(
-      b, loc, makeFloatConstant(RankedTensorType::get(scaleShape, b.getF32Type()), scaleKN,
-                                name + ".scale"));
-  Value zpValue;
-  if (zeroPoints)
-    zpValue = arith::ConstantOp::create(
-        b, loc, makeIntConstant(RankedTensorType::get(scaleShape, storage), blockZps,
-                                name + ".zp"));
-  Value dequantized = DequantizeOp::create(
-      b, loc, RankedTensorType::get({k, n}, b.getF32Type()), qWeight, scaleValue,
-      zpValue, scheme);
-  Value result = buildWeightMatmul(imp, a->value, dequantized);
+  Value result;
+  // accuracy_level 4 lets int8 activations carry the product (onnxruntime
+  // then quantizes A per block and multiplies in integers): symmetric int4
+  // weights in whole blocks become nibble's W4A8.
+  if (imp.intAttr("accuracy_level").value_or(0) == 4 && bits == 4 && isSigned &&
+      k % blockSize == 0) {
+    RankedTensorType aType = tensorTypeOf(a->value);
+    int64_t rows = aType.getNumElements() / std::max<int64_t>(k, 1);
+    int64_t groupRows = grouped ? blockSize : k;
+    DynamicInt8Activations activations = quantizeActivationsDynamically(
+        b, loc, buildReshape(b, loc, a->value, {rows, k}), groupRows);
+    Value qWeight = arith::ConstantOp::create(
+        b, loc,
+        makeIntConstant(RankedTensorType::get({k, n}, b.getIntegerType(4)), weight,
+                        name + ".q"));
+    SmallVector<int64_t> scaleShape{n};
+    if (grouped)
+      scaleShape.insert(scaleShape.begin(), numBlocks);
+    Value scaleValue = arith::ConstantOp::create(
+        b, loc, makeFloatConstant(RankedTensorType::get(scaleShape, b.getF32Type()), scaleKN,
+                                  name + ".scale"));
+    auto product = IntegerMatmulOp::create(
+        b, loc, RankedTensorType::get({rows, n}, b.getF32Type()), activations.values,
+        activations.scales, qWeight, scaleValue, /*bias=*/Value(),
+        grouped ? b.getI64IntegerAttr(blockSize) : IntegerAttr());
+    setLayerAttrs(product, name, imp.node().op_type());
+    product->setAttr(kPrecisionAttrName,
+                     b.getStringAttr(WeightPrecision::w4a8(grouped ? blockSize : 0).name()));
+    SmallVector<int64_t> outShape(aType.getShape().drop_back());
+    outShape.push_back(n);
+    result = buildReshape(b, loc, product.getResult(), outShape);
+  }
+  if (!result) {
+    // Otherwise the weight is dequantized where it is multiplied.
+    auto scheme = SchemeAttr::get(
+        ctx, bits, isSigned, grouped ? Granularity::PerGroup : Granularity::PerChannel,
+        /*axis=*/grouped ? 0 : 1, /*groupSize=*/grouped ? blockSize : 0,
+        /*hasZeroPoint=*/static_cast<bool>(zeroPoints), b.getF32Type());
+    Type storage = scheme.getStorageType();
+    Value qWeight = arith::ConstantOp::create(
+        b, loc, makeIntConstant(RankedTensorType::get({k, n}, storage), weight, name + ".q"));
+    SmallVector<int64_t> scaleShape = scheme.getScaleShape({k, n});
+    Value scaleValue = arith::ConstantOp::create(
+        b, loc, makeFloatConstant(RankedTensorType::get(scaleShape, b.getF32Type()), scaleKN,
+                                  name + ".scale"));
+    Value zpValue;
+    if (zeroPoints)
+      zpValue = arith::ConstantOp::create(
+          b, loc, makeIntConstant(RankedTensorType::get(scaleShape, storage), blockZps,
+                                  name + ".zp"));
+    Value dequantized = DequantizeOp::create(
+        b, loc, RankedTensorType::get({k, n}, b.getF32Type()), qWeight, scaleValue, zpValue,
+        scheme);
+    result = buildWeightMatmul(imp, a->value, dequantized);
+  }
   if (imp.hasInput(5)) {
     llvm::Expected<OnnxValue> bias = imp.input(5);
     if (!bias)
