@@ -72,3 +72,30 @@ def fp32_layer_model(k: int, n: int, m: int, copies: int, seed: int) -> onnx.Mod
         nodes.append(helper.make_node("MatMul", ["x", f"W{c}"], [f"y{c}"], name=f"layer{c}"))
         outputs.append(helper.make_tensor_value_info(f"y{c}", TensorProto.FLOAT, [m, n]))
     return _model(nodes, inits, k, m, outputs, f"fp32_{k}x{n}_m{m}", [("", 21)])
+
+
+def int8_layer_bytes(k: int, n: int) -> int:
+    """Bytes of one int8 per-column layer: weights and float32 scales."""
+    return k * n + 4 * n
+
+
+def matmul_integer_layer_model(k: int, n: int, m: int, copies: int,
+                               seed: int) -> onnx.ModelProto:
+    """`copies` dynamically quantized int8 layers as onnxruntime's
+    quantize_dynamic writes them: DynamicQuantizeLinear(x) -> MatMulInteger
+    with int8 weights -> Cast -> Mul(x scale) -> Mul(per-column w scale)."""
+    rng = np.random.default_rng(seed)
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"], name="quant")]
+    inits, outputs = [], []
+    for c in range(copies):
+        pattern = rng.integers(-127, 128, size=8192, dtype=np.int8)
+        inits += [numpy_helper.from_array(np.resize(pattern, (k, n)), f"W{c}"),
+                  numpy_helper.from_array(
+                      (0.001 + 0.001 * rng.random(n)).astype(np.float32), f"S{c}")]
+        nodes += [
+            helper.make_node("MatMulInteger", ["xq", f"W{c}", "xz"], [f"i{c}"], name=f"layer{c}"),
+            helper.make_node("Cast", [f"i{c}"], [f"f{c}"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", [f"f{c}", "xs"], [f"g{c}"]),
+            helper.make_node("Mul", [f"g{c}", f"S{c}"], [f"y{c}"])]
+        outputs.append(helper.make_tensor_value_info(f"y{c}", TensorProto.FLOAT, [m, n]))
+    return _model(nodes, inits, k, m, outputs, f"int8_{k}x{n}_m{m}", [("", 21)])

@@ -2,11 +2,16 @@
 """CPU matmul benchmark: nibble's quantized layers against onnxruntime.
 
 For each Llama-2-7B layer shape (K x N) and batch M, in one run:
-- nibble: int4 g128, int4 g32 and int8 g128 MatMulNBits layers compiled by
-  nibble-compile for the host, timed with the executable's `--bench`;
-- onnxruntime: the same int4 g128 layers through its MatMulNBits kernel
-  (accuracy_level 0: float arithmetic; 4: int8 activations), and the float32
-  MatMul, timed in this process with the same thread count;
+- nibble, compiled by nibble-compile for the host and timed with the
+  executable's `--bench`: int4 g128, int4 g32 and int8 g128 MatMulNBits
+  layers (float activations), the same int4 g128 layers with
+  accuracy_level 4 (W4A8: int8 activations, VNNI), and W8A8 (float32
+  layers compiled with --quantize=w8a8 --activations=dynamic);
+- onnxruntime, timed in this process with the same thread count: its
+  MatMulNBits kernel on the same int4 g128 layers at accuracy_level 0
+  (float arithmetic) and 4 (int8 activations), MatMulInteger on
+  dynamically quantized int8 layers (the graph quantize_dynamic writes),
+  and the float32 MatMul;
 - the machine's read bandwidth: a streaming sum over 1 GiB with as many
   threads as the layers get.
 
@@ -17,9 +22,6 @@ copies. Prints a table and writes every figure as JSON.
 
 Usage: run_bench.py --bin-dir build/bin [--json OUT.json] [--quick]
            [--threads N] [--runs N] [--shapes KxN ...] [--batches M ...]
-
-nibble's CPU code is single-threaded for now: --threads sets onnxruntime's
-threads and the probe's, and NIBBLE_NUM_THREADS for the day nibble reads it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from layers import (LLAMA_SHAPES, copies_for, fp32_layer_model,  # noqa: E402
-                    nbits_layer_bytes, nbits_layer_model)
+                    int8_layer_bytes, matmul_integer_layer_model, nbits_layer_bytes,
+                    nbits_layer_model)
 
 BATCHES = [1, 4, 16, 64, 256]
 # (label, bits, block size) of the nibble variants.
@@ -75,16 +78,19 @@ def read_bandwidth(threads: int, total_bytes: int = 1 << 30, repeats: int = 5) -
 
 
 def time_nibble(bin_dir: Path, model: onnx.ModelProto, work: Path, runs: int,
-                threads: int) -> float:
+                threads: int, flags: tuple[str, ...] = ()) -> float:
     """p50 seconds of one run of the compiled model (--bench)."""
     model_path, exe = work / "layer.onnx", work / "layer"
     onnx.save(model, model_path)
-    subprocess.run([str(bin_dir / "nibble-compile"), str(model_path), "-o", str(exe)],
+    subprocess.run([str(bin_dir / "nibble-compile"), str(model_path), "-o", str(exe), *flags],
                    check=True, capture_output=True, text=True)
-    env = dict(os.environ, NIBBLE_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-    proc = subprocess.run([str(exe), "--bench", str(runs), "--json"], check=True,
-                          capture_output=True, text=True, env=env)
-    return json.loads(proc.stdout.strip().splitlines()[-1])["p50_ms"] / 1e3
+    model_path.unlink()
+    proc = subprocess.run([str(exe), "--bench", str(runs), "--json", "--threads", str(threads)],
+                          check=True, capture_output=True, text=True)
+    timing = json.loads(proc.stdout.strip().splitlines()[-1])
+    if timing["threads"] != threads:
+        raise RuntimeError(f"the model ran on {timing['threads']} threads, not {threads}")
+    return timing["p50_ms"] / 1e3
 
 
 def time_onnxruntime(model: onnx.ModelProto, x: np.ndarray, runs: int, threads: int) -> float:
@@ -128,13 +134,27 @@ def bench_shape(args, k: int, n: int, m: int, rotation: int, probe: float,
         model = nbits_layer_model(k, n, m, copies, seed, bits=bits, block=block)
         record(label, time_nibble(args.bin_dir, model, work, args.runs, args.threads),
                copies, layer_bytes)
+    # int4 g128 with int8 activations: the same layers for both.
     layer_bytes = nbits_layer_bytes(k, n, 4, 128)
     copies = copies_for(layer_bytes, rotation)
+    model = nbits_layer_model(k, n, m, copies, seed, bits=4, block=128, accuracy_level=4)
+    record("nibble w4a8 g128 (acc4)",
+           time_nibble(args.bin_dir, model, work, args.runs, args.threads), copies, layer_bytes)
     for level in (0, 4):
         model = nbits_layer_model(k, n, m, copies, seed, bits=4, block=128,
                                   accuracy_level=level)
         record(f"onnxruntime int4 g128 acc{level}",
                time_onnxruntime(model, x, args.runs, args.threads), copies, layer_bytes)
+    # int8 weights and activations.
+    layer_bytes = int8_layer_bytes(k, n)
+    copies = copies_for(layer_bytes, rotation)
+    record("nibble w8a8",
+           time_nibble(args.bin_dir, fp32_layer_model(k, n, m, copies, seed), work, args.runs,
+                       args.threads, ("--quantize=w8a8", "--activations=dynamic")),
+           copies, layer_bytes)
+    record("onnxruntime int8 MatMulInteger",
+           time_onnxruntime(matmul_integer_layer_model(k, n, m, copies, seed), x, args.runs,
+                            args.threads), copies, layer_bytes)
     fp32_bytes = 4 * k * n
     copies = copies_for(fp32_bytes, rotation)
     record("onnxruntime fp32", time_onnxruntime(fp32_layer_model(k, n, m, copies, seed), x,

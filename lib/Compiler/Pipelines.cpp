@@ -66,7 +66,9 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///    and W8A8 integer products the int8 dot-product kernel's (our passes,
 ///    on buffers), lowered with the vector dialect; their column panels are
 ///    scf.parallel loops, which become OpenMP worksharing loops;
-///  - linalg becomes loops, then everything goes to LLVM with the
+///  - linalg becomes loops, float32 erf/exp/tanh/log become polynomials
+///    (libm calls would keep LLVM from vectorizing the loops), then
+///    everything goes to LLVM with the
 ///    bare-pointer calling convention for the entry (empty buffers retyped
 ///    first: that convention refuses zero-size memrefs).
 static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
@@ -79,7 +81,8 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
     "func.func(buffer-deallocation-pipeline),"
     "func.func(nibble-cpu-dequant-gemv,";
 static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
-    "nibble-cpu-strided-copies-to-linalg,convert-linalg-to-loops),"
+    "nibble-cpu-strided-copies-to-linalg,convert-linalg-to-loops,"
+    "nibble-cpu-approximate-math),"
     "convert-scf-to-openmp,nibble-cpu-inline-alloca-free-scopes,"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,"

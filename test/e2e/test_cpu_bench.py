@@ -12,8 +12,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 IMPLEMENTATIONS = {"nibble int4 g128", "nibble int4 g32", "nibble int8 g128",
+                   "nibble w4a8 g128 (acc4)", "nibble w8a8",
                    "onnxruntime int4 g128 acc0", "onnxruntime int4 g128 acc4",
-                   "onnxruntime fp32"}
+                   "onnxruntime int8 MatMulInteger", "onnxruntime fp32"}
 
 
 def test_cpu_bench_writes_every_figure(nibble_bin_dir, tmp_path):

@@ -128,3 +128,19 @@ def test_auto_compile_exposes_the_measured_report(nibble, compiler_extension, ml
     # report=True measures on random inputs.
     with nibble.compile(mlp_path, quantize="int8", report=True) as model:
         assert model.report["calibration"]["source"] == "random normal inputs"
+
+
+def test_threads_and_w4a8_from_python(nibble, compiler_extension, mlp_path):
+    inputs = models.random_inputs(onnx.load(mlp_path), seed=4)
+    with nibble.compile(mlp_path, quantize="w4a8", group_size=32) as model:
+        assert all(layer.precision.startswith("w4a8") for layer in model.layers)
+        model.num_threads = 1
+        assert model.num_threads == 1
+        one = model.run(inputs)
+        model.num_threads = 2
+        assert model.num_threads == 2
+        two = model.run(inputs)
+        for name in one:
+            np.testing.assert_array_equal(one[name], two[name])
+        with pytest.raises(ValueError, match="num_threads"):
+            model.num_threads = -1

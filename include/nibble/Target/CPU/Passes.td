@@ -130,6 +130,22 @@ def NibbleCPUInlineAllocaFreeScopesPass
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def NibbleCPUApproximateMathPass
+    : Pass<"nibble-cpu-approximate-math", "func::FuncOp"> {
+  let summary = "expand float32 erf, exp, tanh and log into polynomials";
+  let description = [{
+    Rewrites float32 `math.erf`, `math.exp`, `math.expm1`, `math.tanh`,
+    `math.log`, `math.log1p` and `math.log2` (scalars or vectors) into
+    MLIR's polynomial approximations (range reduction, minimax
+    polynomials; errors of a few float32 ulps), instead of calls to libm.
+    Calls keep LLVM from vectorizing the loops of GELU, softmax, sigmoid
+    and the like; the polynomials are plain arithmetic that vectorizes.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def NibbleCPUFuseElementwisePass
     : Pass<"nibble-cpu-fuse-elementwise", "func::FuncOp"> {
   let summary = "fuse chains of elementwise linalg.generic ops";
