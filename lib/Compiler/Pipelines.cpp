@@ -90,7 +90,7 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
     "convert-vector-to-llvm,"
     "convert-math-to-llvm,convert-math-to-libm,"
     "func.func(nibble-empty-buffer-arguments),"
-    "finalize-memref-to-llvm,"
+    "finalize-memref-to-llvm{use-aligned-alloc=true},"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=true},"
     "convert-openmp-to-llvm,"

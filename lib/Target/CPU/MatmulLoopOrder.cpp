@@ -17,7 +17,9 @@ using namespace mlir;
 static SmallVector<unsigned> matmulLoopOrder(linalg::GenericOp op) {
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   unsigned numLoops = iterators.size();
-  if (numLoops < 3 || op.getNumReductionLoops() != 1 ||
+  // A matmul reads two operands; a reduction of one tensor (softmax's row
+  // max and sum, a mean) keeps its contiguous innermost loop.
+  if (numLoops < 3 || op.getNumReductionLoops() != 1 || op.getNumDpsInputs() < 2 ||
       iterators.back() != utils::IteratorType::reduction ||
       op.getNumDpsInits() != 1)
     return {};

@@ -10,9 +10,10 @@ def NibbleCPUMatmulLoopOrderPass
   let summary = "put the K loop of matmul-like generics outside the N loop";
   let description = [{
     Interchanges the loops of every matmul-like `linalg.generic` (at least
-    two parallel loops, the innermost loop a reduction, and the output's
-    last dimension indexed by the innermost parallel loop) from
-    `(..., m, n, k)` to `(..., m, k, n)`.
+    two inputs, two parallel loops, the innermost loop a reduction, and the
+    output's last dimension indexed by the innermost parallel loop) from
+    `(..., m, n, k)` to `(..., m, k, n)`. Reductions of a single tensor
+    (softmax's row max and sum) keep their contiguous innermost loop.
 
     With `k` innermost, a row-major `K x N` weight is read with stride N and
     nothing vectorizes. With `n` innermost the weight row, its scales and
