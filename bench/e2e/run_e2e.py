@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -125,7 +126,10 @@ def bench_case(case, args, work: Path) -> dict:
                 inputs += ["--input", f"{name}={sample_dir / name}.npy"]
             subprocess.run([str(exe), *inputs, "--output-dir", str(sample_dir / "out")],
                            check=True, capture_output=True)
-            outputs.append({name: np.load(sample_dir / "out" / f"{name}.npy")
+            # The runtime writes each output as DIR/<name>.npy, characters
+            # outside [A-Za-z0-9._-] replaced by '_'.
+            outputs.append({name: np.load(sample_dir / "out" /
+                                          f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.npy")
                             for name in output_names})
         first = held_out[0]
         bench_inputs = []

@@ -587,10 +587,12 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
   bool measure =
       quantize.mode == "auto" || !options.calibrationPath.empty() || options.measure;
   if (!measure) {
-    // Overrides, and dynamic W8A8 (which needs no data) on every layer; the
-    // quantize pass gives the other layers the mode.
+    // Overrides, and every layer of the modes the quantize pass does not
+    // apply itself (dynamic W8A8 and W4A8 need no data; their tables and
+    // filters are int8); the pass gives the other modes' layers the mode.
+    bool activationModes = quantize.mode == "w8a8" || quantize.mode == "w4a8";
     for (PlannedLayer &layer : layers)
-      if (layer.forced || layer.precision.quantizesActivations())
+      if (layer.forced || activationModes)
         layer.op->setAttr(kPrecisionAttrName, builder.getStringAttr(layer.precision.name()));
     return std::optional<QuantizationReport>();
   }

@@ -47,6 +47,20 @@ def test_table_is_int8_per_row_and_exact(nibble_compile, tmp_path):
     assert row == ["embed", "Gather", "int8", str(VOCAB * DIM + 4 * VOCAB)]
 
 
+@pytest.mark.parametrize("mode", ["w8a8", "w4a8"])
+def test_activation_modes_quantize_the_table_too(nibble_compile, tmp_path, mode):
+    """Dynamic W8A8 and W4A8 need no calibration data; the table still
+    becomes int8 per row, as in every other quantizing mode."""
+    model, _ = lookup_model()
+    path = tmp_path / "lookup.onnx"
+    onnx.save(model, path)
+    flags = {"activations": "dynamic"} if mode == "w8a8" else {}
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / mode, quantize=mode, **flags)
+    info = harness.run_tool([exe, "--info"], 60).stdout
+    row = next(line.split() for line in info.splitlines() if line.strip().startswith("embed"))
+    assert row == ["embed", "Gather", "int8", str(VOCAB * DIM + 4 * VOCAB)]
+
+
 def test_encoder_int8_shrinks_its_token_table(nibble_compile, tmp_path):
     model = transformers.encoder(layers=1, seq=16, d=64, heads=2, ffn=128, vocab=2000)
     path = tmp_path / "encoder.onnx"
