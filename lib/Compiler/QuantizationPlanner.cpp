@@ -523,17 +523,17 @@ static void fakeQuantizeActivations(const PlannedLayer &layer, std::vector<float
   int64_t span = layer.precision.bits == 4 ? layer.precision.groupRows(k) : k;
   for (size_t row = 0; row * k < x.size(); ++row)
     for (int64_t first = 0; first < k; first += span) {
-    float *values = x.data() + row * k + first;
-    int64_t count = std::min(span, k - first);
-    float scale = static_cast<float>(layer.activationScale);
-    if (dynamic) {
-      float absMax = 0.0f;
+      float *values = x.data() + row * k + first;
+      int64_t count = std::min(span, k - first);
+      float scale = static_cast<float>(layer.activationScale);
+      if (dynamic) {
+        float absMax = 0.0f;
+        for (int64_t i = 0; i < count; ++i)
+          absMax = std::max(absMax, std::fabs(values[i]));
+        scale = absMax > 0.0f ? absMax / 127.0f : 1.0f;
+      }
       for (int64_t i = 0; i < count; ++i)
-        absMax = std::max(absMax, std::fabs(values[i]));
-      scale = absMax > 0.0f ? absMax / 127.0f : 1.0f;
-    }
-    for (int64_t i = 0; i < count; ++i)
-      values[i] = dequantizeScalar(quantizeScalar(values[i], scale, 0, -128, 127), scale, 0);
+        values[i] = dequantizeScalar(quantizeScalar(values[i], scale, 0, -128, 127), scale, 0);
     }
 }
 
