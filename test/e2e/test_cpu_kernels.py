@@ -32,6 +32,16 @@ def linear_model(m: int, k: int, n: int, seed: int) -> tuple[onnx.ModelProto, np
     return g.build(), w
 
 
+def run_on_1_and_2_threads(exe, x: np.ndarray, tmp_path, monkeypatch) -> list[np.ndarray]:
+    """Output y of the model on x with NIBBLE_NUM_THREADS=1, then 2."""
+    outputs = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
+        outputs.append(harness.run_executable(exe, {"x": x}, tmp_path / f"run{threads}",
+                                              ["y"])["y"])
+    return outputs
+
+
 def emulate_dynamic_w8a8(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Per-column symmetric int8 weights, per-row dynamic int8 activations,
     exact int32 products, one float epilogue (as test_w8a8 states them)."""
@@ -56,9 +66,7 @@ def test_w8a8_kernel_is_exact(nibble_compile, tmp_path, monkeypatch, shape, targ
                              activations="dynamic", target=target)
     x = np.random.default_rng(k).standard_normal((m, k)).astype(np.float32)
     want = emulate_dynamic_w8a8(x, w)
-    for threads in ("1", "2"):
-        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
-        got = harness.run_executable(exe, {"x": x}, tmp_path / f"run{threads}", ["y"])["y"]
+    for threads, got in enumerate(run_on_1_and_2_threads(exe, x, tmp_path, monkeypatch), 1):
         np.testing.assert_array_equal(got, want, err_msg=f"{threads} thread(s)")
 
 
@@ -72,11 +80,7 @@ def test_threads_do_not_change_int4_results(nibble_compile, tmp_path, monkeypatc
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "int4", quantize="int4",
                              group_size=32)
     x = np.random.default_rng(5).standard_normal((m, k)).astype(np.float32)
-    outputs = []
-    for threads in ("1", "2"):
-        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
-        outputs.append(harness.run_executable(exe, {"x": x}, tmp_path / f"run{threads}",
-                                              ["y"])["y"])
+    outputs = run_on_1_and_2_threads(exe, x, tmp_path, monkeypatch)
     np.testing.assert_array_equal(outputs[0], outputs[1])
     # And the product is the int4 model's: close to the float one.
     assert harness.sqnr_db(outputs[0], x @ w) > 15
@@ -148,11 +152,7 @@ def test_w4a8_kernel_matches_the_emulation(nibble_compile, tmp_path, monkeypatch
     x = np.random.default_rng(k).standard_normal((m, k)).astype(np.float32)
     x[0, : min(k, effective)] = 0  # a group of zeros takes scale 1
     want = emulate_w4a8(x, w, effective)
-    outputs = []
-    for threads in ("1", "2"):
-        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
-        outputs.append(harness.run_executable(exe, {"x": x}, tmp_path / f"run{threads}",
-                                              ["y"])["y"])
+    outputs = run_on_1_and_2_threads(exe, x, tmp_path, monkeypatch)
     # Threads split columns only: identical bits.
     np.testing.assert_array_equal(outputs[0], outputs[1])
     scale = float(np.max(np.abs(want)))
