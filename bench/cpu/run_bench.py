@@ -93,21 +93,31 @@ def time_nibble(bin_dir: Path, model: onnx.ModelProto, work: Path, runs: int,
     return timing["p50_ms"] / 1e3
 
 
-def time_onnxruntime(model: onnx.ModelProto, x: np.ndarray, runs: int, threads: int) -> float:
-    """p50 seconds of one session.run after a warm-up run."""
+def onnxruntime_session(model: onnx.ModelProto | Path, threads: int) -> ort.InferenceSession:
+    """A CPU session with `threads` intra-op threads (and one inter-op)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
-    feeds = {"x": x}
-    session.run(None, feeds)
+    source = str(model) if isinstance(model, Path) else model.SerializeToString()
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def median_run_seconds(session: ort.InferenceSession, feeds: dict, runs: int,
+                       warmup: int = 1) -> float:
+    """p50 seconds of one session.run after `warmup` runs."""
+    for _ in range(warmup):
+        session.run(None, feeds)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         session.run(None, feeds)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def time_onnxruntime(model: onnx.ModelProto, x: np.ndarray, runs: int, threads: int) -> float:
+    """p50 seconds of one run of a layer model on input x."""
+    return median_run_seconds(onnxruntime_session(model, threads), {"x": x}, runs)
 
 
 def bench_shape(args, k: int, n: int, m: int, rotation: int, probe: float,

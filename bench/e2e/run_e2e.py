@@ -32,42 +32,23 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic
 from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
                                                              MatMulNBitsQuantizer)
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "quantizers"))
+sys.path.insert(0, str(ROOT / "bench" / "cpu"))
 from compare_onnxruntime import (build_cases, constant_bytes,  # noqa: E402
                                  fixed_shape_model, quality)
-
-
-def ort_session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def time_ort(session: ort.InferenceSession, feeds: dict, runs: int) -> float:
-    for _ in range(3):
-        session.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from run_bench import median_run_seconds, onnxruntime_session  # noqa: E402
 
 
 def ort_nbits(model: Path, out: Path, block: int) -> None:
@@ -87,7 +68,7 @@ def bench_case(case, args, work: Path) -> dict:
     calibration_file = work / "calibration.npz"
     np.savez(calibration_file, **{name: np.stack([s[name] for s in calibration])
                                   for name in calibration[0]})
-    float_session = ort_session(model, args.threads)
+    float_session = onnxruntime_session(model, args.threads)
     output_names = [o.name for o in float_session.get_outputs()]
     reference = [dict(zip(output_names, float_session.run(None, s))) for s in held_out]
     rows = []
@@ -101,10 +82,10 @@ def bench_case(case, args, work: Path) -> dict:
               f"{bytes_ / 2**20:7.2f} MiB  SQNR {row['sqnr_db']:6.2f} dB{top1}", flush=True)
 
     def run_ort(variant: str, path: Path):
-        session = ort_session(path, args.threads)
+        session = onnxruntime_session(path, args.threads)
         outputs = [dict(zip(output_names, session.run(None, s))) for s in held_out]
-        record(variant, "onnxruntime", time_ort(session, held_out[0], args.runs), outputs,
-               constant_bytes(path))
+        record(variant, "onnxruntime", median_run_seconds(session, held_out[0], args.runs, 3),
+               outputs, constant_bytes(path))
 
     def run_nibble(variant: str, path: Path, *flags: str):
         exe = work / "model"
