@@ -8,8 +8,9 @@ bench/quantizers) and paraphrase-MiniLM-L3-v2 when installed. For each:
 
 - float32: onnxruntime, and nibble without quantization;
 - int8 weights and activations: onnxruntime's quantize_dynamic (per-channel
-  int8 weights, MatMulInteger) against nibble --quantize=w8a8
-  --activations=dynamic;
+  int8 weights, MatMulInteger), run by onnxruntime and by nibble (whose
+  importer maps MatMulInteger with a constant int8 weight to its int8
+  dot-product kernel), against nibble --quantize=w8a8 --activations=dynamic;
 - int4 weights, int8 activations: onnxruntime's MatMulNBits quantizer (RTN,
   symmetric, block 32 / 128, accuracy_level 4), run by onnxruntime and by
   nibble (which imports accuracy_level 4 as W4A8), and nibble's own
@@ -132,6 +133,7 @@ def bench_case(case, args, work: Path) -> dict:
     dynamic = work / "ort_dynamic_int8.onnx"
     quantize_dynamic(model, dynamic, per_channel=True, weight_type=QuantType.QInt8)
     run_ort("int8 W8A8 (ort quantize_dynamic)", dynamic)
+    run_nibble("int8 W8A8 (ort's model, nibble)", dynamic)
     run_nibble("int8 W8A8 (nibble w8a8 dynamic)", model, "--quantize=w8a8",
                "--activations=dynamic")
 

@@ -181,3 +181,43 @@ def test_matmul_nbits_accuracy_level_4_runs_as_w4a8(nibble_compile, tmp_path, bl
     assert harness.sqnr_db(got, onnxruntime_int8) > 40
     assert abs(harness.sqnr_db(got, exact) - harness.sqnr_db(onnxruntime_int8, exact)) < 1.0
     assert harness.sqnr_db(got, exact) > 30
+
+
+def matmul_integer_model(a_type, a_zero_point, m: int, k: int, n: int,
+                         seed: int) -> tuple[onnx.ModelProto, np.ndarray]:
+    """A (graph input, int8 or uint8, optional zero point) x constant int8 B
+    (no zero point) -> int32 Y: the graph onnxruntime's quantize_dynamic
+    writes, which nibble runs on the int8 dot-product kernel."""
+    g = models.GraphBuilder("matmul_integer_dot", seed)
+    a = g.input("a", a_type, [m, k])
+    weight = g.rng.integers(-128, 128, (k, n)).astype(np.int8)
+    operands = [a, g.const(weight, "b")]
+    if a_zero_point is not None:
+        operands.append(g.const(np.asarray(a_zero_point, dtype=a_type), "a_zp"))
+    g.op("MatMulInteger", *operands, out="y")
+    g.output("y", np.int32, [m, n])
+    return g.build(opset=13), weight
+
+
+@pytest.mark.parametrize("a_type,a_zero_point", [(np.uint8, 131), (np.uint8, None),
+                                                 (np.int8, -5), (np.int8, None)],
+                         ids=["uint8-zp", "uint8", "int8-zp", "int8"])
+@pytest.mark.parametrize("target", ["host", "x86-64-avx2"])
+def test_matmul_integer_with_constant_weight_is_exact(nibble_compile, tmp_path, monkeypatch,
+                                                      a_type, a_zero_point, target):
+    m, k, n = 5, 37, 70
+    model, weight = matmul_integer_model(a_type, a_zero_point, m, k, n, seed=k + n)
+    path = tmp_path / "mmi.onnx"
+    onnx.save(model, path)
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "mmi", target=target)
+    info = np.iinfo(a_type)
+    a = np.random.default_rng(3).integers(info.min, info.max + 1, (m, k)).astype(a_type)
+    a[0] = info.max  # extremes: the int32 sums are exact
+    a[1] = info.min
+    zp = 0 if a_zero_point is None else a_zero_point
+    want = ((a.astype(np.int64) - zp) @ weight.astype(np.int64)).astype(np.int32)
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
+        got = harness.run_executable(exe, {"a": a}, tmp_path / f"run{threads}", ["y"])["y"]
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(harness.ort_run(path, {"a": a})["y"], want)

@@ -3,6 +3,8 @@
 #ifndef NIBBLE_CONVERSION_PASSES_H
 #define NIBBLE_CONVERSION_PASSES_H
 
+#include "nibble/Dialect/Nibble/Utils/Int8DotProduct.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -26,13 +28,8 @@ void populateNibbleToLinalgPatterns(RewritePatternSet &patterns);
 /// constant weights stored in tiles of column_tile columns, 0 if not).
 inline constexpr llvm::StringLiteral kLoweredMatmulAttr = "nibble.lowered_matmul";
 
-/// Marks the integer product a nibble.integer_matmul with a constant weight
-/// lowers to: i8 activations [M, K] times the weight packed for int8 dot
-/// products ([ceil(N/16), ceil(K/4), 64], see packForInt8Dot) into i32
-/// [M, N]. The body adds `(x xor 0x80) * w`, x read as unsigned (what
-/// vpdpbusd multiplies), into an accumulator that starts at -128 times the
-/// column's weight sum, so the result is exactly sum x * w.
-inline constexpr llvm::StringLiteral kInt8DotMatmulAttr = "nibble.int8_dot_matmul";
+/// The integer product of a nibble.integer_matmul with a constant weight is
+/// marked kInt8DotMatmulAttr (Int8DotProduct.h).
 
 /// Marks the per-group integer products of a nibble.integer_matmul with a
 /// constant int4 weight and group scales (W4A8): i8 activations [M, K]

@@ -375,35 +375,22 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
 struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  /// The i32 product of a constant weight, packed for int8 dot products and
-  /// marked with kInt8DotMatmulAttr (see there for the body's arithmetic);
-  /// null if the weight is not a constant.
+  /// The i32 product of a constant weight in the form of int8 dot-product
+  /// kernels (buildInt8DotProduct); null if the weight is not a constant.
   static Value buildInt8DotProduct(PatternRewriter &rewriter, IntegerMatmulOp op) {
     std::optional<SmallVector<int64_t>> values =
         readIntElements(getConstantElements(op.getWeight()), /*isSigned=*/true);
     if (!values)
       return {};
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     int64_t k = op.getWeight().getType().getDimSize(0);
     int64_t n = op.getWeight().getType().getDimSize(1);
     int64_t m = op.getLhs().getType().getDimSize(0);
-    SmallVector<int8_t> packed = packForInt8Dot(*values, k, n);
-    auto packedType = RankedTensorType::get(
-        {static_cast<int64_t>(llvm::divideCeil(n, 16)),
-         static_cast<int64_t>(llvm::divideCeil(k, 4)), 64}, rewriter.getI8Type());
-    Value weight = arith::ConstantOp::create(
-        rewriter, loc,
-        makeRawConstant(packedType,
-                        ArrayRef<char>(reinterpret_cast<const char *>(packed.data()),
-                                       packed.size()),
-                        "packed_int8_dot"));
     // Each column's accumulator starts at -128 * sum_k w[k, n], cancelling
     // the 128 that reading x unsigned adds to every activation.
-    SmallVector<int64_t> correction(n, 0);
-    for (int64_t row = 0; row < k; ++row)
-      for (int64_t col = 0; col < n; ++col)
-        correction[col] -= 128 * (*values)[row * n + col];
+    SmallVector<int64_t> correction = weightColumnSums(*values, k, n);
+    for (int64_t &sum : correction)
+      sum *= -128;
     Type i32 = rewriter.getI32Type();
     Value start = arith::ConstantOp::create(
         rewriter, loc,
@@ -412,29 +399,7 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
     Value init =
         linalg::BroadcastOp::create(rewriter, loc, start, empty, ArrayRef<int64_t>{0})
             .getResult()[0];
-
-    AffineExpr row = rewriter.getAffineDimExpr(0), col = rewriter.getAffineDimExpr(1),
-               red = rewriter.getAffineDimExpr(2);
-    SmallVector<AffineMap> maps{
-        AffineMap::get(3, 0, {row, red}, ctx),
-        AffineMap::get(3, 0, {col.floorDiv(16), red.floorDiv(4), (col % 16) * 4 + red % 4},
-                       ctx),
-        AffineMap::get(3, 0, {row, col}, ctx)};
-    SmallVector<utils::IteratorType> iterators = parallelIterators(3);
-    iterators.back() = utils::IteratorType::reduction;
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{op.getLhs(), weight}, ValueRange{init},
-        maps, iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value signBit = arith::ConstantOp::create(b, l, b.getI8IntegerAttr(-128));
-          Value unsignedX = arith::ExtUIOp::create(
-              b, l, b.getI32Type(), arith::XOrIOp::create(b, l, args[0], signBit));
-          Value w = arith::ExtSIOp::create(b, l, b.getI32Type(), args[1]);
-          Value sum =
-              arith::AddIOp::create(b, l, args[2], arith::MulIOp::create(b, l, unsignedX, w));
-          linalg::YieldOp::create(b, l, sum);
-        });
-    generic->setAttr(kInt8DotMatmulAttr, rewriter.getDictionaryAttr({}));
-    return generic.getResult(0);
+    return mlir::nibble::buildInt8DotProduct(rewriter, loc, op.getLhs(), *values, k, n, init);
   }
 
   /// Group scales (W4A8): per-group i32 sums [M, K / G, N], then the

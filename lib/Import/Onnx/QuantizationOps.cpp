@@ -20,6 +20,7 @@
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
 #include "nibble/Dialect/Nibble/Transforms/ActivationQuantization.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/Int8DotProduct.h"
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 #include "nibble/Dialect/Nibble/Utils/WeightQuantizer.h"
 
@@ -340,10 +341,79 @@ struct IntegerMatmulOperands {
 };
 } // namespace
 
+/// `(A - a_zp) x B` for a constant signed int8 B[K, N] (no B zero point, or
+/// zeros), in the form of int8 dot-product kernels (Int8DotProduct.h):
+/// the kernel multiplies (x + 128) by B, where x is A itself (int8) or A
+/// with its top bit flipped (uint8, so x + 128 = A); the accumulators start
+/// at -(o + a_zp) times each column's sum, o being 128 for int8 A and 0 for
+/// uint8. Null where B does not qualify.
+static Value buildInt8DotIntegerMatmul(NodeImporter &imp,
+                                       const IntegerMatmulOperands &ops) {
+  RankedTensorType aType = tensorTypeOf(ops.a.value), bType = tensorTypeOf(ops.b.value);
+  if (bType.getRank() != 2 || isUnsignedOnnxType(ops.b.onnxType))
+    return {};
+  std::optional<SmallVector<int64_t>> weight =
+      readIntElements(getConstantElements(ops.b.value), /*isSigned=*/true);
+  if (!weight)
+    return {};
+  if (ops.bZeroPoint) {
+    std::optional<SmallVector<int64_t>> zeros =
+        readIntElements(getConstantElements(ops.bZeroPoint), /*isSigned=*/true);
+    if (!zeros || llvm::any_of(*zeros, [](int64_t z) { return z != 0; }))
+      return {};
+  }
+  OpBuilder &b = imp.builder();
+  Location loc = imp.loc();
+  int64_t k = bType.getDimSize(0), n = bType.getDimSize(1);
+  int64_t rows = aType.getNumElements() / std::max<int64_t>(k, 1);
+  bool aUnsigned = isUnsignedOnnxType(ops.a.onnxType);
+  Value x = buildReshape(b, loc, ops.a.value, {rows, k});
+  if (aUnsigned)
+    x = buildElementwise(b, loc, {x}, b.getI8Type(),
+                         [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                           Value top = arith::ConstantOp::create(nb, nl,
+                                                                 nb.getI8IntegerAttr(-128));
+                           return arith::XOrIOp::create(nb, nl, args[0], top);
+                         });
+  // start[n] = -(o + a_zp) * sum_k B[k, n].
+  Type i32 = b.getI32Type();
+  Value sums = arith::ConstantOp::create(
+      b, loc,
+      makeIntConstant(RankedTensorType::get({n}, i32), weightColumnSums(*weight, k, n),
+                      imp.nodeName() + ".weight_sum"));
+  SmallVector<Value> startInputs{sums};
+  if (ops.aZeroPoint)
+    startInputs.push_back(ops.aZeroPoint);
+  bool hasZeroPoint = static_cast<bool>(ops.aZeroPoint);
+  Value start = buildElementwise(
+      b, loc, startInputs, i32, [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Type wide = nb.getI32Type();
+        Value offset =
+            arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(aUnsigned ? 0 : 128));
+        if (hasZeroPoint) {
+          Value zp = aUnsigned ? arith::ExtUIOp::create(nb, nl, wide, args[1]).getResult()
+                               : arith::ExtSIOp::create(nb, nl, wide, args[1]).getResult();
+          offset = arith::AddIOp::create(nb, nl, offset, zp);
+        }
+        Value zero = arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(0));
+        return arith::SubIOp::create(nb, nl, zero,
+                                     arith::MulIOp::create(nb, nl, offset, args[0]));
+      });
+  Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, n}, i32);
+  Value init = linalg::BroadcastOp::create(b, loc, start, empty, ArrayRef<int64_t>{0})
+                   .getResult()[0];
+  Value product = buildInt8DotProduct(b, loc, x, *weight, k, n, init);
+  SmallVector<int64_t> outShape(aType.getShape().drop_back());
+  outShape.push_back(n);
+  return buildReshape(b, loc, product, outShape);
+}
+
 /// `(A - a_zp) x (B - b_zp)` accumulated exactly in i32, for A[..., K] and
 /// B[K, N] of int8/uint8, or batched A[batch..., M, K] x B[batch..., K, N]
 /// with the same batch dims; returns [..., N].
 static Value buildIntegerMatmul(NodeImporter &imp, const IntegerMatmulOperands &ops) {
+  if (Value product = buildInt8DotIntegerMatmul(imp, ops))
+    return product;
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
   MLIRContext *ctx = imp.context();
