@@ -426,8 +426,8 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
       return tensor::ExpandShapeOp::create(rewriter, loc, type.clone(shape), value, dims);
     };
     Value lhs = split(op.getLhs(), {m, groups, groupRows}, {{0}, {1, 2}});
-    Value weight = split(op.getWeight(), {groups, groupRows, n}, {{0, 1}, {2}});
-    AffineMap weightMap = AffineMap::get(4, 0, {group, inGroup, col}, ctx);
+    Value weight;
+    AffineMap weightMap;
     bool packedInt4 = false;
     if (op.getWeight().getType().getElementType().isInteger(4))
       if (std::optional<SmallVector<int64_t>> values =
@@ -447,6 +447,10 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
             4, 0, {col.floorDiv(16), kIndex.floorDiv(8), (col % 16) * 4 + kIndex % 4}, ctx);
         packedInt4 = true;
       }
+    if (!packedInt4) {
+      weight = split(op.getWeight(), {groups, groupRows, n}, {{0, 1}, {2}});
+      weightMap = AffineMap::get(4, 0, {group, inGroup, col}, ctx);
+    }
     Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
     Value sumsEmpty =
         tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{m, groups, n}, i32);

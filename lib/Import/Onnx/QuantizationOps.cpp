@@ -747,20 +747,9 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
     int64_t groupRows = grouped ? blockSize : k;
     DynamicInt8Activations activations = quantizeActivationsDynamically(
         b, loc, buildReshape(b, loc, a->value, {rows, k}), groupRows);
-    Value qWeight = arith::ConstantOp::create(
-        b, loc,
-        makeIntConstant(RankedTensorType::get({k, n}, b.getIntegerType(4)), weight,
-                        name + ".q"));
-    SmallVector<int64_t> scaleShape{n};
-    if (grouped)
-      scaleShape.insert(scaleShape.begin(), numBlocks);
-    Value scaleValue = arith::ConstantOp::create(
-        b, loc, makeFloatConstant(RankedTensorType::get(scaleShape, b.getF32Type()), scaleKN,
-                                  name + ".scale"));
-    auto product = IntegerMatmulOp::create(
+    IntegerMatmulOp product = buildConstantWeightIntegerMatmul(
         b, loc, RankedTensorType::get({rows, n}, b.getF32Type()), activations.values,
-        activations.scales, qWeight, scaleValue, /*bias=*/Value(),
-        grouped ? b.getI64IntegerAttr(blockSize) : IntegerAttr());
+        activations.scales, weight, scaleKN, k, n, /*bits=*/4, groupRows, name);
     setLayerAttrs(product, name, imp.node().op_type());
     product->setAttr(kPrecisionAttrName,
                      b.getStringAttr(WeightPrecision::w4a8(grouped ? blockSize : 0).name()));

@@ -1,6 +1,7 @@
 //===- ColumnPanels.h - split a kernel's columns across threads -*- C++ -*-===//
 //
-// The CPU matmul kernels give each thread whole panels of output columns:
+// The loops around the CPU matmul kernels' register tiles. Each thread gets
+// whole panels of output columns:
 // a panel's weights are read by one core only, stay in its cache while
 // every row tile passes over them, and no two threads write the same
 // output. The panels become an scf.parallel loop, which the CPU pipeline
@@ -35,6 +36,23 @@ inline void emitColumnPanels(ImplicitLocOpBuilder &b, int64_t n, int64_t panelWi
   }
   if (n % panelWidth != 0)
     emitPanel(b.create<arith::ConstantIndexOp>(wholePanels * panelWidth), n % panelWidth);
+}
+
+/// Calls `emitTile(firstRow, rows)` for rows [0, m) in tiles of `tileRows`:
+/// the whole tiles in an scf.for loop, then the last, shorter tile, if any.
+inline void emitRowTiles(ImplicitLocOpBuilder &b, int64_t m, int64_t tileRows,
+                         function_ref<void(Value, int64_t)> emitTile) {
+  int64_t wholeTiles = m / tileRows;
+  if (wholeTiles > 0) {
+    auto loop = b.create<scf::ForOp>(b.create<arith::ConstantIndexOp>(0),
+                                     b.create<arith::ConstantIndexOp>(wholeTiles * tileRows),
+                                     b.create<arith::ConstantIndexOp>(tileRows));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    emitTile(loop.getInductionVar(), tileRows);
+  }
+  if (m % tileRows != 0)
+    emitTile(b.create<arith::ConstantIndexOp>(wholeTiles * tileRows), m % tileRows);
 }
 
 } // namespace mlir::nibble

@@ -113,16 +113,8 @@ public:
       panelStart = first;
       panelWidth = width;
       // Up to 4 rows share each unpacked weight vector.
-      int64_t fullRowTiles = s.m / kMaxRows;
-      if (fullRowTiles > 0) {
-        auto loop =
-            b.create<scf::ForOp>(index(0), index(fullRowTiles * kMaxRows), index(kMaxRows));
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(loop.getBody()->getTerminator());
-        emitRowTile(loop.getInductionVar(), kMaxRows);
-      }
-      if (s.m % kMaxRows != 0)
-        emitRowTile(index(fullRowTiles * kMaxRows), s.m % kMaxRows);
+      emitRowTiles(b, s.m, kMaxRows,
+                   [&](Value firstRow, int64_t rows) { emitRowTile(firstRow, rows); });
     });
   }
 

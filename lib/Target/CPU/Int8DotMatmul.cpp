@@ -54,15 +54,7 @@ protected:
                      : b.create<vector::CreateMaskOp>(VectorType::get({kLanes}, b.getI1Type()),
                                                       ValueRange{index(width % kLanes)})
                            .getResult();
-      int64_t wholeTiles = m / kRowTile;
-      if (wholeTiles > 0) {
-        auto loop = b.create<scf::ForOp>(index(0), index(wholeTiles * kRowTile), index(kRowTile));
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(loop.getBody()->getTerminator());
-        emitRowTile(loop.getInductionVar(), kRowTile);
-      }
-      if (m % kRowTile != 0)
-        emitRowTile(index(wholeTiles * kRowTile), m % kRowTile);
+      emitRowTiles(b, m, kRowTile, emitRowTile);
     });
   }
 

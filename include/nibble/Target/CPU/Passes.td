@@ -27,27 +27,31 @@ def NibbleCPUMatmulLoopOrderPass
 
 def NibbleCPUDequantGemvPass
     : Pass<"nibble-cpu-dequant-gemv", "func::FuncOp"> {
-  let summary = "replace small-batch quantized matmuls by register-blocked GEMV loops";
+  let summary = "replace quantized float32 matmuls by register-blocked vector loops";
   let description = [{
     Runs on bufferized IR. Each `linalg.generic` that `nibble.matmul`
-    lowered to (marked `nibble.lowered_matmul`) with M <= 4 rows, float32
-    activations and N a multiple of 16 becomes explicit loops over vectors
-    of 16 float32 lanes:
+    lowered to (marked `nibble.lowered_matmul`) with float32 activations
+    and weights in column tiles becomes explicit loops over vectors of 16
+    float32 lanes:
 
-    - a tile of 16-64 output columns (fewer when more rows share it) keeps
-      one accumulator vector per row and 16 columns in registers for a
-      whole quantization group, and its running totals for all of K, so
-      every weight byte is loaded once and the output is written once;
-    - int4 weights (two rows of K per byte, `K/2 x N`) are unpacked with
-      two shifts per 64 bytes, widened and converted per 16 lanes, and
-      multiplied into every row with fused multiply-adds; int8 weights are
-      widened directly;
+    - output columns go in panels of one weight tile (at most 64 columns),
+      one `scf.parallel` iteration per panel, so threads split the columns
+      and every row tile of a panel reads its weights from the core's cache;
+    - within a panel, up to 4 rows share each unpacked weight vector; a
+      tile of 16-64 columns (fewer when more rows share it) keeps one
+      accumulator vector per row and 16 columns in registers for a whole
+      quantization group, and its running totals for all of K, so the
+      output is written once;
+    - int4 weights (two rows of K per byte) are unpacked with two shifts
+      per 16 bytes, widened and converted per 16 lanes, and multiplied into
+      every row with fused multiply-adds; int8 weights are widened directly;
     - the scale of a group (per-group, per-channel or per-tensor) multiplies
       the group's accumulators once instead of every product; a zero point
-      subtracts `scale * zp * sum(x over the group)`.
+      subtracts `scale * zp * sum(x over the group)`;
+    - a last partial vector of columns is read and written through a mask.
 
-    Other matmuls (M > 4, unaligned N, other element types, int4 zero
-    points, fused consumers) keep their generic and its loop nest.
+    Other matmuls (other element types, int4 zero points kept packed, fused
+    consumers) keep their generic and its loop nest.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",

@@ -1,8 +1,8 @@
-//===- ActivationQuantization.cpp - int8 activations at run time ----------===//
+//===- ActivationQuantization.cpp - int8 activations and their products ---===//
 
 #include "nibble/Dialect/Nibble/Transforms/ActivationQuantization.h"
 
-#include "nibble/Dialect/Nibble/IR/NibbleOps.h"
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -87,4 +87,25 @@ DynamicInt8Activations mlir::nibble::quantizeActivationsDynamically(OpBuilder &b
   Value values = QuantizeOp::create(builder, loc, type.clone(builder.getI8Type()), x, scales,
                                     /*zero_point=*/Value(), scheme);
   return {values, scales};
+}
+
+IntegerMatmulOp mlir::nibble::buildConstantWeightIntegerMatmul(
+    OpBuilder &builder, Location loc, Type resultType, Value qx, Value xScale,
+    ArrayRef<int64_t> values, ArrayRef<float> scales, int64_t k, int64_t n, unsigned bits,
+    int64_t groupRows, StringRef name) {
+  bool grouped = groupRows < k;
+  Value weight = arith::ConstantOp::create(
+      builder, loc,
+      makeIntConstant(RankedTensorType::get({k, n}, builder.getIntegerType(bits)), values,
+                      (name + ".q").str()));
+  SmallVector<int64_t> scaleShape{n};
+  if (grouped)
+    scaleShape.insert(scaleShape.begin(), k / groupRows);
+  Value weightScale = arith::ConstantOp::create(
+      builder, loc,
+      makeFloatConstant(RankedTensorType::get(scaleShape, builder.getF32Type()), scales,
+                        (name + ".scale").str()));
+  return IntegerMatmulOp::create(builder, loc, resultType, qx, xScale, weight, weightScale,
+                                 /*bias=*/Value(),
+                                 grouped ? builder.getI64IntegerAttr(groupRows) : IntegerAttr());
 }

@@ -355,9 +355,7 @@ struct NibbleQuantizeWeightsPass final
     Location loc = matmul.getLoc();
     MLIRContext *ctx = &getContext();
     Type f32 = Float32Type::get(ctx);
-    auto xType = cast<RankedTensorType>(x.getType());
-    Value xScale;
-    SchemeAttr xScheme;
+    Value qx, xScale;
     if (precision.activations == WeightPrecision::Activations::StaticInt8) {
       auto scale = matmul->getAttrOfType<FloatAttr>(kActivationScaleAttrName);
       if (!scale || !(scale.getValueAsDouble() > 0.0))
@@ -369,14 +367,11 @@ struct NibbleQuantizeWeightsPass final
           builder, loc,
           DenseElementsAttr::get(RankedTensorType::get({}, f32),
                                  static_cast<float>(scale.getValueAsDouble())));
-      xScheme = SchemeAttr::get(ctx, 8, true, Granularity::PerTensor, 0, 0, false,
-                                Float32Type::get(ctx));
-    }
-    auto i8 = IntegerType::get(ctx, 8);
-    Value qx;
-    if (xScale) {
-      qx = QuantizeOp::create(builder, loc, xType.clone(i8), x, xScale,
-                              /*zero_point=*/Value(), xScheme);
+      auto scheme = SchemeAttr::get(ctx, 8, true, Granularity::PerTensor, 0, 0, false,
+                                    Float32Type::get(ctx));
+      qx = QuantizeOp::create(builder, loc,
+                              cast<RankedTensorType>(x.getType()).clone(builder.getI8Type()),
+                              x, xScale, /*zero_point=*/Value(), scheme);
     } else {
       // Dynamic: one scale per row, or per row and weight group (W4A8).
       DynamicInt8Activations dynamic =
@@ -384,21 +379,10 @@ struct NibbleQuantizeWeightsPass final
       qx = dynamic.values;
       xScale = dynamic.scales;
     }
-    int64_t k = quantized.k, n = quantized.n;
-    bool grouped = quantized.groupRows < k;
-    Value qWeight = arith::ConstantOp::create(
-        builder, loc,
-        makeIntConstant(RankedTensorType::get({k, n}, IntegerType::get(ctx, precision.bits)),
-                        quantized.values, (layer + ".q").str()));
-    SmallVector<int64_t> scaleShape{n};
-    if (grouped)
-      scaleShape.insert(scaleShape.begin(), k / quantized.groupRows);
-    Value wScale = makeConstant(builder, loc, RankedTensorType::get(scaleShape, f32), layer,
-                                ".scale", quantized.scales);
-    auto product = IntegerMatmulOp::create(
-        builder, loc, matmul.getResultTypes()[0], qx, xScale, qWeight, wScale,
-        /*bias=*/Value(),
-        grouped ? builder.getI64IntegerAttr(quantized.groupRows) : IntegerAttr());
+    IntegerMatmulOp product = buildConstantWeightIntegerMatmul(
+        builder, loc, matmul.getResultTypes()[0], qx, xScale, quantized.values,
+        quantized.scales, quantized.k, quantized.n, precision.bits, quantized.groupRows,
+        layer);
     copyLayerAttrs(matmul, product);
     product->setAttr(kPrecisionAttrName, builder.getStringAttr(precision.name()));
     matmul.getResult(0).replaceAllUsesWith(product.getResult());

@@ -1,7 +1,9 @@
-//===- ActivationQuantization.h - int8 activations at run time --*- C++ -*-===//
+//===- ActivationQuantization.h - int8 activations and their products -*- C++ -*-===//
 
 #ifndef NIBBLE_DIALECT_NIBBLE_TRANSFORMS_ACTIVATIONQUANTIZATION_H
 #define NIBBLE_DIALECT_NIBBLE_TRANSFORMS_ACTIVATIONQUANTIZATION_H
+
+#include "nibble/Dialect/Nibble/IR/NibbleOps.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -21,6 +23,17 @@ struct DynamicInt8Activations {
 /// nibble.quantize (divide, round half to even, saturate).
 DynamicInt8Activations quantizeActivationsDynamically(OpBuilder &builder, Location loc,
                                                       Value x, int64_t groupRows);
+
+/// nibble.integer_matmul of int8 activations `qx` [M, K] (scales
+/// `xScale`) and a constant symmetric weight of `bits` bits: `values`
+/// row-major K x N, `scales` [K / groupRows, N] row-major (one per column
+/// when groupRows is K). The constants are named `name`.q and `name`.scale.
+IntegerMatmulOp buildConstantWeightIntegerMatmul(OpBuilder &builder, Location loc,
+                                                 Type resultType, Value qx, Value xScale,
+                                                 ArrayRef<int64_t> values,
+                                                 ArrayRef<float> scales, int64_t k,
+                                                 int64_t n, unsigned bits, int64_t groupRows,
+                                                 StringRef name);
 
 } // namespace mlir::nibble
 
