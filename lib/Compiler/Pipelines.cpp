@@ -61,28 +61,35 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///  - copies of strided buffers become loops (their library call,
 ///    memrefCopy, is not linked into binaries);
 ///  - matmuls are generalized and their K loop moved outside N so LLVM
-///    vectorizes the innermost loop across contiguous weight rows;
+///    vectorizes the innermost loop across contiguous weight rows; float
+///    sums along an innermost reduction loop may reassociate, so LLVM
+///    vectorizes them too;
 ///  - quantized float32 matmuls then become the GEMV kernel's vector loops
 ///    and W8A8 integer products the int8 dot-product kernel's (our passes,
 ///    on buffers), lowered with the vector dialect; their column panels are
 ///    scf.parallel loops, which become OpenMP worksharing loops;
+///  - the other large linalg ops (attention matmuls, softmax, norms,
+///    elementwise chains) are split into chunks of their outer parallel
+///    loops, scf.parallel loops as well;
 ///  - linalg becomes loops, float32 erf/exp/tanh/log become polynomials
 ///    (libm calls would keep LLVM from vectorizing the loops), then
 ///    everything goes to LLVM with the
 ///    bare-pointer calling convention for the entry (empty buffers retyped
-///    first: that convention refuses zero-size memrefs).
+///    first: that convention refuses zero-size memrefs);
+///  - accesses in OpenMP regions get alias scopes, since outlining the
+///    regions into functions hides which buffers are distinct.
 static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
     "canonicalize,cse,"
     "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise,"
-    "nibble-cpu-matmul-loop-order),canonicalize,cse,"
+    "nibble-cpu-matmul-loop-order,nibble-cpu-reassociate-reductions),canonicalize,cse,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
     "func.func(buffer-deallocation-pipeline),"
     "func.func(nibble-cpu-dequant-gemv,";
 static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
-    "nibble-cpu-strided-copies-to-linalg,convert-linalg-to-loops,"
-    "nibble-cpu-approximate-math),"
+    "nibble-cpu-strided-copies-to-linalg,nibble-cpu-parallel-loops,"
+    "convert-linalg-to-loops,nibble-cpu-approximate-math),"
     "convert-scf-to-openmp,nibble-cpu-inline-alloca-free-scopes,"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,"
@@ -96,7 +103,7 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
     "convert-openmp-to-llvm,"
     "convert-ub-to-llvm,"
     "reconcile-unrealized-casts,"
-    "canonicalize";
+    "canonicalize,nibble-cpu-parallel-alias-scopes";
 
 void mlir::nibble::buildCPULoweringPhase(OpPassManager &pm,
                                          const CPULoweringOptions &options) {

@@ -73,6 +73,27 @@ def test_transformer(build, write_model, compile_and_run):
     assert_close_to_onnxruntime(path, compile_and_run(path, inputs), inputs)
 
 
+@pytest.mark.parametrize("flags", [{}, {"quantize": "w8a8", "activations": "dynamic"}],
+                         ids=["float32", "w8a8"])
+def test_transformer_threads_give_identical_results(flags, nibble_compile, write_model,
+                                                    tmp_path, monkeypatch):
+    """Every large op is split across threads (attention matmuls, softmax,
+    layer norms, GELU, activation quantization), in chunks fixed at compile
+    time, so 1 and 2 threads compute the same bits; and they stay right."""
+    path = write_model(transformers.encoder(), "encoder")
+    inputs = transformers.token_ids()
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "model", emit="exe", **flags)
+    outputs = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
+        outputs.append(harness.run_executable(exe, inputs, tmp_path / f"run{threads}",
+                                              harness.graph_output_names(path)))
+    for name, value in outputs[0].items():
+        np.testing.assert_array_equal(outputs[1][name], value, err_msg=name)
+    if not flags:
+        assert_close_to_onnxruntime(path, outputs[1], inputs)
+
+
 def test_pretrained_minilm(compile_and_run, tmp_path):
     """paraphrase-MiniLM-L3-v2 as packaged on PyPI (optional dependency)."""
     candidates = []

@@ -118,6 +118,71 @@ def NibbleCPUInt8DotMatmulPass
                            "::mlir::vector::VectorDialect"];
 }
 
+def NibbleCPUParallelLoopsPass
+    : Pass<"nibble-cpu-parallel-loops", "func::FuncOp"> {
+  let summary = "split the outer parallel loops of large linalg ops across threads";
+  let description = [{
+    Tiles every linalg op on buffers whose estimated work (iterations times
+    body operations) reaches `min-work` into an `scf.parallel` loop over
+    chunks of its leading parallel loops; `convert-scf-to-openmp` then
+    makes that loop an OpenMP worksharing loop. This threads what the
+    kernels do not: attention's float matmuls, softmax, layer norm, GELU,
+    the run-time quantization of activations, and float32 matmuls.
+
+    Chunks: unit loops are skipped; loops before the first reduction loop
+    are split into single iterations, outermost first, until there are 32
+    chunks. The innermost loop, which LLVM vectorizes, is split only when
+    the outer loops give fewer than 8 chunks, and then into pieces of a
+    multiple of 64 iterations. Smaller ops stay serial, since forking
+    threads costs about a microsecond. Ops inside a kernel's parallel loops
+    are left alone.
+  }];
+  let options = [
+    Option<"minWork", "min-work", "int64_t", "4096",
+           "estimated scalar operations below which an op stays serial">
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def NibbleCPUParallelAliasScopesPass
+    : Pass<"nibble-cpu-parallel-alias-scopes"> {
+  let summary = "state which buffers of OpenMP parallel regions cannot overlap";
+  let description = [{
+    Runs on the LLVM dialect, before OpenMP translation outlines each
+    `omp.parallel` region into a function that gets its buffers through a
+    struct of pointers. There LLVM no longer sees that two buffers come
+    from different `aligned_alloc` calls, assumes that a written row may
+    alias a read one, and leaves the loops scalar.
+
+    Each storage a region's loads and stores reach through its captured
+    buffers (one heap allocation, one global or one function argument;
+    address arithmetic and memref descriptors are looked through) gets an
+    alias scope. Every access is put in its storage's scope and declared
+    not to alias the scopes of storage that is certainly distinct: any
+    other allocation or global, and the arguments for those. Two function
+    arguments stay may-alias: callers may pass overlapping buffers.
+    Accesses whose storage is not certain get no metadata. Outlining keeps
+    this metadata (it drops `llvm.assume` hints).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def NibbleCPUReassociateReductionsPass
+    : Pass<"nibble-cpu-reassociate-reductions", "func::FuncOp"> {
+  let summary = "allow float sums along a generic's innermost loop to reassociate";
+  let description = [{
+    Marks `reassoc` the `arith.addf` that adds into the accumulator of a
+    `linalg.generic` whose innermost loop is a reduction (softmax's and
+    layer norm's row sums, means, dot products along contiguous rows).
+    Without it LLVM must add the elements one after another and keeps the
+    loop scalar; with it the loop becomes vector partial sums added at the
+    end. The result differs from the sequential sum by float rounding only;
+    ONNX does not fix the order of a reduction.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def NibbleCPUInlineAllocaFreeScopesPass
     : Pass<"nibble-cpu-inline-alloca-free-scopes"> {
   let summary = "inline memref.alloca_scope ops whose bodies allocate nothing";
