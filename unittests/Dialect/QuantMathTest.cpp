@@ -171,24 +171,26 @@ TEST(WeightPacking, Int8ForDotProducts) {
 }
 
 TEST(WeightPacking, Int4ForDotProductsAsUnsignedNibbles) {
-  // K = 9, N = 3: one column vector x 2 groups of 8 rows; row 8 o + j in the
-  // low nibble of byte 4 c + j, row 8 o + 4 + j in its high nibble, each as
-  // q + 8; rows and columns past the weight hold q = 0 (nibble 8).
-  int64_t k = 9, n = 3;
+  // K = 5, N = 35: two column pairs x 2 quads of rows; column 32 p + c in
+  // the low nibble of byte 4 c + j (row 4 q + j), column 32 p + 16 + c in
+  // its high nibble, each as q + 8; rows and columns past the weight hold
+  // q = 0 (nibble 8).
+  int64_t k = 5, n = 35;
   SmallVector<int64_t> values(k * n);
   for (int64_t i = 0; i < k * n; ++i)
     values[i] = i % 16 - 8;
   SmallVector<int8_t> packed = packInt4ForInt8Dot(values, k, n);
-  ASSERT_EQ(packed.size(), 1u * 2u * 64u);
-  for (int64_t o = 0; o < 2; ++o)
-    for (int64_t c = 0; c < 16; ++c)
-      for (int64_t j = 0; j < 8; ++j) {
-        int64_t row = 8 * o + j;
-        int64_t want = row < k && c < n ? values[row * n + c] : 0;
-        uint8_t byte = static_cast<uint8_t>(packed[o * 64 + 4 * c + j % 4]);
-        int64_t nibble = j < 4 ? byte & 0xF : byte >> 4;
-        EXPECT_EQ(nibble - 8, want) << row << "," << c;
-      }
+  ASSERT_EQ(packed.size(), 2u * 2u * 64u);
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t q = 0; q < 2; ++q)
+      for (int64_t c = 0; c < 32; ++c)
+        for (int64_t j = 0; j < 4; ++j) {
+          int64_t row = 4 * q + j, col = 32 * p + c;
+          int64_t want = row < k && col < n ? values[row * n + col] : 0;
+          uint8_t byte = static_cast<uint8_t>(packed[(p * 2 + q) * 64 + 4 * (c % 16) + j]);
+          int64_t nibble = c < 16 ? byte & 0xF : byte >> 4;
+          EXPECT_EQ(nibble - 8, want) << row << "," << col;
+        }
 }
 
 TEST(QuantizeScalar, NaNSaturatesToQMin) {

@@ -33,7 +33,7 @@ inline constexpr llvm::StringLiteral kLoweredMatmulAttr = "nibble.lowered_matmul
 
 /// Marks the per-group integer products of a nibble.integer_matmul with a
 /// constant int4 weight and group scales (W4A8): i8 activations [M, K]
-/// times the weight packed by packInt4ForInt8Dot ([ceil(N/16), ceil(K/8),
+/// times the weight packed by packInt4ForInt8Dot ([ceil(N/32), ceil(K/4),
 /// 64]) into i32 [M, K / G, N], one exact sum per row, group and column.
 /// {group_size}.
 inline constexpr llvm::StringLiteral kInt4DotMatmulAttr = "nibble.int4_dot_matmul";

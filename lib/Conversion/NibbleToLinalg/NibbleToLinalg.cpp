@@ -434,8 +434,8 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
               readIntElements(getConstantElements(op.getWeight()), /*isSigned=*/true)) {
         SmallVector<int8_t> packed = packInt4ForInt8Dot(*values, k, n);
         auto packedType = RankedTensorType::get(
-            {static_cast<int64_t>(llvm::divideCeil(n, 16)),
-             static_cast<int64_t>(llvm::divideCeil(k, 8)), 64},
+            {static_cast<int64_t>(llvm::divideCeil(n, 32)),
+             static_cast<int64_t>(llvm::divideCeil(k, 4)), 64},
             rewriter.getI8Type());
         weight = arith::ConstantOp::create(
             rewriter, loc,
@@ -444,7 +444,7 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
                                            packed.size()),
                             "packed_int4_dot"));
         weightMap = AffineMap::get(
-            4, 0, {col.floorDiv(16), kIndex.floorDiv(8), (col % 16) * 4 + kIndex % 4}, ctx);
+            4, 0, {col.floorDiv(32), kIndex.floorDiv(4), (col % 16) * 4 + kIndex % 4}, ctx);
         packedInt4 = true;
       }
     if (!packedInt4) {
@@ -464,16 +464,12 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
         iterators, [&](OpBuilder &b, Location l, ValueRange args) {
           Value w;
           if (packedInt4) {
-            // Row k's nibble (high for k mod 8 >= 4) holds q + 8.
-            Value kValue = arith::AddIOp::create(
-                b, l,
-                arith::MulIOp::create(b, l, linalg::IndexOp::create(b, l, 1),
-                                      arith::ConstantIndexOp::create(b, l, groupRows)),
-                linalg::IndexOp::create(b, l, 3));
+            // Column n's nibble (high for n mod 32 >= 16) holds q + 8.
             Value high = arith::CmpIOp::create(
                 b, l, arith::CmpIPredicate::uge,
-                arith::RemUIOp::create(b, l, kValue, arith::ConstantIndexOp::create(b, l, 8)),
-                arith::ConstantIndexOp::create(b, l, 4));
+                arith::RemUIOp::create(b, l, linalg::IndexOp::create(b, l, 2),
+                                       arith::ConstantIndexOp::create(b, l, 32)),
+                arith::ConstantIndexOp::create(b, l, 16));
             Value byte = arith::ExtUIOp::create(b, l, b.getI32Type(), args[1]);
             Value shifted = arith::SelectOp::create(
                 b, l, high,

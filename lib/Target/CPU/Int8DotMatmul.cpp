@@ -318,10 +318,10 @@ std::optional<Int4DotShape> matchInt4Dot(linalg::GenericOp sums) {
   s.m = lhsType.getDimSize(0);
   s.k = lhsType.getDimSize(1);
   s.n = outType.getDimSize(1);
-  // Whole groups of whole steps of 8 rows of K.
+  // Whole groups of whole row-sum steps of 8 rows of K.
   if (s.m < 1 || s.n < 1 || s.groupSize % 8 != 0 || s.k % s.groupSize != 0 ||
       cast<MemRefType>(s.weight.getType()).getShape() !=
-          ArrayRef<int64_t>{static_cast<int64_t>(llvm::divideCeil(s.n, kLanes)), s.k / 8,
+          ArrayRef<int64_t>{static_cast<int64_t>(llvm::divideCeil(s.n, 2 * kLanes)), s.k / 4,
                             4 * kLanes})
     return std::nullopt;
   return s;
@@ -375,32 +375,48 @@ private:
     SmallVector<Value> columns;
     for (int64_t v = 0; v < vectors; ++v)
       columns.push_back(add(firstColumn, v * kLanes));
-    Value firstVector = b.create<arith::DivUIOp>(firstColumn, index(kLanes));
-    int64_t stepsPerGroup = s.groupSize / 8;
+    // Panels start at multiples of 64 columns: vector v of the panel is the
+    // low (v even) or high (v odd) nibble of column pair firstPair + v / 2.
+    Value firstPair = b.create<arith::DivUIOp>(firstColumn, index(2 * kLanes));
+    int64_t quadsPerGroup = s.groupSize / 4;
     auto groupLoop = b.create<scf::ForOp>(index(0), index(s.k / s.groupSize), index(1));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(groupLoop.getBody()->getTerminator());
     Value group = groupLoop.getInductionVar();
-    Value firstStep = b.create<arith::MulIOp>(group, index(stepsPerGroup));
-    SmallVector<Value> init(rows * vectors, zeros(i32Vector()));
-    auto stepLoop = b.create<scf::ForOp>(index(0), index(stepsPerGroup), index(1), init);
-    {
-      OpBuilder::InsertionGuard stepGuard(b);
-      b.setInsertionPointToStart(stepLoop.getBody());
-      Value step = b.create<arith::AddIOp>(firstStep, stepLoop.getInductionVar());
-      b.create<scf::YieldOp>(
-          emitStep(firstRow, rows, firstVector, step, stepLoop.getRegionIterArgs()));
+    Value firstQuad = b.create<arith::MulIOp>(group, index(quadsPerGroup));
+    // The weights are q + 8 (low nibbles) and 16 (q + 8) (high nibbles):
+    // starting the sums at -8 and -128 times the row's group sum of
+    // activations leaves sum(q x) and 16 sum(q x).
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < rows; ++r) {
+      Value rowSum = b.create<memref::LoadOp>(rowSums, ValueRange{add(firstRow, r), group});
+      auto startAt = [&](int32_t offset) {
+        return b.create<vector::BroadcastOp>(
+            i32Vector(), b.create<arith::MulIOp>(rowSum, b.create<arith::ConstantOp>(
+                                                             b.getI32IntegerAttr(-offset))));
+      };
+      Value low = startAt(8), high = startAt(128);
+      for (int64_t v = 0; v < vectors; ++v)
+        init.push_back(v % 2 == 0 ? low : high);
     }
+    auto quadLoop = b.create<scf::ForOp>(index(0), index(quadsPerGroup), index(1), init);
+    {
+      OpBuilder::InsertionGuard quadGuard(b);
+      b.setInsertionPointToStart(quadLoop.getBody());
+      Value quad = b.create<arith::AddIOp>(firstQuad, quadLoop.getInductionVar());
+      b.create<scf::YieldOp>(
+          emitQuad(firstRow, rows, firstPair, quad, quadLoop.getRegionIterArgs()));
+    }
+    Value four = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(i32Vector(), b.getI32IntegerAttr(4).getValue()));
     for (int64_t r = 0; r < rows; ++r) {
       Value row = add(firstRow, r);
       Value rowScale = b.create<vector::BroadcastOp>(f32Vector(), loadRowScale(row, group));
-      // sum((q + 8) x) - 8 sum(x) = sum(q x).
-      Value offset = b.create<arith::MulIOp>(
-          b.create<memref::LoadOp>(rowSums, ValueRange{row, group}),
-          b.create<arith::ConstantOp>(b.getI32IntegerAttr(8)));
-      Value offsetVector = b.create<vector::BroadcastOp>(i32Vector(), offset);
       for (int64_t v = 0; v < vectors; ++v) {
-        Value exact = b.create<arith::SubIOp>(stepLoop.getResult(r * vectors + v), offsetVector);
+        // The high nibbles' sums are 16 times exact ones: shifting is exact.
+        Value exact = quadLoop.getResult(r * vectors + v);
+        if (v % 2 == 1)
+          exact = b.create<arith::ShRSIOp>(exact, four);
         Value scale = b.create<arith::MulFOp>(rowScale, loadColumnScale(group, columns[v], v));
         SmallVector<Value, 2> at{row, columns[v]};
         Value total = loadColumns(f32Vector(), s.out, at, v);
@@ -411,26 +427,27 @@ private:
     }
   }
 
-  /// Rows 8 step .. 8 step + 7 of K: per column vector one 64-byte load
-  /// split into low and high nibbles (unsigned q + 8), per row two
-  /// broadcast activation words, and two dot products per row and vector.
-  SmallVector<Value> emitStep(Value firstRow, int64_t rows, Value firstVector, Value step,
+  /// Rows 4 quad .. 4 quad + 3 of K: per column pair one 64-byte load
+  /// masked into low nibbles (unsigned q + 8) and high nibbles (16 (q + 8)),
+  /// per row one broadcast activation word, and one dot product per row and
+  /// vector.
+  SmallVector<Value> emitQuad(Value firstRow, int64_t rows, Value firstPair, Value quad,
                               ValueRange acc) {
-    SmallVector<Value> low, high;
-    for (int64_t v = 0; v < vectors; ++v) {
+    SmallVector<Value> nibbles;
+    for (int64_t v = 0; v < vectors; v += 2) {
       Value bytes = b.create<vector::LoadOp>(
-          bytesVector(), s.weight, ValueRange{add(firstVector, v), step, index(0)});
-      low.push_back(b.create<arith::AndIOp>(bytes, splatBytes(0x0F)));
-      high.push_back(b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(bytes, splatBytes(4)),
-                                             splatBytes(0x0F)));
+          bytesVector(), s.weight, ValueRange{add(firstPair, v / 2), quad, index(0)});
+      nibbles.push_back(b.create<arith::AndIOp>(bytes, splatBytes(0x0F)));
+      if (v + 1 < vectors)
+        nibbles.push_back(b.create<arith::AndIOp>(bytes, splatBytes(int8_t(0xF0))));
     }
-    Value kIndex = b.create<arith::MulIOp>(step, index(8));
+    Value kIndex = b.create<arith::MulIOp>(quad, index(4));
     SmallVector<Value> updated(acc.begin(), acc.end());
     for (int64_t r = 0; r < rows; ++r) {
-      SmallVector<Value> x = broadcastWords(s.lhs, {add(firstRow, r), kIndex}, 8, 8);
+      Value x = broadcastWords(s.lhs, {add(firstRow, r), kIndex}, 4, 4).front();
       for (int64_t v = 0; v < vectors; ++v) {
         Value &a = updated[r * vectors + v];
-        a = dot(dot(a, low[v], x[0]), high[v], x[1]);
+        a = dot(a, nibbles[v], x);
       }
     }
     return updated;

@@ -385,18 +385,22 @@ func.func @integer_matmul_constant_weight(%x: tensor<2x3xi8>, %sx: tensor<2xf32>
 // -----
 
 // W4A8 with a constant int4 weight in groups of 8 rows of K: the weight is
-// packed for int8 dot products (8 rows of K per 32-bit lane as unsigned
-// nibbles q + 8; here 1 x 2 x 64 bytes), the activations are viewed as
-// [M, groups, 8], and the exact per-group sums [M, groups, N] feed an
-// epilogue that adds the groups in order with fused multiply-adds.
+// packed for int8 dot products (4 rows of K per 32-bit lane, two columns 16
+// apart per byte as unsigned nibbles q + 8; here 1 x 4 x 64 bytes), the
+// activations are viewed as [M, groups, 8], and the exact per-group sums
+// [M, groups, N] feed an epilogue that adds the groups in order with fused
+// multiply-adds.
 // CHECK-LABEL: func.func @grouped_int4_matmul(
 // CHECK-SAME:    %[[X:.*]]: tensor<2x16xi8>, %[[SX:.*]]: tensor<2x2xf32>)
-// CHECK-DAG:     %[[PACKED:.*]] = arith.constant dense_resource<packed_int4_dot> : tensor<1x2x64xi8>
+// CHECK-DAG:     %[[PACKED:.*]] = arith.constant dense_resource<packed_int4_dot> : tensor<1x4x64xi8>
 // CHECK-DAG:     %[[XG:.*]] = tensor.expand_shape %[[X]] {{\[}}[0], [1, 2]] output_shape [2, 2, 8] : tensor<2x16xi8> into tensor<2x2x8xi8>
 // CHECK:         %[[SUMS:.*]] = linalg.generic
-// CHECK-SAME:      ins(%[[XG]], %[[PACKED]] : tensor<2x2x8xi8>, tensor<1x2x64xi8>) outs(%{{.*}} : tensor<2x2x2xi32>)
+// CHECK-SAME:      ins(%[[XG]], %[[PACKED]] : tensor<2x2x8xi8>, tensor<1x4x64xi8>) outs(%{{.*}} : tensor<2x2x2xi32>)
 // CHECK-SAME:      nibble.int4_dot_matmul = {group_size = 8 : i64}
-// The nibble of row k (high for k mod 8 >= 4), minus the offset of 8.
+// The nibble of column n (high for n mod 32 >= 16), minus the offset of 8.
+// CHECK:           linalg.index 2
+// CHECK:           arith.remui
+// CHECK:           arith.cmpi uge
 // CHECK:           arith.shrui
 // CHECK:           arith.select
 // CHECK:           arith.andi

@@ -102,14 +102,15 @@ func.func @unpacked_weight(%x: memref<9x10xi8>, %w: memref<10x164xi8>, %out: mem
 // their epilogue become one kernel writing the output; the sums buffer is
 // never written (its zero fill goes too). Before the panels, each row's
 // activations are summed per group (for the weights' offset of 8). Each
-// step of 8 rows of K splits one 64-byte weight load per column vector
-// into low and high nibbles and takes two dot products per row and vector,
-// against two broadcast activation words; after each group the offset is
-// removed and one fused multiply-add per output vector applies
-// lhs_scale * scale.
+// group starts its sums at -8 (low nibbles) and -128 (high nibbles) times
+// that sum; each step of 4 rows of K masks one 64-byte weight load per
+// column pair into low and high nibbles (columns 16 apart) and takes one
+// dot product per row and vector against one broadcast activation word;
+// after each group the high sums are shifted down by 4 and one fused
+// multiply-add per output vector applies lhs_scale * scale.
 
 #xg = affine_map<(m, g, n, kk) -> (m, g, kk)>
-#w4 = affine_map<(m, g, n, kk) -> (n floordiv 16, (g * 32 + kk) floordiv 8, (n mod 16) * 4 + kk mod 4)>
+#w4 = affine_map<(m, g, n, kk) -> (n floordiv 32, (g * 32 + kk) floordiv 4, (n mod 16) * 4 + kk mod 4)>
 #sums = affine_map<(m, g, n, kk) -> (m, g, n)>
 #acc = affine_map<(m, n, g) -> (m, g, n)>
 #rowscale = affine_map<(m, n, g) -> (m, g)>
@@ -117,7 +118,7 @@ func.func @unpacked_weight(%x: memref<9x10xi8>, %w: memref<10x164xi8>, %out: mem
 #y = affine_map<(m, n, g) -> (m, n)>
 
 // CHECK-LABEL: func.func @w4a8_product(
-// CHECK-SAME:    %[[X:.*]]: memref<9x64xi8>, %[[W:.*]]: memref<9x8x64xi8>, %[[SX:.*]]: memref<9x2xf32>, %[[SW:.*]]: memref<2x130xf32>, %[[OUT:.*]]: memref<9x130xf32>)
+// CHECK-SAME:    %[[X:.*]]: memref<9x64xi8>, %[[W:.*]]: memref<5x16x64xi8>, %[[SX:.*]]: memref<9x2xf32>, %[[SW:.*]]: memref<2x130xf32>, %[[OUT:.*]]: memref<9x130xf32>)
 // CHECK-NOT:     9x2x130xi32
 // CHECK:         linalg.fill ins(%{{.*}} : f32) outs(%[[OUT]] : memref<9x130xf32>)
 // CHECK:         %[[ROWSUMS:.*]] = memref.alloc() : memref<9x2xi32>
@@ -130,29 +131,32 @@ func.func @unpacked_weight(%x: memref<9x10xi8>, %w: memref<10x164xi8>, %out: mem
 // CHECK:         scf.parallel (%{{.*}}) = (%c0) to (%c2) step (%c1) {
 // CHECK:           scf.for %[[ROW:.*]] = %c0 to %c8 step %c4 {
 // CHECK:             scf.for %[[GROUP:.*]] = %c0 to %c2 step %c1 {
+// CHECK:               %[[SUM:.*]] = memref.load %[[ROWSUMS]][%[[ROW]], %[[GROUP]]] : memref<9x2xi32>
+// CHECK:               %[[LOW_START:.*]] = arith.muli %[[SUM]], %c-8_i32 : i32
+// CHECK:               vector.broadcast %[[LOW_START]] : i32 to vector<16xi32>
+// CHECK:               %[[HIGH_START:.*]] = arith.muli %[[SUM]], %c-128_i32 : i32
+// CHECK:               vector.broadcast %[[HIGH_START]] : i32 to vector<16xi32>
 // CHECK:               scf.for {{.*}} iter_args(
-// CHECK:                 %[[BYTES:.*]] = vector.load %[[W]]{{.*}} : memref<9x8x64xi8>, vector<64xi8>
+// CHECK:                 %[[BYTES:.*]] = vector.load %[[W]]{{.*}} : memref<5x16x64xi8>, vector<64xi8>
 // CHECK:                 %[[LOW:.*]] = arith.andi %[[BYTES]], %{{.*}} : vector<64xi8>
-// CHECK:                 %[[SHIFTED:.*]] = arith.shrui %[[BYTES]], %{{.*}} : vector<64xi8>
-// CHECK:                 %[[HIGH:.*]] = arith.andi %[[SHIFTED]], %{{.*}} : vector<64xi8>
-// CHECK:                 %[[X8:.*]] = vector.load %[[X]][%[[ROW]], %{{.*}}] : memref<9x64xi8>, vector<8xi8>
-// CHECK:                 %[[WORDS:.*]] = vector.bitcast %[[X8]] : vector<8xi8> to vector<2xi32>
-// CHECK:                 vector.extract %[[WORDS]][0]
-// CHECK:                 vector.extract %[[WORDS]][1]
-// CHECK:                 %[[LO_DOT:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[LOW]], %{{.*}})
-// CHECK:                 llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%[[LO_DOT]], %[[HIGH]], %{{.*}})
-// CHECK-COUNT-30:        llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// CHECK:                 %[[HIGH:.*]] = arith.andi %[[BYTES]], %{{.*}} : vector<64xi8>
+// CHECK:                 %[[X4:.*]] = vector.load %[[X]][%[[ROW]], %{{.*}}] : memref<9x64xi8>, vector<4xi8>
+// CHECK:                 %[[WORD:.*]] = vector.bitcast %[[X4]] : vector<4xi8> to vector<1xi32>
+// CHECK:                 vector.extract %[[WORD]][0]
+// CHECK:                 llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[LOW]], %{{.*}})
+// CHECK:                 llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[HIGH]], %{{.*}})
+// CHECK-COUNT-14:        llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // CHECK:                 scf.yield
 // CHECK:               %[[ROWSCALE:.*]] = memref.load %[[SX]][%[[ROW]], %[[GROUP]]] : memref<9x2xf32>
-// CHECK:               %[[SUM:.*]] = memref.load %[[ROWSUMS]][%[[ROW]], %[[GROUP]]] : memref<9x2xi32>
-// CHECK:               %[[OFFSET:.*]] = arith.muli %[[SUM]], %{{.*}} : i32
-// CHECK:               arith.subi
 // CHECK:               %[[COLSCALE:.*]] = vector.load %[[SW]][%[[GROUP]], %{{.*}}] : memref<2x130xf32>, vector<16xf32>
 // CHECK:               arith.mulf %{{.*}}, %[[COLSCALE]] : vector<16xf32>
 // CHECK:               %[[TOTAL:.*]] = vector.load %[[OUT]][%[[ROW]], %{{.*}}] : memref<9x130xf32>, vector<16xf32>
 // CHECK:               arith.sitofp %{{.*}} : vector<16xi32> to vector<16xf32>
 // CHECK:               math.fma %{{.*}}, %{{.*}}, %[[TOTAL]] : vector<16xf32>
 // CHECK:               vector.store %{{.*}}, %[[OUT]][%[[ROW]], %{{.*}}] : memref<9x130xf32>, vector<16xf32>
+// The second vector holds high nibbles: its sums are 16 times too large.
+// CHECK:               arith.shrsi %{{.*}}, %{{.*}} : vector<16xi32>
+// CHECK:               arith.sitofp
 // The last panel: columns 128 and 129, through a mask.
 // CHECK:         vector.constant_mask [2] : vector<16xi1>
 // CHECK:         vector.maskedload %[[SW]]
@@ -160,14 +164,14 @@ func.func @unpacked_weight(%x: memref<9x10xi8>, %w: memref<10x164xi8>, %out: mem
 // CHECK:         memref.dealloc %[[ROWSUMS]]
 // CHECK-NOT:     linalg.generic
 // CHECK-NOT:     9x2x130xi32
-func.func @w4a8_product(%x: memref<9x64xi8>, %w: memref<9x8x64xi8>, %sx: memref<9x2xf32>,
+func.func @w4a8_product(%x: memref<9x64xi8>, %w: memref<5x16x64xi8>, %sx: memref<9x2xf32>,
                         %sw: memref<2x130xf32>, %out: memref<9x130xf32>) {
   %sums = memref.alloc() : memref<9x2x130xi32>
   %zero = arith.constant 0 : i32
   linalg.fill ins(%zero : i32) outs(%sums : memref<9x2x130xi32>)
   %xg = memref.expand_shape %x [[0], [1, 2]] output_shape [9, 2, 32] : memref<9x64xi8> into memref<9x2x32xi8>
   linalg.generic {indexing_maps = [#xg, #w4, #sums], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%xg, %w : memref<9x2x32xi8>, memref<9x8x64xi8>) outs(%sums : memref<9x2x130xi32>)
+      ins(%xg, %w : memref<9x2x32xi8>, memref<5x16x64xi8>) outs(%sums : memref<9x2x130xi32>)
       attrs = {nibble.int4_dot_matmul = {group_size = 32 : i64}} {
   ^bb0(%a: i8, %q: i8, %s: i32):
     %a32 = arith.extsi %a : i8 to i32

@@ -95,15 +95,19 @@ def NibbleCPUInt8DotMatmulPass
     one kernel that writes the epilogue's output directly, without the
     sums ever reaching memory:
 
-    - the weight holds 8 rows of K per 32-bit lane as unsigned nibbles
-      q + 8, so one 64-byte load, a mask and a shift give two vectors of
-      unsigned bytes for vpdpbusd, which multiplies them by two broadcast
-      words of signed activations;
-    - per row tile, group by group: the group's i32 sums stay in registers;
-      then `8 * sum(x over the group)` (computed once per row and group
-      before the panels) is subtracted, which makes them exact, and one
-      fused multiply-add by `lhs_scale * scale` per output vector adds them
-      to the output, in group order, as the epilogue states;
+    - each byte of the weight holds two columns 16 apart as unsigned
+      nibbles q + 8 (4 rows of K per 32-bit lane, as for int8), so one
+      64-byte load masked with 0x0F and with 0xF0 gives 32 columns of
+      unsigned bytes for vpdpbusd (the high ones 16 times too large),
+      both multiplied by the same broadcast word of signed activations:
+      two instructions unpack 32 columns x 4 rows;
+    - per row tile, group by group: the group's i32 sums stay in
+      registers, starting at `-8 * sum(x over the group)` (or -128 times
+      it for high nibbles; the sums are computed once per row and group
+      before the panels), which makes them exact (16 times exact for the
+      high nibbles, shifted down after the group), and one fused
+      multiply-add by `lhs_scale * scale` per output vector adds them to
+      the output, in group order, as the epilogue states;
     - panels, row tiles, threads and tails as above; the group size must be
       a multiple of 8 (and divide K).
   }];

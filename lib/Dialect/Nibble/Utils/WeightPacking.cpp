@@ -36,14 +36,15 @@ llvm::SmallVector<int8_t> mlir::nibble::packForInt8Dot(llvm::ArrayRef<int64_t> v
 
 llvm::SmallVector<int8_t> mlir::nibble::packInt4ForInt8Dot(llvm::ArrayRef<int64_t> values,
                                                            int64_t k, int64_t n) {
-  int64_t columnVectors = llvm::divideCeil(n, 16);
-  int64_t rowOctets = llvm::divideCeil(k, 8);
+  int64_t columnPairs = llvm::divideCeil(n, 32);
+  int64_t rowQuads = llvm::divideCeil(k, 4);
   // Every nibble starts at q = 0, stored as 8.
-  llvm::SmallVector<int8_t> packed(columnVectors * rowOctets * 64, int8_t(0x88));
+  llvm::SmallVector<int8_t> packed(columnPairs * rowQuads * 64, int8_t(0x88));
   for (int64_t row = 0; row < k; ++row)
     for (int64_t col = 0; col < n; ++col) {
-      int8_t &byte = packed[((col / 16) * rowOctets + row / 8) * 64 + (col % 16) * 4 + row % 4];
-      unsigned shift = row % 8 >= 4 ? 4 : 0;
+      int64_t lane = col % 16;
+      int8_t &byte = packed[((col / 32) * rowQuads + row / 4) * 64 + lane * 4 + row % 4];
+      unsigned shift = col % 32 >= 16 ? 4 : 0;
       uint8_t nibble = static_cast<uint8_t>((values[row * n + col] + 8) & 0xF);
       byte = static_cast<int8_t>((static_cast<uint8_t>(byte) & ~(0xF << shift)) |
                                  (nibble << shift));

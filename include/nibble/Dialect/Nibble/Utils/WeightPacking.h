@@ -30,12 +30,14 @@ llvm::SmallVector<uint8_t> packInColumnTiles(llvm::ArrayRef<int64_t> values, int
 llvm::SmallVector<int8_t> packForInt8Dot(llvm::ArrayRef<int64_t> values, int64_t k,
                                          int64_t n);
 
-/// The int4 layout of the same instructions: each 32-bit lane holds 8
-/// consecutive rows of K of one column as unsigned nibbles q + 8 (0..15),
-/// rows 8 o + j in the low and 8 o + 4 + j in the high nibble of byte j, so
-/// masking and shifting one 64-byte load gives two vectors of 16 columns x
-/// 4 rows of unsigned bytes. Byte (v, o, 4 c + j) is column 16 v + c.
-/// Returns ceil(N / 16) x ceil(K / 8) x 64 bytes of signed 4-bit `values`
+/// The int4 layout of the same instructions: bytes as in packForInt8Dot
+/// (a 32-bit lane holds 4 consecutive rows of K of one column), each byte
+/// holding two columns 16 apart as unsigned nibbles q + 8 (0..15): column
+/// 32 p + c in the low and 32 p + 16 + c in the high nibble. One 64-byte
+/// load masked with 0x0F and with 0xF0 gives 32 columns x 4 rows of
+/// unsigned bytes for vpdpbusd, both against the same activation word (the
+/// high half scaled by 16). Byte (p, q, 4 c + j) is row 4 q + j. Returns
+/// ceil(N / 32) x ceil(K / 4) x 64 bytes of signed 4-bit `values`
 /// (row-major K x N); padding holds q = 0.
 llvm::SmallVector<int8_t> packInt4ForInt8Dot(llvm::ArrayRef<int64_t> values, int64_t k,
                                              int64_t n);
