@@ -161,17 +161,21 @@ def test_w4a8_kernel_matches_the_emulation(nibble_compile, tmp_path, monkeypatch
     assert harness.sqnr_db(outputs[0], x @ w) > 12
 
 
-@pytest.mark.parametrize("block", [32, 128])
-def test_matmul_nbits_accuracy_level_4_runs_as_w4a8(nibble_compile, tmp_path, block):
+@pytest.mark.parametrize("block,zero_points", [(32, False), (128, False), (32, True),
+                                               (128, True), (256, True)],
+                         ids=["g32", "g128", "g32-zp", "g128-zp", "per-column-zp"])
+def test_matmul_nbits_accuracy_level_4_runs_as_w4a8(nibble_compile, tmp_path, block,
+                                                    zero_points):
     """accuracy_level 4 allows int8 activations: nibble runs such a layer as
-    W4A8, like onnxruntime, and agrees with onnxruntime's own int8 path."""
-    weights = models.nbits_weights(4, block, False, k=256, n=100)
+    W4A8, like onnxruntime, and agrees with onnxruntime's own int8 path;
+    zero points (asymmetric weights) are folded into the sums' start."""
+    weights = models.nbits_weights(4, block, zero_points, k=256, n=100)
     m = 3
     path = tmp_path / "nbits.onnx"
     onnx.save(models.matmul_nbits(weights, m=m, accuracy_level=4), path)
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "nbits")
     info = harness.run_tool([exe, "--info"], 60).stdout
-    assert f"w4a8-g{block}" in info, info
+    assert (f"w4a8-g{block}" if block < 256 else "w4a8 ") in info, info
     x = np.random.default_rng(block).standard_normal((m, 256)).astype(np.float32)
     got = harness.run_executable(exe, {"A": x}, tmp_path / "run", ["Y"])["Y"]
     onnxruntime_int8 = harness.ort_run(path, {"A": x})["Y"]

@@ -34,8 +34,9 @@ inline constexpr llvm::StringLiteral kLoweredMatmulAttr = "nibble.lowered_matmul
 /// Marks the per-group integer products of a nibble.integer_matmul with a
 /// constant int4 weight and group scales (W4A8): i8 activations [M, K]
 /// times the weight packed by packInt4ForInt8Dot ([ceil(N/32), ceil(K/4),
-/// 64]) into i32 [M, K / G, N], one exact sum per row, group and column.
-/// {group_size}.
+/// 64]) into i32 [M, K / G, N], one exact sum per row, group and column;
+/// a third input, if present, is the weight's i8 zero point ([], [N] or
+/// [K / G, N]), subtracted from every weight. {group_size}.
 inline constexpr llvm::StringLiteral kInt4DotMatmulAttr = "nibble.int4_dot_matmul";
 
 /// Marks the float epilogue of per-group integer products: [M, K / G, N]

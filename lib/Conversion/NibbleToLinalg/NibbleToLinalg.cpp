@@ -402,8 +402,9 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
     return mlir::nibble::buildInt8DotProduct(rewriter, loc, op.getLhs(), *values, k, n, init);
   }
 
-  /// Group scales (W4A8): per-group i32 sums [M, K / G, N], then the
-  /// groups' fused multiply-add chain into f32, then the bias.
+  /// Group scales (W4A8): per-group i32 sums [M, K / G, N] (of the weight
+  /// minus its zero point, if any), then the groups' fused multiply-add
+  /// chain into f32, then the bias.
   static Value lowerGrouped(PatternRewriter &rewriter, IntegerMatmulOp op) {
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
@@ -457,10 +458,26 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
     Value sumsInit = linalg::FillOp::create(rewriter, loc, zero, sumsEmpty).getResult(0);
     SmallVector<utils::IteratorType> iterators = parallelIterators(4);
     iterators.back() = utils::IteratorType::reduction;
+    SmallVector<Value> sumsInputs{lhs, weight};
+    SmallVector<AffineMap> sumsMaps{AffineMap::get(4, 0, {row, group, inGroup}, ctx),
+                                    weightMap};
+    Value zeroPoint = op.getZeroPoint();
+    if (zeroPoint) {
+      sumsInputs.push_back(zeroPoint);
+      switch (cast<RankedTensorType>(zeroPoint.getType()).getRank()) {
+      case 0:
+        sumsMaps.push_back(AffineMap::get(4, 0, {}, ctx));
+        break;
+      case 1:
+        sumsMaps.push_back(AffineMap::get(4, 0, col, ctx));
+        break;
+      default:
+        sumsMaps.push_back(AffineMap::get(4, 0, {group, col}, ctx));
+      }
+    }
+    sumsMaps.push_back(AffineMap::get(4, 0, {row, group, col}, ctx));
     auto sums = linalg::GenericOp::create(
-        rewriter, loc, sumsInit.getType(), ValueRange{lhs, weight}, ValueRange{sumsInit},
-        ArrayRef<AffineMap>{AffineMap::get(4, 0, {row, group, inGroup}, ctx), weightMap,
-                            AffineMap::get(4, 0, {row, group, col}, ctx)},
+        rewriter, loc, sumsInit.getType(), sumsInputs, ValueRange{sumsInit}, sumsMaps,
         iterators, [&](OpBuilder &b, Location l, ValueRange args) {
           Value w;
           if (packedInt4) {
@@ -483,8 +500,12 @@ struct LowerIntegerMatmul final : OpRewritePattern<IntegerMatmulOp> {
           } else {
             w = arith::ExtSIOp::create(b, l, b.getI32Type(), args[1]);
           }
+          if (zeroPoint)
+            w = arith::SubIOp::create(b, l, w,
+                                      arith::ExtSIOp::create(b, l, b.getI32Type(), args[2]));
           Value x = arith::ExtSIOp::create(b, l, b.getI32Type(), args[0]);
-          Value sum = arith::AddIOp::create(b, l, args[2], arith::MulIOp::create(b, l, x, w));
+          Value sum =
+              arith::AddIOp::create(b, l, args.back(), arith::MulIOp::create(b, l, x, w));
           linalg::YieldOp::create(b, l, sum);
         });
     if (packedInt4)

@@ -5,9 +5,9 @@
 // nibble.dequantize. com.microsoft MatMulNBits is unpacked at import time
 // into a K x N int4/int8 weight plus [K/block, N] scales feeding
 // dequantize + matmul, which the fuse phase turns into nibble.matmul; with
-// accuracy_level 4 (int8 activations allowed), symmetric int4 weights
-// become W4A8 (nibble.integer_matmul on activations quantized per row and
-// block at run time). MatMulInteger is exact integer arithmetic.
+// accuracy_level 4 (int8 activations allowed), int4 weights (with or
+// without zero points) become W4A8 (nibble.integer_matmul on activations
+// quantized per row and block at run time). MatMulInteger is exact integer arithmetic.
 //
 //===----------------------------------------------------------------------===//
 
@@ -738,18 +738,24 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
   std::string name = imp.nodeName();
   Value result;
   // accuracy_level 4 lets int8 activations carry the product (onnxruntime
-  // then quantizes A per block and multiplies in integers): symmetric int4
-  // weights in whole blocks become nibble's W4A8.
-  if (imp.intAttr("accuracy_level").value_or(0) == 4 && bits == 4 && isSigned &&
-      k % blockSize == 0) {
+  // then quantizes A per block and multiplies in integers): int4 weights in
+  // whole blocks become nibble's W4A8. Stored nibbles q become q - 8 (int4)
+  // and zero points z become z - 8, so the weight q - z is unchanged.
+  if (imp.intAttr("accuracy_level").value_or(0) == 4 && bits == 4 && k % blockSize == 0) {
     RankedTensorType aType = tensorTypeOf(a->value);
     int64_t rows = aType.getNumElements() / std::max<int64_t>(k, 1);
     int64_t groupRows = grouped ? blockSize : k;
     DynamicInt8Activations activations = quantizeActivationsDynamically(
         b, loc, buildReshape(b, loc, a->value, {rows, k}), groupRows);
+    if (zeroPoints) {
+      for (int64_t &q : weight)
+        q -= defaultZp;
+      for (int64_t &z : blockZps)
+        z -= defaultZp;
+    }
     IntegerMatmulOp product = buildConstantWeightIntegerMatmul(
         b, loc, RankedTensorType::get({rows, n}, b.getF32Type()), activations.values,
-        activations.scales, weight, scaleKN, k, n, /*bits=*/4, groupRows, name);
+        activations.scales, weight, scaleKN, k, n, /*bits=*/4, groupRows, name, blockZps);
     setLayerAttrs(product, name, imp.node().op_type());
     product->setAttr(kPrecisionAttrName,
                      b.getStringAttr(WeightPrecision::w4a8(grouped ? blockSize : 0).name()));

@@ -275,10 +275,12 @@ struct Int4DotShape {
   int64_t m, n, k, groupSize;
   Value lhs, weight, lhsScale, scale, out;
   linalg::GenericOp sums, epilogue;
+  /// The weight's i8 zero point ([], [N] or [groups, N]), or null.
+  Value zeroPoint;
 };
 
 std::optional<Int4DotShape> matchInt4Dot(linalg::GenericOp sums) {
-  DictionaryAttr info = getMarkedDenseBufferGeneric(sums, kInt4DotMatmulAttr, 2, 2);
+  DictionaryAttr info = getMarkedDenseBufferGeneric(sums, kInt4DotMatmulAttr, 2, 3);
   if (!info)
     return std::nullopt;
   auto groupSize = info.getAs<IntegerAttr>("group_size");
@@ -305,7 +307,8 @@ std::optional<Int4DotShape> matchInt4Dot(linalg::GenericOp sums) {
     return std::nullopt;
   Int4DotShape s{0, 0, 0, groupSize.getInt(), sums.getDpsInputs()[0], sums.getDpsInputs()[1],
                  epilogue.getDpsInputs()[1], epilogue.getDpsInputs()[2],
-                 epilogue.getDpsInits()[0], sums, epilogue};
+                 epilogue.getDpsInits()[0], sums, epilogue,
+                 sums.getNumDpsInputs() == 3 ? sums.getDpsInputs()[2] : Value()};
   // The sums read the activations as [M, groups, G]; the kernel reads the
   // [M, K] buffer underneath.
   if (auto split = s.lhs.getDefiningOp<memref::ExpandShapeOp>())
@@ -386,10 +389,21 @@ private:
     Value firstQuad = b.create<arith::MulIOp>(group, index(quadsPerGroup));
     // The weights are q + 8 (low nibbles) and 16 (q + 8) (high nibbles):
     // starting the sums at -8 and -128 times the row's group sum of
-    // activations leaves sum(q x) and 16 sum(q x).
+    // activations leaves sum(q x) and 16 sum(q x). A zero point z adds to
+    // the offset: -(8 + z) and -16 (8 + z) per column.
+    SmallVector<Value> offsets;
+    if (s.zeroPoint)
+      for (int64_t v = 0; v < vectors; ++v)
+        offsets.push_back(loadNegatedOffsets(group, columns[v], v));
     SmallVector<Value> init;
     for (int64_t r = 0; r < rows; ++r) {
       Value rowSum = b.create<memref::LoadOp>(rowSums, ValueRange{add(firstRow, r), group});
+      if (s.zeroPoint) {
+        Value sums = b.create<vector::BroadcastOp>(i32Vector(), rowSum);
+        for (int64_t v = 0; v < vectors; ++v)
+          init.push_back(b.create<arith::MulIOp>(sums, offsets[v]));
+        continue;
+      }
       auto startAt = [&](int32_t offset) {
         return b.create<vector::BroadcastOp>(
             i32Vector(), b.create<arith::MulIOp>(rowSum, b.create<arith::ConstantOp>(
@@ -451,6 +465,32 @@ private:
       }
     }
     return updated;
+  }
+
+  /// -(8 + zero point) of column vector v in `group` as i32 lanes, times
+  /// 16 for the high nibbles (odd v).
+  Value loadNegatedOffsets(Value group, Value column, int64_t v) {
+    auto bytes = VectorType::get({kLanes}, b.getI8Type());
+    Value zeroPoint;
+    switch (cast<MemRefType>(s.zeroPoint.getType()).getRank()) {
+    case 0:
+      zeroPoint = b.create<vector::BroadcastOp>(
+          bytes, b.create<memref::LoadOp>(s.zeroPoint, ValueRange{}));
+      break;
+    case 1:
+      zeroPoint = loadColumns(bytes, s.zeroPoint, {column}, v);
+      break;
+    default:
+      zeroPoint = loadColumns(bytes, s.zeroPoint, {group, column}, v);
+    }
+    int32_t factor = v % 2 == 0 ? -1 : -16;
+    auto splat = [&](int32_t value) {
+      return b.create<arith::ConstantOp>(
+          DenseElementsAttr::get(i32Vector(), b.getI32IntegerAttr(value).getValue()));
+    };
+    Value offset =
+        b.create<arith::AddIOp>(b.create<arith::ExtSIOp>(i32Vector(), zeroPoint), splat(8));
+    return b.create<arith::MulIOp>(offset, splat(factor));
   }
 
   /// The activation scale of `row` in `group`: [], [M] or [M, groups].

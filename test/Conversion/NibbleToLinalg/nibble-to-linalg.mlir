@@ -420,3 +420,28 @@ func.func @grouped_int4_matmul(%x: tensor<2x16xi8>, %sx: tensor<2x2xf32>) -> ten
          : tensor<2x16xi8>, tensor<16x2xi4> -> tensor<2x2xf32>
   return %y : tensor<2x2xf32>
 }
+
+
+// -----
+
+// An int4 weight with zero points: the sums take the zero point [groups, N]
+// as a third input and subtract it from every weight.
+// CHECK-LABEL: func.func @grouped_int4_matmul_zero_point(
+// CHECK:         %[[SUMS:.*]] = linalg.generic
+// CHECK-SAME:      ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<2x2x8xi8>, tensor<1x4x64xi8>, tensor<2x2xi8>)
+// CHECK-SAME:      nibble.int4_dot_matmul = {group_size = 8 : i64}
+// CHECK:         ^bb0(%[[A:.*]]: i8, %[[Q:.*]]: i8, %[[Z:.*]]: i8, %[[ACC:.*]]: i32):
+// CHECK:           %[[W:.*]] = arith.subi %{{.*}}, %c8_i32 : i32
+// CHECK:           %[[Z32:.*]] = arith.extsi %[[Z]] : i8 to i32
+// CHECK:           %[[WZ:.*]] = arith.subi %[[W]], %[[Z32]] : i32
+// CHECK:           %[[A32:.*]] = arith.extsi %[[A]] : i8 to i32
+// CHECK:           %[[P:.*]] = arith.muli %[[A32]], %[[WZ]] : i32
+// CHECK:           arith.addi %[[ACC]], %[[P]] : i32
+func.func @grouped_int4_matmul_zero_point(%x: tensor<2x16xi8>, %sx: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<3> : tensor<16x2xi4>
+  %sw = arith.constant dense<[[0.5, 0.25], [1.0, 2.0]]> : tensor<2x2xf32>
+  %zw = arith.constant dense<[[1, -2], [7, 0]]> : tensor<2x2xi8>
+  %y = nibble.integer_matmul %x lhs_scale(%sx : tensor<2x2xf32>), %w scale(%sw : tensor<2x2xf32>) zero_point(%zw : tensor<2x2xi8>) {group_size = 8 : i64}
+         : tensor<2x16xi8>, tensor<16x2xi4> -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}

@@ -365,6 +365,22 @@ func.func @integer_matmul_bias_shape(%x: tensor<2x3xi8>, %s: tensor<f32>, %w: te
 
 // -----
 
+func.func @integer_matmul_zero_point_of_int8(%x: tensor<2x3xi8>, %s: tensor<f32>, %w: tensor<3x5xi8>, %sw: tensor<5xf32>, %z: tensor<5xi8>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op zero_point needs an int4 weight}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<f32>), %w scale(%sw : tensor<5xf32>) zero_point(%z : tensor<5xi8>) : tensor<2x3xi8>, tensor<3x5xi8> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @integer_matmul_zero_point_shape(%x: tensor<2x12xi8>, %s: tensor<2x2xf32>, %w: tensor<12x5xi4>, %sw: tensor<2x5xf32>, %z: tensor<5xi8>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'nibble.integer_matmul' op zero_point must have the shape of scale, [2, 5], got [5]}}
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<2x2xf32>), %w scale(%sw : tensor<2x5xf32>) zero_point(%z : tensor<5xi8>) {group_size = 6 : i64} : tensor<2x12xi8>, tensor<12x5xi4> -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
 func.func @integer_matmul_group_does_not_divide_k(%x: tensor<2x12xi8>, %s: tensor<2x2xf32>, %w: tensor<12x5xi4>, %sw: tensor<2x5xf32>) -> tensor<2x5xf32> {
   // expected-error @+1 {{'nibble.integer_matmul' op group_size must divide K = 12, got 8}}
   %y = nibble.integer_matmul %x lhs_scale(%s : tensor<2x2xf32>), %w scale(%sw : tensor<2x5xf32>) {group_size = 8 : i64} : tensor<2x12xi8>, tensor<12x5xi4> -> tensor<2x5xf32>

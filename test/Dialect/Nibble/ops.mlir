@@ -196,3 +196,12 @@ func.func @integer_matmul_round_trip(%x: tensor<4x256xi8>, %s: tensor<4xf32>, %w
   %y = nibble.integer_matmul %x lhs_scale(%s : tensor<4xf32>), %w scale(%sw : tensor<64xf32>) bias(%b : tensor<64xf32>) : tensor<4x256xi8>, tensor<256x64xi8> -> tensor<4x64xf32>
   return %y : tensor<4x64xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @integer_matmul_zero_point_round_trip(
+// CHECK:         nibble.integer_matmul %{{.*}} lhs_scale(%{{.*}} : tensor<4x2xf32>), %{{.*}} scale(%{{.*}} : tensor<2x64xf32>) zero_point(%{{.*}} : tensor<2x64xi8>) bias(%{{.*}} : tensor<64xf32>) {group_size = 128 : i64} : tensor<4x256xi8>, tensor<256x64xi4> -> tensor<4x64xf32>
+func.func @integer_matmul_zero_point_round_trip(%x: tensor<4x256xi8>, %s: tensor<4x2xf32>, %w: tensor<256x64xi4>, %sw: tensor<2x64xf32>, %z: tensor<2x64xi8>, %b: tensor<64xf32>) -> tensor<4x64xf32> {
+  %y = nibble.integer_matmul %x lhs_scale(%s : tensor<4x2xf32>), %w scale(%sw : tensor<2x64xf32>) zero_point(%z : tensor<2x64xi8>) bias(%b : tensor<64xf32>) {group_size = 128 : i64} : tensor<4x256xi8>, tensor<256x64xi4> -> tensor<4x64xf32>
+  return %y : tensor<4x64xf32>
+}

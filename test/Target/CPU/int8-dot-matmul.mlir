@@ -194,3 +194,71 @@ func.func @w4a8_product(%x: memref<9x64xi8>, %w: memref<5x16x64xi8>, %sx: memref
   memref.dealloc %sums : memref<9x2x130xi32>
   return
 }
+
+// -----
+
+// W4A8 with zero points, M = 1, K = 32 (one group), N = 32 (one column
+// pair): each group's sums start at the row's activation sum times
+// -(8 + z) (low nibbles) and -16 (8 + z) (high nibbles), z read per column
+// vector; the dot products are the same.
+
+#xg1 = affine_map<(m, g, n, kk) -> (m, g, kk)>
+#w41 = affine_map<(m, g, n, kk) -> (n floordiv 32, (g * 32 + kk) floordiv 4, (n mod 16) * 4 + kk mod 4)>
+#zp1 = affine_map<(m, g, n, kk) -> (g, n)>
+#sums1 = affine_map<(m, g, n, kk) -> (m, g, n)>
+#acc1 = affine_map<(m, n, g) -> (m, g, n)>
+#rowscale1 = affine_map<(m, n, g) -> (m, g)>
+#colscale1 = affine_map<(m, n, g) -> (g, n)>
+#y1 = affine_map<(m, n, g) -> (m, n)>
+
+// CHECK-LABEL: func.func @w4a8_zero_point(
+// CHECK-SAME:    %[[X:.*]]: memref<1x32xi8>, %[[W:.*]]: memref<1x8x64xi8>, %[[Z:.*]]: memref<1x32xi8>,
+// CHECK-DAG:     %[[MINUS1:.*]] = arith.constant dense<-1> : vector<16xi32>
+// CHECK-DAG:     %[[MINUS16:.*]] = arith.constant dense<-16> : vector<16xi32>
+// CHECK-DAG:     %[[EIGHT:.*]] = arith.constant dense<8> : vector<16xi32>
+// CHECK:         %[[ZLOW:.*]] = vector.load %[[Z]][%c0, %c0] : memref<1x32xi8>, vector<16xi8>
+// CHECK:         %[[ZLOW32:.*]] = arith.extsi %[[ZLOW]] : vector<16xi8> to vector<16xi32>
+// CHECK:         %[[OFFLOW:.*]] = arith.addi %[[ZLOW32]], %[[EIGHT]] : vector<16xi32>
+// CHECK:         %[[NEGLOW:.*]] = arith.muli %[[OFFLOW]], %[[MINUS1]] : vector<16xi32>
+// CHECK:         %[[ZHIGH:.*]] = vector.load %[[Z]][%c0, %c16] : memref<1x32xi8>, vector<16xi8>
+// CHECK:         %[[ZHIGH32:.*]] = arith.extsi %[[ZHIGH]] : vector<16xi8> to vector<16xi32>
+// CHECK:         %[[OFFHIGH:.*]] = arith.addi %[[ZHIGH32]], %[[EIGHT]] : vector<16xi32>
+// CHECK:         %[[NEGHIGH:.*]] = arith.muli %[[OFFHIGH]], %[[MINUS16]] : vector<16xi32>
+// CHECK:         %[[SUM:.*]] = memref.load %{{.*}}[%c0, %c0] : memref<1x1xi32>
+// CHECK:         %[[SUMS:.*]] = vector.broadcast %[[SUM]] : i32 to vector<16xi32>
+// CHECK:         %[[LOW:.*]] = arith.muli %[[SUMS]], %[[NEGLOW]] : vector<16xi32>
+// CHECK:         %[[HIGH:.*]] = arith.muli %[[SUMS]], %[[NEGHIGH]] : vector<16xi32>
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %[[LOW]], %{{.*}} = %[[HIGH]])
+// CHECK-COUNT-2:   llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+func.func @w4a8_zero_point(%x: memref<1x32xi8>, %w: memref<1x8x64xi8>, %z: memref<1x32xi8>,
+                           %sx: memref<1x1xf32>, %sw: memref<1x32xf32>, %out: memref<1x32xf32>) {
+  %sums = memref.alloc() : memref<1x1x32xi32>
+  %zero = arith.constant 0 : i32
+  linalg.fill ins(%zero : i32) outs(%sums : memref<1x1x32xi32>)
+  %xg = memref.expand_shape %x [[0], [1, 2]] output_shape [1, 1, 32] : memref<1x32xi8> into memref<1x1x32xi8>
+  linalg.generic {indexing_maps = [#xg1, #w41, #zp1, #sums1], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%xg, %w, %z : memref<1x1x32xi8>, memref<1x8x64xi8>, memref<1x32xi8>) outs(%sums : memref<1x1x32xi32>)
+      attrs = {nibble.int4_dot_matmul = {group_size = 32 : i64}} {
+  ^bb0(%a: i8, %q: i8, %zq: i8, %s: i32):
+    %a32 = arith.extsi %a : i8 to i32
+    %q32 = arith.extui %q : i8 to i32
+    %z32 = arith.extsi %zq : i8 to i32
+    %d = arith.subi %q32, %z32 : i32
+    %p = arith.muli %a32, %d : i32
+    %r = arith.addi %s, %p : i32
+    linalg.yield %r : i32
+  }
+  %fzero = arith.constant 0.0 : f32
+  linalg.fill ins(%fzero : f32) outs(%out : memref<1x32xf32>)
+  linalg.generic {indexing_maps = [#acc1, #rowscale1, #colscale1, #y1], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%sums, %sx, %sw : memref<1x1x32xi32>, memref<1x1xf32>, memref<1x32xf32>) outs(%out : memref<1x32xf32>)
+      attrs = {nibble.grouped_epilogue = {}} {
+  ^bb0(%s: i32, %a: f32, %b: f32, %y: f32):
+    %f = arith.sitofp %s : i32 to f32
+    %ab = arith.mulf %a, %b : f32
+    %r = math.fma %f, %ab, %y : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %sums : memref<1x1x32xi32>
+  return
+}

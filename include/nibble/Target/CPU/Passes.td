@@ -107,7 +107,10 @@ def NibbleCPUInt8DotMatmulPass
       before the panels), which makes them exact (16 times exact for the
       high nibbles, shifted down after the group), and one fused
       multiply-add by `lhs_scale * scale` per output vector adds them to
-      the output, in group order, as the epilogue states;
+      the output, in group order, as the epilogue states; with a zero
+      point z (a third input of the sums) the starts are `-(8 + z)` and
+      `-16 (8 + z)` times the row's sum, z loaded per column vector and
+      group, and the inner loop is unchanged;
     - panels, row tiles, threads and tails as above; the group size must be
       a multiple of 8 (and divide K).
   }];

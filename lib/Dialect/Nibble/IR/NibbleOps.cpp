@@ -186,6 +186,14 @@ LogicalResult IntegerMatmulOp::verify() {
                          << (groupSize ? " or " + shapeString({groups, n}) + " (per group)"
                                        : std::string())
                          << ", got " << shapeString(weightScale);
+  if (Value zeroPoint = getZeroPoint()) {
+    if (!weightType.getElementType().isInteger(4))
+      return emitOpError() << "zero_point needs an int4 weight";
+    if (scaleShape(zeroPoint) != weightScale)
+      return emitOpError() << "zero_point must have the shape of scale, "
+                           << shapeString(weightScale) << ", got "
+                           << shapeString(scaleShape(zeroPoint));
+  }
   if (Value bias = getBias())
     if (scaleShape(bias) != ArrayRef<int64_t>{n})
       return emitOpError() << "bias must have shape [" << n << "], got "

@@ -92,8 +92,9 @@ DynamicInt8Activations mlir::nibble::quantizeActivationsDynamically(OpBuilder &b
 IntegerMatmulOp mlir::nibble::buildConstantWeightIntegerMatmul(
     OpBuilder &builder, Location loc, Type resultType, Value qx, Value xScale,
     ArrayRef<int64_t> values, ArrayRef<float> scales, int64_t k, int64_t n, unsigned bits,
-    int64_t groupRows, StringRef name) {
-  bool grouped = groupRows < k;
+    int64_t groupRows, StringRef name, ArrayRef<int64_t> zeroPoints) {
+  // Zero points come per group (one group of all K rows at least).
+  bool grouped = groupRows < k || !zeroPoints.empty();
   Value weight = arith::ConstantOp::create(
       builder, loc,
       makeIntConstant(RankedTensorType::get({k, n}, builder.getIntegerType(bits)), values,
@@ -105,7 +106,13 @@ IntegerMatmulOp mlir::nibble::buildConstantWeightIntegerMatmul(
       builder, loc,
       makeFloatConstant(RankedTensorType::get(scaleShape, builder.getF32Type()), scales,
                         (name + ".scale").str()));
+  Value zeroPoint;
+  if (!zeroPoints.empty())
+    zeroPoint = arith::ConstantOp::create(
+        builder, loc,
+        makeIntConstant(RankedTensorType::get(scaleShape, builder.getI8Type()), zeroPoints,
+                        (name + ".zp").str()));
   return IntegerMatmulOp::create(builder, loc, resultType, qx, xScale, weight, weightScale,
-                                 /*bias=*/Value(),
+                                 zeroPoint, /*bias=*/Value(),
                                  grouped ? builder.getI64IntegerAttr(groupRows) : IntegerAttr());
 }

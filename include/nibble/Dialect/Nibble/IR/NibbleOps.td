@@ -98,7 +98,7 @@ def Nibble_MatmulOp : Nibble_Op<"matmul", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
-def Nibble_IntegerMatmulOp : Nibble_Op<"integer_matmul", [Pure]> {
+def Nibble_IntegerMatmulOp : Nibble_Op<"integer_matmul", [Pure, AttrSizedOperandSegments]> {
   let summary = "int8 activations times int8 or int4 weights, float result (W8A8, W4A8)";
   let description = [{
     `result[m, n] = (float(sum_k lhs[m, k] * weight[k, n]) * lhs_scale[m])
@@ -118,6 +118,11 @@ def Nibble_IntegerMatmulOp : Nibble_Op<"integer_matmul", [Pure]> {
     fused multiply-adds: `y = fma(float(acc_g), lhs_scale[m, g] *
     weight_scale[g, n], y)` from `y = 0`, then `+ bias[n]`.
 
+    An int4 weight may have a `zero_point` (int8, the shape of `scale`):
+    the weight is then `weight[k, n] - zero_point[g, n]` (or `[n]`, or one
+    for the tensor), as asymmetric 4-bit formats (MatMulNBits with zero
+    points) store it; the sums stay exact in int32.
+
     ```mlir
     %y = nibble.integer_matmul %qx lhs_scale(%sx : tensor<4xf32>), %qw
            scale(%sw : tensor<64xf32>)
@@ -125,16 +130,22 @@ def Nibble_IntegerMatmulOp : Nibble_Op<"integer_matmul", [Pure]> {
     %z = nibble.integer_matmul %qx lhs_scale(%gx : tensor<4x2xf32>), %q4
            scale(%gw : tensor<2x64xf32>) {group_size = 128 : i64}
            : tensor<4x256xi8>, tensor<256x64xi4> -> tensor<4x64xf32>
+    %a = nibble.integer_matmul %qx lhs_scale(%gx : tensor<4x2xf32>), %q4
+           scale(%gw : tensor<2x64xf32>) zero_point(%zw : tensor<2x64xi8>)
+           {group_size = 128 : i64}
+           : tensor<4x256xi8>, tensor<256x64xi4> -> tensor<4x64xf32>
     ```
   }];
   let arguments = (ins RankedTensorOf<[I8]>:$lhs, RankedTensorOf<[F32]>:$lhs_scale,
                        RankedTensorOf<[I8, I<4>]>:$weight, RankedTensorOf<[F32]>:$scale,
+                       Optional<RankedTensorOf<[I8]>>:$zero_point,
                        Optional<RankedTensorOf<[F32]>>:$bias,
                        OptionalAttr<I64Attr>:$group_size);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $lhs `lhs_scale` `(` $lhs_scale `:` type($lhs_scale) `)` `,` $weight
     `scale` `(` $scale `:` type($scale) `)`
+    (`zero_point` `(` $zero_point^ `:` type($zero_point) `)`)?
     (`bias` `(` $bias^ `:` type($bias) `)`)?
     attr-dict `:` type($lhs) `,` type($weight) `->` type($result)
   }];

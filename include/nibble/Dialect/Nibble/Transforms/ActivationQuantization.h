@@ -25,15 +25,19 @@ DynamicInt8Activations quantizeActivationsDynamically(OpBuilder &builder, Locati
                                                       Value x, int64_t groupRows);
 
 /// nibble.integer_matmul of int8 activations `qx` [M, K] (scales
-/// `xScale`) and a constant symmetric weight of `bits` bits: `values`
-/// row-major K x N, `scales` [K / groupRows, N] row-major (one per column
-/// when groupRows is K). The constants are named `name`.q and `name`.scale.
+/// `xScale`) and a constant weight of `bits` bits: `values` row-major
+/// K x N, `scales` [K / groupRows, N] row-major (one per column when
+/// groupRows is K), and for int4 optionally `zeroPoints` of the scales'
+/// layout (the weight is then values - zero point; the op gets group_size
+/// even when groupRows is K). The constants are named `name`.q, `name`.scale
+/// and `name`.zp.
 IntegerMatmulOp buildConstantWeightIntegerMatmul(OpBuilder &builder, Location loc,
                                                  Type resultType, Value qx, Value xScale,
                                                  ArrayRef<int64_t> values,
                                                  ArrayRef<float> scales, int64_t k,
                                                  int64_t n, unsigned bits, int64_t groupRows,
-                                                 StringRef name);
+                                                 StringRef name,
+                                                 ArrayRef<int64_t> zeroPoints = {});
 
 } // namespace mlir::nibble
 
