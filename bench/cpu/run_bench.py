@@ -20,7 +20,7 @@ the last-level cache, all applied to the same input, so every run streams
 its weights from DRAM; time per layer is the p50 of the runs divided by the
 copies. Prints a table and writes every figure as JSON.
 
-Usage: run_bench.py --bin-dir build/bin [--json OUT.json] [--quick]
+Usage: run_bench.py --bin-dir build/bin [--json OUT.json] [--markdown OUT.md] [--quick]
            [--threads N] [--runs N] [--shapes KxN ...] [--batches M ...]
 """
 
@@ -180,10 +180,56 @@ def bench_shape(args, k: int, n: int, m: int, rotation: int, probe: float,
     return results
 
 
+# Columns of the markdown table: (header, implementation label).
+TABLE_TIMES = [("n int4 g128", "nibble int4 g128"), ("n int4 g32", "nibble int4 g32"),
+               ("n int8 g128", "nibble int8 g128"), ("n w4a8 g128", "nibble w4a8 g128 (acc4)"),
+               ("n w8a8", "nibble w8a8"), ("ort int4 acc0", "onnxruntime int4 g128 acc0"),
+               ("ort int4 acc4", "onnxruntime int4 g128 acc4"),
+               ("ort MatMulInteger", "onnxruntime int8 MatMulInteger"),
+               ("ort fp32", "onnxruntime fp32")]
+
+
+def markdown_table(report: dict) -> str:
+    """The report as the table of docs/performance.md: microseconds per
+    layer, bandwidth of the int8-activation kernels, and ratios."""
+    rows: dict[tuple, dict] = {}
+    for r in report["results"]:
+        rows.setdefault((r["k"], r["n"], r["m"]), {})[r["impl"]] = r
+    headers = [h for h, _ in TABLE_TIMES] + [
+        "n w4a8 GB/s (% probe)", "n w8a8 GB/s (% probe)",
+        "n w4a8 vs ort acc4 / acc0 / fp32", "n w8a8 vs ort MatMulInteger",
+        "n w4a8 / n w8a8 time"]
+    lines = ["| K x N | M | " + " | ".join(headers) + " |",
+             "|" + "---|" * (len(headers) + 2)]
+    for (k, n, m), impls in rows.items():
+        def seconds(label):
+            return impls[label]["seconds_per_layer"] if label in impls else float("nan")
+
+        def bandwidth(label):
+            if label not in impls:
+                return ""
+            r = impls[label]
+            return (f"{r['weight_bytes_per_s'] / 1e9:.1f} "
+                    f"({100 * r['fraction_of_probe_bandwidth']:.0f}%)")
+
+        w4a8, w8a8 = seconds("nibble w4a8 g128 (acc4)"), seconds("nibble w8a8")
+        cells = [f"{seconds(label) * 1e6:.0f}" for _, label in TABLE_TIMES] + [
+            bandwidth("nibble w4a8 g128 (acc4)"), bandwidth("nibble w8a8"),
+            " / ".join(f"{seconds(peer) / w4a8:.2f}x" for peer in (
+                "onnxruntime int4 g128 acc4", "onnxruntime int4 g128 acc0",
+                "onnxruntime fp32")),
+            f"{seconds('onnxruntime int8 MatMulInteger') / w8a8:.2f}x",
+            f"{w4a8 / w8a8:.2f}"]
+        lines.append(f"| {k} x {n} | {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin-dir", type=Path, required=True)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path,
+                        help="also write the results as the table of docs/performance.md")
     parser.add_argument("--quick", action="store_true",
                         help="4096x4096 at M = 1 and 16 only")
     parser.add_argument("--threads", type=int, default=1)
@@ -218,6 +264,8 @@ def main() -> None:
               "results": results}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
+    if args.markdown:
+        args.markdown.write_text(markdown_table(report))
 
 
 if __name__ == "__main__":

@@ -17,14 +17,16 @@ bench/quantizers) and paraphrase-MiniLM-L3-v2 when installed. For each:
   --quantize=w4a8 on the float model (GPTQ on calibration samples);
 - int4 / int8 weights only: nibble --quantize=int4 / int8.
 
-Latency is the p50 of `--runs` runs after warm-up (nibble: the compiled
-executable's --bench; onnxruntime: session.run in this process), both with
-`--threads` threads. Error is measured on held-out inputs against
+Latency is the median over `--rounds` rounds of the p50 of `--runs` runs
+after warm-up (nibble: the compiled executable's --bench; onnxruntime:
+session.run in this process), both with `--threads` threads; each round
+times every variant in turn, so a burst of load on a shared machine slows
+one round of each rather than all the runs of one. Error is measured on held-out inputs against
 onnxruntime's float32 outputs (SQNR over all outputs, worst sample, top-1
 agreement of the decoder's logits). Prints a table and writes JSON (and a
 markdown table with --markdown).
 
-Usage: run_e2e.py --bin-dir build/bin [--threads N] [--runs N] [--json OUT]
+Usage: run_e2e.py --bin-dir build/bin [--threads N] [--runs N] [--rounds N] [--json OUT]
            [--markdown OUT.md]
 """
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,23 +76,26 @@ def bench_case(case, args, work: Path) -> dict:
     output_names = [o.name for o in float_session.get_outputs()]
     reference = [dict(zip(output_names, float_session.run(None, s))) for s in held_out]
     rows = []
+    # (row, timer): every variant is timed in each of `--rounds` rounds, in
+    # turn, so that a burst of load on this shared machine slows one round
+    # of every variant instead of all the runs of one.
+    timers = []
 
-    def record(variant: str, runtime: str, seconds: float, outputs: list[dict], bytes_: int):
-        row = {"variant": variant, "runtime": runtime, "p50_ms": seconds * 1e3,
-               "weight_bytes": bytes_, **quality(reference, outputs, case.classifier_outputs)}
+    def record(variant: str, runtime: str, timer, outputs: list[dict], bytes_: int):
+        row = {"variant": variant, "runtime": runtime, "weight_bytes": bytes_,
+               **quality(reference, outputs, case.classifier_outputs)}
         rows.append(row)
-        top1 = f"  top-1 {row['top1_agreement']:.3f}" if "top1_agreement" in row else ""
-        print(f"  {variant:44s} {runtime:11s} {row['p50_ms']:9.3f} ms  "
-              f"{bytes_ / 2**20:7.2f} MiB  SQNR {row['sqnr_db']:6.2f} dB{top1}", flush=True)
+        timers.append((row, timer))
 
     def run_ort(variant: str, path: Path):
         session = onnxruntime_session(path, args.threads)
         outputs = [dict(zip(output_names, session.run(None, s))) for s in held_out]
-        record(variant, "onnxruntime", median_run_seconds(session, held_out[0], args.runs, 3),
+        record(variant, "onnxruntime",
+               lambda: median_run_seconds(session, held_out[0], args.runs, 3),
                outputs, constant_bytes(path))
 
     def run_nibble(variant: str, path: Path, *flags: str):
-        exe = work / "model"
+        exe = work / f"model{len(rows)}"
         proc = subprocess.run([str(args.bin_dir / "nibble-compile"), str(path), "-o", str(exe),
                                *flags, *[f"--input-shape={name}:{'x'.join(map(str, shape))}"
                                          for name, shape in case.input_shapes.items()]],
@@ -113,19 +119,21 @@ def bench_case(case, args, work: Path) -> dict:
             outputs.append({name: np.load(sample_dir / "out" /
                                           f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.npy")
                             for name in output_names})
-        first = held_out[0]
         bench_inputs = []
-        for name in first:
+        for name in held_out[0]:
             bench_inputs += ["--input", f"{name}={work / 'sample0' / name}.npy"]
-        proc = subprocess.run([str(exe), "--bench", str(args.runs), "--json", "--threads",
-                               str(args.threads), *bench_inputs],
-                              check=True, capture_output=True, text=True)
-        timing = json.loads(proc.stdout.strip().splitlines()[-1])
+
+        def timer() -> float:
+            proc = subprocess.run([str(exe), "--bench", str(args.runs), "--json", "--threads",
+                                   str(args.threads), *bench_inputs],
+                                  check=True, capture_output=True, text=True)
+            return json.loads(proc.stdout.strip().splitlines()[-1])["p50_ms"] / 1e3
+
         info = subprocess.run([str(exe), "--info"], check=True, capture_output=True,
                               text=True).stdout
         bytes_ = next(int(line.split()[3]) for line in info.splitlines()
                       if line.startswith("total weight bytes:"))
-        record(variant, "nibble", timing["p50_ms"] / 1e3, outputs, bytes_)
+        record(variant, "nibble", timer, outputs, bytes_)
 
     run_ort("float32", model)
     run_nibble("float32", model)
@@ -148,6 +156,18 @@ def bench_case(case, args, work: Path) -> dict:
                "--group-size=32", f"--calibration={calibration_file}")
     run_nibble("int8 weights only (nibble, GPTQ)", model, "--quantize=int8",
                f"--calibration={calibration_file}")
+
+    rounds = {id(row): [] for row, _ in timers}
+    for _ in range(args.rounds):
+        for row, timer in timers:
+            rounds[id(row)].append(timer())
+    for row, _ in timers:
+        row["p50_ms"] = statistics.median(rounds[id(row)]) * 1e3
+        row["round_p50_ms"] = [seconds * 1e3 for seconds in rounds[id(row)]]
+        top1 = f"  top-1 {row['top1_agreement']:.3f}" if "top1_agreement" in row else ""
+        print(f"  {row['variant']:44s} {row['runtime']:11s} {row['p50_ms']:9.3f} ms  "
+              f"{row['weight_bytes'] / 2**20:7.2f} MiB  SQNR {row['sqnr_db']:6.2f} dB{top1}",
+              flush=True)
     return {"model": case.name, "threads": args.threads, "variants": rows}
 
 
@@ -173,7 +193,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin-dir", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=50, help="runs per round")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds, each timing every variant in turn")
     parser.add_argument("--calibration-samples", type=int, default=32)
     parser.add_argument("--eval-samples", type=int, default=16)
     parser.add_argument("--models", nargs="*",

@@ -22,7 +22,8 @@ def test_cpu_bench_writes_every_figure(nibble_bin_dir, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "cpu" / "run_bench.py"),
          "--bin-dir", str(nibble_bin_dir), "--shapes", "256x128", "--batches", "1", "3",
-         "--runs", "2", "--rotation-mib", "1", "--json", str(out)],
+         "--runs", "2", "--rotation-mib", "1", "--json", str(out),
+         "--markdown", str(tmp_path / "bench.md")],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
@@ -36,3 +37,10 @@ def test_cpu_bench_writes_every_figure(nibble_bin_dir, tmp_path):
         assert r["seconds_per_layer"] > 0 and r["gflops"] > 0, r
         peers = {impl for impl in IMPLEMENTATIONS if impl.startswith("onnxruntime")}
         assert set(r["speedup_vs"]) == peers - {r["impl"]}, r
+    # The markdown table: one row per shape and batch, every cell filled.
+    table = (tmp_path / "bench.md").read_text().splitlines()
+    assert len(table) == 2 + 2, table
+    header_cells = table[0].count("|")
+    for row, m in zip(table[2:], (1, 3)):
+        assert row.startswith(f"| 256 x 128 | {m} |"), row
+        assert row.count("|") == header_cells and "nan" not in row, row

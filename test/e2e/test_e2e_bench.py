@@ -31,7 +31,8 @@ def test_e2e_bench_writes_every_variant(nibble_bin_dir, tmp_path):
     out, table = tmp_path / "e2e.json", tmp_path / "e2e.md"
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "e2e" / "run_e2e.py"), "--bin-dir",
-         str(nibble_bin_dir), "--models", "encoder", "--runs", "2", "--eval-samples", "1",
+         str(nibble_bin_dir), "--models", "encoder", "--runs", "2", "--rounds", "2",
+         "--eval-samples", "1",
          "--calibration-samples", "2", "--json", str(out), "--markdown", str(table)],
         capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -42,6 +43,7 @@ def test_e2e_bench_writes_every_variant(nibble_bin_dir, tmp_path):
     for row in rows:
         assert "error" not in row, row
         assert row["p50_ms"] > 0 and row["weight_bytes"] > 0, row
+        assert len(row["round_p50_ms"]) == 2, row
         assert row["sqnr_db"] > 5, row
     # nibble and onnxruntime run the same quantized files with the same
     # arithmetic: their errors agree.

@@ -13,7 +13,6 @@
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
-#include "llvm/ADT/MapVector.h"
 
 namespace mlir::nibble {
 #define GEN_PASS_DEF_NIBBLECPUPARALLELALIASSCOPESPASS
