@@ -12,9 +12,10 @@ bench/quantizers) and paraphrase-MiniLM-L3-v2 when installed. For each:
   importer maps MatMulInteger with a constant int8 weight to its int8
   dot-product kernel), against nibble --quantize=w8a8 --activations=dynamic;
 - int4 weights, int8 activations: onnxruntime's MatMulNBits quantizer (RTN,
-  symmetric, block 32 / 128, accuracy_level 4), run by onnxruntime and by
-  nibble (which imports accuracy_level 4 as W4A8), and nibble's own
-  --quantize=w4a8 on the float model (GPTQ on calibration samples);
+  symmetric, block 32 / 128, and asymmetric block 128, accuracy_level 4),
+  run by onnxruntime and by nibble (which imports accuracy_level 4 as
+  W4A8), and nibble's own --quantize=w4a8 on the float model (GPTQ on
+  calibration samples);
 - int4 / int8 weights only: nibble --quantize=int4 / int8.
 
 Latency is the median over `--rounds` rounds of the p50 of `--runs` runs
@@ -55,10 +56,10 @@ from compare_onnxruntime import (build_cases, constant_bytes,  # noqa: E402
 from run_bench import median_run_seconds, onnxruntime_session  # noqa: E402
 
 
-def ort_nbits(model: Path, out: Path, block: int) -> None:
+def ort_nbits(model: Path, out: Path, block: int, symmetric: bool = True) -> None:
     quantizer = MatMulNBitsQuantizer(
         onnx.load(model), algo_config=DefaultWeightOnlyQuantConfig(
-            block_size=block, is_symmetric=True, accuracy_level=4,
+            block_size=block, is_symmetric=symmetric, accuracy_level=4,
             quant_format=QuantFormat.QOperator))
     quantizer.process()
     onnx.save(quantizer.model.model, out)
@@ -152,6 +153,11 @@ def bench_case(case, args, work: Path) -> dict:
         run_nibble(f"int4 g{block} x int8 (ort's model, nibble)", nbits)
         run_nibble(f"int4 g{block} x int8 (nibble w4a8, GPTQ)", model, "--quantize=w4a8",
                    f"--group-size={block}", f"--calibration={calibration_file}")
+    # Asymmetric (zero points per block: the quantizer's default).
+    nbits = work / "ort_nbits_g128_asymmetric.onnx"
+    ort_nbits(model, nbits, 128, symmetric=False)
+    run_ort("int4 g128 asymmetric x int8 (ort MatMulNBits acc4)", nbits)
+    run_nibble("int4 g128 asymmetric x int8 (ort's model, nibble)", nbits)
     run_nibble("int4 g32 weights only (nibble, GPTQ)", model, "--quantize=int4",
                "--group-size=32", f"--calibration={calibration_file}")
     run_nibble("int8 weights only (nibble, GPTQ)", model, "--quantize=int8",

@@ -22,6 +22,8 @@ VARIANTS = {
     ("int4 g128 x int8 (ort MatMulNBits acc4)", "onnxruntime"),
     ("int4 g128 x int8 (ort's model, nibble)", "nibble"),
     ("int4 g128 x int8 (nibble w4a8, GPTQ)", "nibble"),
+    ("int4 g128 asymmetric x int8 (ort MatMulNBits acc4)", "onnxruntime"),
+    ("int4 g128 asymmetric x int8 (ort's model, nibble)", "nibble"),
     ("int4 g32 weights only (nibble, GPTQ)", "nibble"),
     ("int8 weights only (nibble, GPTQ)", "nibble"),
 }
@@ -50,7 +52,9 @@ def test_e2e_bench_writes_every_variant(nibble_bin_dir, tmp_path):
     for ort_name, nibble_name in [
             ("int8 W8A8 (ort quantize_dynamic)", "int8 W8A8 (ort's model, nibble)"),
             *[(f"int4 g{block} x int8 (ort MatMulNBits acc4)",
-               f"int4 g{block} x int8 (ort's model, nibble)") for block in (32, 128)]]:
+               f"int4 g{block} x int8 (ort's model, nibble)") for block in (32, 128)],
+            ("int4 g128 asymmetric x int8 (ort MatMulNBits acc4)",
+             "int4 g128 asymmetric x int8 (ort's model, nibble)")]:
         ort_row, nibble_row = (next(r for r in rows if r["variant"] == name)
                                for name in (ort_name, nibble_name))
         assert abs(ort_row["sqnr_db"] - nibble_row["sqnr_db"]) < 0.5
