@@ -187,30 +187,48 @@ def test_matmul_nbits_accuracy_level_4_runs_as_w4a8(nibble_compile, tmp_path, bl
     assert harness.sqnr_db(got, exact) > 30
 
 
-def matmul_integer_model(a_type, a_zero_point, m: int, k: int, n: int,
-                         seed: int) -> tuple[onnx.ModelProto, np.ndarray]:
-    """A (graph input, int8 or uint8, optional zero point) x constant int8 B
-    (no zero point) -> int32 Y: the graph onnxruntime's quantize_dynamic
-    writes, which nibble runs on the int8 dot-product kernel."""
+def matmul_integer_model(a_type, a_zero_point, m: int, k: int, n: int, seed: int,
+                         b_type=np.int8, b_zero_point=None) -> tuple[onnx.ModelProto,
+                                                                     np.ndarray]:
+    """A (graph input, int8 or uint8, optional zero point) x constant B
+    (int8 or uint8, optional zero point: one, or one per column) -> int32
+    Y: the graphs onnxruntime's quantize_dynamic writes, which nibble runs
+    on the int8 dot-product kernel."""
     g = models.GraphBuilder("matmul_integer_dot", seed)
     a = g.input("a", a_type, [m, k])
-    weight = g.rng.integers(-128, 128, (k, n)).astype(np.int8)
+    info = np.iinfo(b_type)
+    weight = g.rng.integers(info.min, info.max + 1, (k, n)).astype(b_type)
     operands = [a, g.const(weight, "b")]
-    if a_zero_point is not None:
-        operands.append(g.const(np.asarray(a_zero_point, dtype=a_type), "a_zp"))
+    if a_zero_point is not None or b_zero_point is not None:
+        operands.append(g.const(np.asarray(0 if a_zero_point is None else a_zero_point,
+                                           dtype=a_type), "a_zp"))
+    if b_zero_point is not None:
+        operands.append(g.const(np.asarray(b_zero_point, dtype=b_type), "b_zp"))
     g.op("MatMulInteger", *operands, out="y")
     g.output("y", np.int32, [m, n])
     return g.build(opset=13), weight
 
 
+# B zero points: none, one for the tensor, one per column (70 columns).
+B_ZERO_POINTS = {"none": None, "tensor": 3, "columns": np.arange(70) % 11 - 5}
+
+
 @pytest.mark.parametrize("a_type,a_zero_point", [(np.uint8, 131), (np.uint8, None),
                                                  (np.int8, -5), (np.int8, None)],
                          ids=["uint8-zp", "uint8", "int8-zp", "int8"])
+@pytest.mark.parametrize("b_type,b_zero_point", [(np.int8, "none"), (np.int8, "columns"),
+                                                 (np.uint8, "none"), (np.uint8, "tensor")],
+                         ids=["b-int8", "b-int8-zp", "b-uint8", "b-uint8-zp"])
 @pytest.mark.parametrize("target", ["host", "x86-64-avx2"])
 def test_matmul_integer_with_constant_weight_is_exact(nibble_compile, tmp_path, monkeypatch,
-                                                      a_type, a_zero_point, target):
+                                                      a_type, a_zero_point, b_type,
+                                                      b_zero_point, target):
     m, k, n = 5, 37, 70
-    model, weight = matmul_integer_model(a_type, a_zero_point, m, k, n, seed=k + n)
+    b_zp = B_ZERO_POINTS[b_zero_point]
+    if b_zp is not None and b_type == np.uint8:
+        b_zp = np.asarray(b_zp) + 128
+    model, weight = matmul_integer_model(a_type, a_zero_point, m, k, n, seed=k + n,
+                                         b_type=b_type, b_zero_point=b_zp)
     path = tmp_path / "mmi.onnx"
     onnx.save(model, path)
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "mmi", target=target)
@@ -219,9 +237,17 @@ def test_matmul_integer_with_constant_weight_is_exact(nibble_compile, tmp_path, 
     a[0] = info.max  # extremes: the int32 sums are exact
     a[1] = info.min
     zp = 0 if a_zero_point is None else a_zero_point
-    want = ((a.astype(np.int64) - zp) @ weight.astype(np.int64)).astype(np.int32)
+    b_offset = 0 if b_zp is None else np.asarray(b_zp, dtype=np.int64)
+    want = ((a.astype(np.int64) - zp) @ (weight.astype(np.int64) - b_offset)).astype(np.int32)
+    # Every variant runs on the int8 dot-product kernel, not a loop nest.
+    mlir = harness.compile_ok(nibble_compile, path, tmp_path / "mmi.mlir", emit="mlir",
+                              compile_to="lower", target=target).read_text()
+    assert "vector<64xi8>" in mlir, "no dot-product kernel (64-byte weight vectors)"
     for threads in ("1", "2"):
         monkeypatch.setenv("NIBBLE_NUM_THREADS", threads)
         got = harness.run_executable(exe, {"a": a}, tmp_path / f"run{threads}", ["y"])["y"]
         np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(harness.ort_run(path, {"a": a})["y"], want)
+    # onnxruntime has no kernel for int8 A x uint8 B; the numpy product is
+    # the oracle there.
+    if not (a_type == np.int8 and b_type == np.uint8):
+        np.testing.assert_array_equal(harness.ort_run(path, {"a": a})["y"], want)

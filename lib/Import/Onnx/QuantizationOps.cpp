@@ -341,33 +341,94 @@ struct IntegerMatmulOperands {
 };
 } // namespace
 
-/// `(A - a_zp) x B` for a constant signed int8 B[K, N] (no B zero point, or
-/// zeros), in the form of int8 dot-product kernels (Int8DotProduct.h):
-/// the kernel multiplies (x + 128) by B, where x is A itself (int8) or A
-/// with its top bit flipped (uint8, so x + 128 = A); the accumulators start
-/// at -(o + a_zp) times each column's sum, o being 128 for int8 A and 0 for
-/// uint8. Null where B does not qualify.
+/// init[m, n] + factor[n] * sum_k (a[m, k] - a_zp), the sum exact in i32.
+static Value addRowSumTerm(OpBuilder &b, Location loc, Value a, bool aUnsigned,
+                           Value aZeroPoint, Value init, ElementsAttr factor) {
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getI32Type();
+  auto aShape = tensorTypeOf(a).getShape();
+  auto ext = [&](OpBuilder &nb, Location nl, Value v) -> Value {
+    return aUnsigned ? arith::ExtUIOp::create(nb, nl, i32, v).getResult()
+                     : arith::ExtSIOp::create(nb, nl, i32, v).getResult();
+  };
+  // Row sums: loops (m, k).
+  AffineExpr m = b.getAffineDimExpr(0), kk = b.getAffineDimExpr(1);
+  SmallVector<Value> inputs{a};
+  SmallVector<AffineMap> maps{AffineMap::get(2, 0, {m, kk}, ctx)};
+  if (aZeroPoint) {
+    inputs.push_back(aZeroPoint);
+    maps.push_back(AffineMap::get(2, 0, {}, ctx));
+  }
+  maps.push_back(AffineMap::get(2, 0, {m}, ctx));
+  Value sumsInit = buildZeroFilled(b, loc, {aShape[0]}, i32);
+  Value rowSums =
+      linalg::GenericOp::create(
+          b, loc, sumsInit.getType(), inputs, ValueRange{sumsInit}, maps,
+          {utils::IteratorType::parallel, utils::IteratorType::reduction},
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value v = ext(nb, nl, args[0]);
+            if (args.size() == 3)
+              v = arith::SubIOp::create(nb, nl, v, ext(nb, nl, args[1]));
+            linalg::YieldOp::create(nb, nl,
+                                    ValueRange{arith::AddIOp::create(nb, nl, args.back(), v)});
+          })
+          .getResult(0);
+  // init[m, n] + factor[n] * rowSums[m]: loops (m, n).
+  Value factorValue = arith::ConstantOp::create(b, loc, factor);
+  AffineExpr col = b.getAffineDimExpr(1);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{rowSums, factorValue}, ValueRange{init},
+             ArrayRef<AffineMap>{AffineMap::get(2, 0, {m}, ctx), AffineMap::get(2, 0, {col}, ctx),
+                                 AffineMap::get(2, 0, {m, col}, ctx)},
+             {utils::IteratorType::parallel, utils::IteratorType::parallel},
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value term = arith::MulIOp::create(nb, nl, args[0], args[1]);
+               linalg::YieldOp::create(nb, nl,
+                                       ValueRange{arith::AddIOp::create(nb, nl, args[2], term)});
+             })
+      .getResult(0);
+}
+
+/// `(A - a_zp) x (B - b_zp)` for a constant int8 or uint8 B[K, N] and a
+/// constant B zero point (none, one, or one per column), in the form of
+/// int8 dot-product kernels (Int8DotProduct.h): the kernel multiplies
+/// (x + 128) by the signed weight w = B (int8) or B - 128 (uint8), where x
+/// is A itself (int8) or A with its top bit flipped (uint8, so x + 128 =
+/// A); the accumulators start at -(o + a_zp) times each column's sum of w,
+/// o being 128 for int8 A and 0 for uint8, plus c[n] times the row's sum of
+/// A - a_zp, c = (128 for uint8 B) - b_zp. Null where B does not qualify.
 static Value buildInt8DotIntegerMatmul(NodeImporter &imp,
                                        const IntegerMatmulOperands &ops) {
   RankedTensorType aType = tensorTypeOf(ops.a.value), bType = tensorTypeOf(ops.b.value);
-  if (bType.getRank() != 2 || isUnsignedOnnxType(ops.b.onnxType))
+  bool bUnsigned = isUnsignedOnnxType(ops.b.onnxType);
+  if (bType.getRank() != 2)
     return {};
   std::optional<SmallVector<int64_t>> weight =
-      readIntElements(getConstantElements(ops.b.value), /*isSigned=*/true);
+      readIntElements(getConstantElements(ops.b.value), /*isSigned=*/!bUnsigned);
   if (!weight)
     return {};
+  int64_t k = bType.getDimSize(0), n = bType.getDimSize(1);
+  // c[n] = (128 for uint8 B) - b_zp[n]: the part of B - b_zp the signed
+  // kernel weight leaves out.
+  SmallVector<int64_t> rowSumFactor(n, bUnsigned ? 128 : 0);
   if (ops.bZeroPoint) {
     std::optional<SmallVector<int64_t>> zeros =
-        readIntElements(getConstantElements(ops.bZeroPoint), /*isSigned=*/true);
-    if (!zeros || llvm::any_of(*zeros, [](int64_t z) { return z != 0; }))
+        readIntElements(getConstantElements(ops.bZeroPoint), /*isSigned=*/!bUnsigned);
+    if (!zeros || (zeros->size() != 1 && static_cast<int64_t>(zeros->size()) != n))
       return {};
+    for (int64_t col = 0; col < n; ++col)
+      rowSumFactor[col] -= (*zeros)[zeros->size() == 1 ? 0 : col];
   }
+  if (bUnsigned)
+    for (int64_t &w : *weight)
+      w -= 128;
+  bool needsRowSums = llvm::any_of(rowSumFactor, [](int64_t c) { return c != 0; });
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
-  int64_t k = bType.getDimSize(0), n = bType.getDimSize(1);
   int64_t rows = aType.getNumElements() / std::max<int64_t>(k, 1);
   bool aUnsigned = isUnsignedOnnxType(ops.a.onnxType);
-  Value x = buildReshape(b, loc, ops.a.value, {rows, k});
+  Value a = buildReshape(b, loc, ops.a.value, {rows, k});
+  Value x = a;
   if (aUnsigned)
     x = buildElementwise(b, loc, {x}, b.getI8Type(),
                          [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
@@ -402,6 +463,10 @@ static Value buildInt8DotIntegerMatmul(NodeImporter &imp,
   Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, n}, i32);
   Value init = linalg::BroadcastOp::create(b, loc, start, empty, ArrayRef<int64_t>{0})
                    .getResult()[0];
+  if (needsRowSums)
+    init = addRowSumTerm(b, loc, a, aUnsigned, ops.aZeroPoint, init,
+                         makeIntConstant(RankedTensorType::get({n}, i32), rowSumFactor,
+                                         imp.nodeName() + ".zero_point_factor"));
   Value product = buildInt8DotProduct(b, loc, x, *weight, k, n, init);
   SmallVector<int64_t> outShape(aType.getShape().drop_back());
   outShape.push_back(n);
