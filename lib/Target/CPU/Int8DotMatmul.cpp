@@ -64,6 +64,10 @@ protected:
   VectorType f32Vector() { return VectorType::get({kLanes}, b.getF32Type()); }
   VectorType bytesVector() { return VectorType::get({4 * kLanes}, b.getI8Type()); }
   Value zeros(VectorType type) { return b.create<arith::ConstantOp>(b.getZeroAttr(type)); }
+  Value splatI32(int32_t v) {
+    return b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(i32Vector(), b.getI32IntegerAttr(v).getValue()));
+  }
   Value splatBytes(int8_t v) {
     return b.create<arith::ConstantOp>(DenseElementsAttr::get(bytesVector(), v));
   }
@@ -392,26 +396,15 @@ private:
     // activations leaves sum(q x) and 16 sum(q x). A zero point z adds to
     // the offset: -(8 + z) and -16 (8 + z) per column.
     SmallVector<Value> offsets;
-    if (s.zeroPoint)
-      for (int64_t v = 0; v < vectors; ++v)
-        offsets.push_back(loadNegatedOffsets(group, columns[v], v));
+    for (int64_t v = 0; v < vectors; ++v)
+      offsets.push_back(s.zeroPoint ? loadNegatedOffsets(group, columns[v], v)
+                                    : splatI32(v % 2 == 0 ? -8 : -128));
     SmallVector<Value> init;
     for (int64_t r = 0; r < rows; ++r) {
-      Value rowSum = b.create<memref::LoadOp>(rowSums, ValueRange{add(firstRow, r), group});
-      if (s.zeroPoint) {
-        Value sums = b.create<vector::BroadcastOp>(i32Vector(), rowSum);
-        for (int64_t v = 0; v < vectors; ++v)
-          init.push_back(b.create<arith::MulIOp>(sums, offsets[v]));
-        continue;
-      }
-      auto startAt = [&](int32_t offset) {
-        return b.create<vector::BroadcastOp>(
-            i32Vector(), b.create<arith::MulIOp>(rowSum, b.create<arith::ConstantOp>(
-                                                             b.getI32IntegerAttr(-offset))));
-      };
-      Value low = startAt(8), high = startAt(128);
+      Value rowSum = b.create<vector::BroadcastOp>(
+          i32Vector(), b.create<memref::LoadOp>(rowSums, ValueRange{add(firstRow, r), group}));
       for (int64_t v = 0; v < vectors; ++v)
-        init.push_back(v % 2 == 0 ? low : high);
+        init.push_back(b.create<arith::MulIOp>(rowSum, offsets[v]));
     }
     auto quadLoop = b.create<scf::ForOp>(index(0), index(quadsPerGroup), index(1), init);
     {
@@ -421,8 +414,7 @@ private:
       b.create<scf::YieldOp>(
           emitQuad(firstRow, rows, firstPair, quad, quadLoop.getRegionIterArgs()));
     }
-    Value four = b.create<arith::ConstantOp>(
-        DenseElementsAttr::get(i32Vector(), b.getI32IntegerAttr(4).getValue()));
+    Value four = splatI32(4);
     for (int64_t r = 0; r < rows; ++r) {
       Value row = add(firstRow, r);
       Value rowScale = b.create<vector::BroadcastOp>(f32Vector(), loadRowScale(row, group));
@@ -483,14 +475,9 @@ private:
     default:
       zeroPoint = loadColumns(bytes, s.zeroPoint, {group, column}, v);
     }
-    int32_t factor = v % 2 == 0 ? -1 : -16;
-    auto splat = [&](int32_t value) {
-      return b.create<arith::ConstantOp>(
-          DenseElementsAttr::get(i32Vector(), b.getI32IntegerAttr(value).getValue()));
-    };
     Value offset =
-        b.create<arith::AddIOp>(b.create<arith::ExtSIOp>(i32Vector(), zeroPoint), splat(8));
-    return b.create<arith::MulIOp>(offset, splat(factor));
+        b.create<arith::AddIOp>(b.create<arith::ExtSIOp>(i32Vector(), zeroPoint), splatI32(8));
+    return b.create<arith::MulIOp>(offset, splatI32(v % 2 == 0 ? -1 : -16));
   }
 
   /// The activation scale of `row` in `group`: [], [M] or [M, groups].

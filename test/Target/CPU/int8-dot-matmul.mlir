@@ -119,6 +119,8 @@ func.func @unpacked_weight(%x: memref<9x10xi8>, %w: memref<10x164xi8>, %out: mem
 
 // CHECK-LABEL: func.func @w4a8_product(
 // CHECK-SAME:    %[[X:.*]]: memref<9x64xi8>, %[[W:.*]]: memref<5x16x64xi8>, %[[SX:.*]]: memref<9x2xf32>, %[[SW:.*]]: memref<2x130xf32>, %[[OUT:.*]]: memref<9x130xf32>)
+// CHECK-DAG:     %[[MINUS8:.*]] = arith.constant dense<-8> : vector<16xi32>
+// CHECK-DAG:     %[[MINUS128:.*]] = arith.constant dense<-128> : vector<16xi32>
 // CHECK-NOT:     9x2x130xi32
 // CHECK:         linalg.fill ins(%{{.*}} : f32) outs(%[[OUT]] : memref<9x130xf32>)
 // CHECK:         %[[ROWSUMS:.*]] = memref.alloc() : memref<9x2xi32>
@@ -132,11 +134,10 @@ func.func @unpacked_weight(%x: memref<9x10xi8>, %w: memref<10x164xi8>, %out: mem
 // CHECK:           scf.for %[[ROW:.*]] = %c0 to %c8 step %c4 {
 // CHECK:             scf.for %[[GROUP:.*]] = %c0 to %c2 step %c1 {
 // CHECK:               %[[SUM:.*]] = memref.load %[[ROWSUMS]][%[[ROW]], %[[GROUP]]] : memref<9x2xi32>
-// CHECK:               %[[LOW_START:.*]] = arith.muli %[[SUM]], %c-8_i32 : i32
-// CHECK:               vector.broadcast %[[LOW_START]] : i32 to vector<16xi32>
-// CHECK:               %[[HIGH_START:.*]] = arith.muli %[[SUM]], %c-128_i32 : i32
-// CHECK:               vector.broadcast %[[HIGH_START]] : i32 to vector<16xi32>
-// CHECK:               scf.for {{.*}} iter_args(
+// CHECK:               %[[SUMS:.*]] = vector.broadcast %[[SUM]] : i32 to vector<16xi32>
+// CHECK:               %[[LOW_START:.*]] = arith.muli %[[SUMS]], %[[MINUS8]] : vector<16xi32>
+// CHECK:               %[[HIGH_START:.*]] = arith.muli %[[SUMS]], %[[MINUS128]] : vector<16xi32>
+// CHECK:               scf.for {{.*}} iter_args(%{{.*}} = %[[LOW_START]], %{{.*}} = %[[HIGH_START]],
 // CHECK:                 %[[BYTES:.*]] = vector.load %[[W]]{{.*}} : memref<5x16x64xi8>, vector<64xi8>
 // CHECK:                 %[[LOW:.*]] = arith.andi %[[BYTES]], %{{.*}} : vector<64xi8>
 // CHECK:                 %[[HIGH:.*]] = arith.andi %[[BYTES]], %{{.*}} : vector<64xi8>
