@@ -158,7 +158,7 @@ void mlir::nibble::buildCUDABinaryPhase(OpPassManager &pm, llvm::StringRef chip,
        "expand-strided-metadata,lower-affine,"
        "nvvm-attach-target{chip=" + chip + " O=3 l=" + libdevicePath + "},"
        "convert-arith-to-llvm,convert-index-to-llvm,canonicalize,cse,"
-       "gpu.module(convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true},"
+       "gpu.module(convert-nvgpu-to-nvvm,convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true},"
        "canonicalize,cse,reconcile-unrealized-casts),"
        "gpu-to-llvm{use-bare-pointers-for-host=true use-bare-pointers-for-kernels=true},"
        "gpu-module-to-binary{format=" + format + " toolkit=" + toolkitPath + "},"

@@ -4,13 +4,16 @@
 form (`--mlir-print-op-generic`) whose kernels are still inline `gpu.launch`
 ops, i.e. the IR right after `nibble-cuda-dequant-matmul-kernels`. Every
 block of a launch runs with all of its threads in lockstep: an SSA value is
-a numpy array with one entry per thread, so warp shuffles are exact and
+a numpy array with one entry per thread (a vector value: one vector per
+thread, the thread first), so warp shuffles and `mma.sync` are exact and
 divergent `scf.if`s become masks. Only the ops the fused matmul kernels use
 are implemented; anything else raises, so a kernel change that needs more
 fails loudly instead of being skipped.
 
 Integers are held as int64 and wrapped to their width after each op; f32
-arithmetic is done in float32 (fma rounds once, through float64).
+arithmetic is done in float32 (fma rounds once, through float64), f16 in
+float16. `mma.sync` multiplies exactly and sums in float64, then rounds to
+f32 (the hardware's order of summation is unspecified).
 """
 
 from __future__ import annotations
@@ -89,7 +92,57 @@ def _resources(text: str) -> dict[str, bytes]:
     return blobs
 
 
-_DTYPES = {"f32": np.float32, "i32": np.int32, "i8": np.int8, "i64": np.int64}
+_DTYPES = {"f32": np.float32, "f16": np.float16, "i32": np.int32, "i8": np.int8,
+           "i64": np.int64}
+_VECTOR = re.compile(r"vector<((?:\d+x)+)(\w+)>")
+
+
+def _result_type(op: "Op") -> str:
+    return op.rest.rsplit("->", 1)[-1].strip()
+
+
+def _vector_shape(type_text: str) -> tuple[int, ...]:
+    """The shape of a vector type (empty for a scalar type)."""
+    match = _VECTOR.match(type_text.strip())
+    return tuple(int(d) for d in match.group(1).rstrip("x").split("x")) if match else ()
+
+
+def _static_position(op: "Op") -> tuple[int, ...]:
+    match = re.search(r"static_position = array<i64(?:: ([\d, ]+))?>", op.rest)
+    return tuple(int(p) for p in match.group(1).split(",")) if match and match.group(1) else ()
+
+
+def _is_f16(op: "Op") -> bool:
+    return _result_type(op).endswith("f16>") or _result_type(op) == "f16"
+
+
+def _mma_sync(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """`mma.sync.m16n8k16` (f16 x f16 + f32) of every warp, on the lanes'
+    fragments as PTX lays them out: lane l, g = l / 4, t = l % 4 holds
+    A[g + 8 i][2 t + 8 j + e] in a[l][2 j + i][e], B[2 t + 8 i + e][g] in
+    b[l][i][e] and C[g + 8 i][2 t + e] in c[l][i][e]."""
+    threads = a.shape[0]
+    out = np.empty((threads, 2, 2), dtype=np.float32)
+    lanes = np.arange(32)
+    g, t = lanes // 4, lanes % 4
+    for warp in range(0, threads, 32):
+        fa = a[warp:warp + 32].astype(np.float64)
+        fb = b[warp:warp + 32].astype(np.float64)
+        fc = c[warp:warp + 32].astype(np.float64)
+        ma = np.zeros((16, 16))
+        mb = np.zeros((16, 8))
+        mc = np.zeros((16, 8))
+        for i in range(2):
+            for e in range(2):
+                mb[2 * t + 8 * i + e, g] = fb[:, i, e]
+                mc[g + 8 * i, 2 * t + e] = fc[:, i, e]
+                for j in range(2):
+                    ma[g + 8 * i, 2 * t + 8 * j + e] = fa[:, 2 * j + i, e]
+        md = ma @ mb + mc
+        for i in range(2):
+            for e in range(2):
+                out[warp:warp + 32, i, e] = md[g + 8 * i, 2 * t + e]
+    return out
 
 
 def _global_array(op: Op, blobs: dict[str, bytes]) -> np.ndarray:
@@ -137,7 +190,12 @@ class _Machine:
         out = None
         if name == "arith.constant":
             value = op.attr("value").split(":")[0].strip()
-            if value in ("true", "false"):
+            splat = re.search(r"value = dense<([^>]+)>", op.rest)
+            if splat:
+                shape = _vector_shape(_result_type(op))
+                dtype = _DTYPES[_VECTOR.match(_result_type(op)).group(2)]
+                out = np.full(shape, float(splat.group(1)), dtype=dtype)
+            elif value in ("true", "false"):
                 out = np.array(value == "true")
             else:
                 out = np.float32(value) if ("." in value or "e" in value) else np.int64(value)
@@ -170,25 +228,68 @@ class _Machine:
             out = {"0": a == b, "1": a != b, "2": a < b, "3": a <= b, "4": a > b,
                    "5": a >= b, "6": a < b, "7": a <= b, "8": a > b, "9": a >= b}[predicate]
         elif name == "arith.select":
-            out = np.where(get[0], get[1], get[2])
+            cond = np.asarray(get[0])
+            rank = len(_vector_shape(_result_type(op)))
+            out = np.where(cond.reshape(cond.shape + (1,) * rank), get[1], get[2])
         elif name == "arith.bitcast":
             out = np.asarray(get[0], dtype=np.int64).astype(np.uint32).view(np.float32)
         elif name in ("arith.addf", "arith.subf", "arith.mulf"):
             fn = {"arith.addf": np.add, "arith.subf": np.subtract,
                   "arith.mulf": np.multiply}[name]
-            out = fn(np.float32(get[0]), np.float32(get[1])).astype(np.float32)
+            # float16 results round the exact float32 result once.
+            out = fn(np.float32(get[0]), np.float32(get[1])).astype(
+                np.float16 if _is_f16(op) else np.float32)
+        elif name == "arith.truncf":
+            out = np.asarray(get[0], dtype=np.float32).astype(np.float16)
         elif name == "math.fma":
             wide = np.float64(get[0]) * np.float64(get[1]) + np.float64(get[2])
             out = wide.astype(np.float32)
         elif name == "vector.extract":
-            position = int(re.search(r"static_position = array<i64: (\d+)>", op.rest).group(1))
-            out = get[0][..., position]
+            source = op.rest.rsplit("->", 1)[0].rsplit(":", 1)[-1].strip("() ")
+            rank = len(_vector_shape(source))
+            value = np.asarray(get[0])
+            # The thread dimension (if any) comes first.
+            out = value[(slice(None),) * (value.ndim - rank) + _static_position(op)]
+        elif name == "vector.insert":
+            position = _static_position(op)
+            rank = len(_vector_shape(_result_type(op)))
+            dest, source = np.asarray(get[1]), np.asarray(get[0])
+            if dest.ndim > rank or source.ndim > rank - len(position):
+                dest = np.broadcast_to(dest, (self.threads,) + dest.shape[dest.ndim - rank:])
+            out = dest.copy()
+            out[(slice(None),) * (out.ndim - rank) + position] = source
+        elif name == "vector.broadcast":
+            shape = _vector_shape(_result_type(op))
+            value = np.asarray(get[0])
+            out = value.reshape(value.shape + (1,) * len(shape)) * np.ones(shape, value.dtype)
+        elif name == "vector.from_elements":
+            out = np.stack(np.broadcast_arrays(*[np.asarray(v) for v in get]), axis=-1)
+        elif name == "vector.bitcast":
+            result = _VECTOR.match(_result_type(op))
+            value = np.asarray(get[0])
+            if value.dtype.kind in "iu":  # integers are held as int64
+                value = value.astype(np.uint32)
+            width = int(result.group(1).rstrip("x"))
+            target = {"f16": np.float16, "i32": np.int32}[result.group(2)]
+            out = np.ascontiguousarray(value).view(target).reshape(value.shape[:-1] + (width,))
+            if target is np.int32:
+                out = out.astype(np.int64)
+        elif name == "nvgpu.mma.sync":
+            out = _mma_sync(*(np.broadcast_to(v, (self.threads,) + np.shape(v)[-2:])
+                              for v in get[:3]))
         elif name == "vector.load":
             memory = self.mem[op.operands[0]]
             width = int(re.search(r"vector<(\d+)x", op.rest).group(1))
             index = [np.broadcast_to(np.int64(i), (self.threads,)) for i in get[1:]]
             flat = np.ravel_multi_index(index, memory.shape)
             out = memory.reshape(-1)[flat[:, None] + np.arange(width)]
+        elif name == "vector.store":
+            memory = self.mem[op.operands[1]]
+            index = [np.broadcast_to(np.int64(i), (self.threads,)) for i in get[2:]]
+            flat = np.ravel_multi_index(index, memory.shape)
+            value = np.broadcast_to(get[0], (self.threads, np.shape(get[0])[-1]))
+            where = np.broadcast_to(mask, (self.threads,))
+            memory.reshape(-1)[flat[where][:, None] + np.arange(value.shape[1])] = value[where]
         elif name == "memref.load":
             memory = self.mem[op.operands[0]]
             index = [np.broadcast_to(np.int64(i), (self.threads,)) for i in get[1:]]
@@ -266,6 +367,10 @@ def emulate(ir_text: str, inputs: list[np.ndarray], outputs: list[tuple]) -> lis
             memories[op.result] = _global_array(globals_[name], blobs)
         elif op.name == "arith.constant":
             _Machine(memories, 1).step(op, env, np.ones(1, dtype=bool))
+        elif op.name == "memref.alloc":
+            match = _MEMREF.search(op.rest)
+            shape = [int(d) for d in match.group(1).split("x")]
+            memories[op.result] = np.zeros(shape, dtype=_DTYPES[match.group(2)])
         elif op.name == "gpu.launch":
             grid = [int(env[o]) for o in op.operands[:3]]
             block = [int(env[o]) for o in op.operands[3:6]]

@@ -90,14 +90,43 @@ def test_gemv_kernel_instructions(chip, nibble_bin_dir, write_model, tmp_path):
     assert "ld.global.v4.b32" in ptx
     assert ".local" not in ptx
     assert not re.search(r"cvt\.rn\.f32\.[su]32", ptx)
-    ptx_path = tmp_path / "gemv.ptx"
-    ptx_path.write_text(ptx)
-    report = subprocess.run([str(TOOLKIT / "bin" / "ptxas"), f"-arch=sm_{chip[2:]}", "-v",
-                             str(ptx_path), "-o", str(tmp_path / "gemv.cubin")],
-                            capture_output=True, text=True, check=True).stderr
+    report = ptxas_report(ptx, chip, tmp_path)
     assert "0 bytes spill stores, 0 bytes spill loads" in report, report
     registers = int(re.search(r"Used (\d+) registers", report).group(1))
     assert registers <= 96, f"the batch-1 GEMV should keep occupancy high: {report}"
+
+
+def ptxas_report(ptx: str, chip: str, tmp_path: Path) -> str:
+    """ptxas -v's resource report of one kernel module."""
+    ptx_path = tmp_path / "kernel.ptx"
+    ptx_path.write_text(ptx)
+    return subprocess.run([str(TOOLKIT / "bin" / "ptxas"), f"-arch=sm_{chip[2:]}", "-v",
+                           str(ptx_path), "-o", str(tmp_path / "kernel.cubin")],
+                          capture_output=True, text=True, check=True).stderr
+
+
+@needs_toolkit
+@pytest.mark.parametrize("chip", CHIPS)
+@pytest.mark.parametrize("bits", [4, 8])
+def test_mma_kernel_instructions(chip, bits, nibble_bin_dir, write_model, tmp_path):
+    """Batch 32 takes the tensor-core kernel: f16 mma.sync with f32
+    accumulators, 16-byte weight and fragment loads, f16x2 unpacking (no
+    int-to-float conversion) and nothing spilled to local memory."""
+    weights = models.nbits_weights(bits, 128, True, k=1024, n=256)
+    path = write_model(models.matmul_nbits(weights, m=32), "prefill")
+    kernels = ptx_of_kernels(nibble_bin_dir, path, chip, tmp_path)
+    gemm = [ptx for ptx in kernels.values() if "mma.sync" in ptx]
+    assert len(gemm) == 1, f"expected one tensor-core kernel among {sorted(kernels)}"
+    ptx = gemm[0]
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in ptx
+    assert "ld.global.v4.b32" in ptx
+    assert re.search(r"(sub|add)\.rn\.f16x2|(sub|add)\.f16x2", ptx), "no packed f16 unpacking"
+    assert not re.search(r"cvt\.rn\.f(16|32)\.[su](8|16|32)", ptx)
+    assert ".local" not in ptx
+    # The activations are rounded to f16 once, by a separate kernel.
+    assert any("cvt.rn.f16x2.f32" in text for text in kernels.values())
+    report = ptxas_report(ptx, chip, tmp_path)
+    assert "0 bytes spill stores, 0 bytes spill loads" in report, report
 
 
 @needs_toolkit
@@ -133,9 +162,10 @@ def test_unknown_cuda_chip_is_one_line(write_model, nibble_compile, tmp_path):
 
 
 def _emulate_layer(nibble_bin_dir: Path, model_path: Path, tmp_path: Path, inputs: list,
-                   outputs: list, **flags) -> list:
+                   outputs: list, kernel: str = "gemv", **flags) -> list:
     """Compiles `model_path` to the IR right after the fused-kernel pass
-    (kernels still inline) and runs it in the GPU emulator."""
+    (kernels still inline), checks it holds the expected `kernel` ("gemv" or
+    the tensor-core "mma") and runs it in the GPU emulator."""
     fused = tmp_path / "fuse.mlir"
     subprocess.run([str(nibble_bin_dir / "nibble-compile"), str(model_path), "--compile-to=fuse",
                     "--emit=mlir", "-o", str(fused), *harness.flag_args(flags)], check=True)
@@ -151,22 +181,37 @@ def _emulate_layer(nibble_bin_dir: Path, model_path: Path, tmp_path: Path, input
                          f"--pass-pipeline={pipeline}", "--mlir-print-op-generic"],
                         check=True, capture_output=True, text=True).stdout
     assert '"gpu.launch"' in ir, "the layer did not get the fused kernel"
+    uses_mma = '"nvgpu.mma.sync"' in ir
+    assert uses_mma == (kernel == "mma"), f"expected the {kernel} kernel"
     import gpu_emulator
     return gpu_emulator.emulate(ir, inputs, outputs)
 
 
-# (bits, block size, zero points, K, N, M): K not a multiple of the kernel's
-# 1024-wide step (padding), N not a multiple of its columns per block, M
-# above its 4-row tile, the unsigned (zero point) and signed paths, 8 bits;
+def _case_id(case) -> str:
+    return "b{}-bs{}-{}-k{}-n{}-m{}".format(case[0], case[1], "zp" if case[2] else "nozp",
+                                            *case[3:])
+
+
+# (bits, block size, zero points, K, N, M) for the GEMV (M <= 4): K not a
+# multiple of the kernel's 1024-wide step (padding), N not a multiple of its
+# columns per block, the unsigned (zero point) and signed paths, 8 bits;
 # narrow N makes warps split K: 2 ways over 2 steps, and 4 ways over 5
-# steps (uneven, with row tiles reusing the shared buffer).
-EMULATED_CASES = [(4, 32, True, 1088, 37, 5), (4, 128, False, 2048, 20, 1),
-                  (8, 128, True, 256, 24, 3), (8, 32, False, 1024, 16, 2),
-                  (4, 128, True, 4992, 12, 6)]
+# steps (uneven).
+EMULATED_GEMV_CASES = [(4, 32, True, 1088, 37, 3), (4, 128, False, 2048, 20, 1),
+                       (8, 128, True, 256, 24, 3), (8, 32, False, 1024, 16, 2),
+                       (4, 128, True, 4992, 12, 4)]
+
+# The same for the tensor-core kernel (M > 4): one and two row chunks of 4
+# row tiles (M = 70), M not a multiple of 16, K not a multiple of its
+# 128-wide block, N not a multiple of its 8-column tiles, groups of 16, 32
+# (flushed within a block) and 128, zero points, 8 bits, and warps
+# splitting K 2 and 4 ways (39 blocks: uneven).
+EMULATED_MMA_CASES = [(4, 128, False, 256, 40, 20), (4, 32, True, 1088, 37, 70),
+                      (8, 128, True, 256, 24, 5), (8, 32, False, 224, 17, 33),
+                      (4, 16, True, 160, 9, 7), (4, 128, True, 4992, 12, 6)]
 
 
-@pytest.mark.parametrize("case", EMULATED_CASES, ids=lambda c: "b{}-bs{}-{}-k{}-n{}-m{}".format(
-    c[0], c[1], "zp" if c[2] else "nozp", *c[3:]))
+@pytest.mark.parametrize("case", EMULATED_GEMV_CASES, ids=_case_id)
 def test_gemv_kernel_emulated(case, nibble_bin_dir, write_model, tmp_path):
     """The fused kernel's IR, run thread by thread on the CPU by the
     emulator, computes the layer: checks the packed layout, the lane
@@ -180,12 +225,41 @@ def test_gemv_kernel_emulated(case, nibble_bin_dir, write_model, tmp_path):
     assert harness.relative_error(y, expected) <= 1e-5
 
 
-@pytest.mark.parametrize("quantize", ["int8", "int4"])
-def test_quantized_layer_kernel_emulated(quantize, nibble_bin_dir, write_model,
+@pytest.mark.parametrize("case", EMULATED_MMA_CASES, ids=_case_id)
+def test_mma_kernel_emulated(case, nibble_bin_dir, write_model, tmp_path):
+    """The tensor-core kernel, emulated (mma.sync with PTX's fragment
+    layout): f16 activations times exactly unpacked weights, summed in f32,
+    equal the layer on the f16-rounded activations; the layout, the lanes'
+    fragments, group flushes, tails and the K split are all in the result."""
+    bits, block, zero_points, k, n, m = case
+    weights = models.nbits_weights(bits, block, zero_points, k=k, n=n)
+    path = write_model(models.matmul_nbits(weights, m=m), "layer")
+    x = np.random.default_rng(7).standard_normal((m, k)).astype(np.float32)
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((m, n), np.float32)],
+                          kernel="mma")
+    x16 = x.astype(np.float16).astype(np.float64)
+    assert harness.relative_error(y, x16 @ weights.dequantized()) <= 1e-6
+    # What the f16 activations cost against the f32 layer: ~2^-12 relative.
+    assert harness.relative_error(y, x.astype(np.float64) @ weights.dequantized()) <= 1e-3
+
+
+# (quantize, group size, M, kernel): nibble's quantizer's int8 per channel
+# and int4 per group of 128, in both kernels; int4 per group of 8, which
+# the tensor-core kernel does not take, keeps M = 6 on the GEMV (two row
+# tiles).
+QUANTIZED_LAYER_CASES = [("int8", None, 3, "gemv"), ("int4", None, 3, "gemv"),
+                         ("int8", None, 24, "mma"), ("int4", None, 24, "mma"),
+                         ("int4", 8, 6, "gemv")]
+
+
+@pytest.mark.parametrize("case", QUANTIZED_LAYER_CASES,
+                         ids=lambda c: f"{c[0]}-g{c[1]}-m{c[2]}-{c[3]}")
+def test_quantized_layer_kernel_emulated(case, nibble_bin_dir, write_model,
                                          compile_and_run, tmp_path):
-    """nibble's own quantizer (int8 per channel, int4 per group of 128) feeds
-    the same kernel; the emulated GPU result equals the CPU build's."""
-    m, k, n = 3, 640, 50
+    """nibble's own quantizer feeds the same kernels; the emulated GPU
+    result equals the CPU build's (on f16-rounded activations for mma)."""
+    quantize, group_size, m, kernel = case
+    k, n = 640, 50
     g = models.GraphBuilder("layer", seed=4)
     x = g.input("x", np.float32, [m, k])
     g.op("MatMul", x, g.weight(k, n), out="y")
@@ -193,7 +267,10 @@ def test_quantized_layer_kernel_emulated(quantize, nibble_bin_dir, write_model,
     model = g.build(opset=17)
     path = write_model(model, "layer")
     inputs = models.random_inputs(model)
+    if kernel == "mma":
+        inputs = {"x": inputs["x"].astype(np.float16).astype(np.float32)}
     (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [inputs["x"]],
-                          [((m, n), np.float32)], quantize=quantize)
-    expected = compile_and_run(path, inputs, quantize=quantize)["y"]
+                          [((m, n), np.float32)], kernel=kernel, quantize=quantize,
+                          group_size=group_size)
+    expected = compile_and_run(path, inputs, quantize=quantize, group_size=group_size)["y"]
     assert harness.relative_error(y, expected) <= 1e-5

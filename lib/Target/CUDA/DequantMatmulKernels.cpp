@@ -9,11 +9,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "nibble/Target/CUDA/Passes.h"
+#include "DequantKernels.h"
 
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 #include "nibble/Target/CUDA/GemvLayout.h"
+#include "nibble/Target/CUDA/MmaLayout.h"
 
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -49,29 +51,37 @@ int64_t kSplitFor(int64_t n, int64_t steps) {
   return split;
 }
 
-/// What the kernel needs to know about one packed matmul.
-struct KernelShape {
-  int64_t m, n, k, bits, groupSize;
-  bool isSigned, hasZeroPoint;
-};
+using KernelShape = DequantKernelShape;
 
 std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
-  DictionaryAttr info = getMarkedDenseBufferGeneric(op, kDequantMatmulAttr, 4, 4);
+  DictionaryAttr info = getMarkedDenseBufferGeneric(op, kDequantMatmulAttr, 3, 4);
   if (!info)
     return std::nullopt;
   auto bits = info.getAs<IntegerAttr>("bits");
   auto isSigned = info.getAs<BoolAttr>("signed");
   auto groupSize = info.getAs<IntegerAttr>("group_size");
   auto hasZeroPoint = info.getAs<BoolAttr>("has_zero_point");
-  if (!bits || !isSigned || !groupSize || !hasZeroPoint)
+  auto layout = info.getAs<StringAttr>("layout");
+  if (!bits || !isSigned || !groupSize || !hasZeroPoint || !layout)
     return std::nullopt;
   auto lhsType = cast<MemRefType>(op.getDpsInputs()[0].getType());
   auto outType = cast<MemRefType>(op.getDpsInits()[0].getType());
-  KernelShape shape{lhsType.getDimSize(0), outType.getDimSize(1), lhsType.getDimSize(1),
-                    bits.getInt(), groupSize.getInt(), isSigned.getValue(),
-                    hasZeroPoint.getValue()};
+  KernelShape shape{lhsType.getDimSize(0),  outType.getDimSize(1), lhsType.getDimSize(1),
+                    bits.getInt(),          groupSize.getInt(),    isSigned.getValue(),
+                    hasZeroPoint.getValue(), DequantKernelLayout::Gemv};
   auto wordsType = cast<MemRefType>(op.getDpsInputs()[1].getType());
-  if ((shape.bits != 4 && shape.bits != 8) || shape.k % gemv::kValuesPerRun != 0 ||
+  if (shape.bits != 4 && shape.bits != 8)
+    return std::nullopt;
+  if (layout.getValue() == stringifyLayout(DequantKernelLayout::Mma)) {
+    shape.layout = DequantKernelLayout::Mma;
+    // The zero points are an operand only when there are any.
+    int64_t inputs = shape.hasZeroPoint ? 4 : 3;
+    if (op.getNumDpsInputs() != inputs || shape.k % 2 != 0 || wordsType.getDimSize(0) != mma::tiles(shape.n) ||
+        wordsType.getDimSize(1) != mma::wordsPerTile(shape.k, shape.bits))
+      return std::nullopt;
+    return shape;
+  }
+  if (op.getNumDpsInputs() != 4 || shape.k % gemv::kValuesPerRun != 0 ||
       shape.groupSize % gemv::kValuesPerRun != 0 ||
       wordsType.getDimSize(1) != gemv::paddedK(shape.k) * shape.bits / 32)
     return std::nullopt;
@@ -418,7 +428,10 @@ struct NibbleCUDADequantMatmulKernelsPass final
       // initialized the reference's accumulator is dead.
       if (Operation *fill = findInitFill(op))
         fill->erase();
-      KernelEmitter(op, shape).emit();
+      if (shape.layout == DequantKernelLayout::Mma)
+        emitMmaMatmulKernel(op, shape);
+      else
+        KernelEmitter(op, shape).emit();
       op.erase();
     }
   }

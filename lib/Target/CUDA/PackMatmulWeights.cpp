@@ -10,6 +10,7 @@
 #include "nibble/Target/CUDA/Passes.h"
 
 #include "nibble/Target/CUDA/GemvLayout.h"
+#include "nibble/Target/CUDA/MmaLayout.h"
 
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
@@ -28,17 +29,37 @@ using namespace mlir::nibble;
 
 namespace {
 
+/// Rows up to which the GEMV kernel runs; more take the tensor-core kernel.
+constexpr int64_t kGemvMaxRows = 4;
+
 /// The constant operands of one matmul, in the kernel's layout.
 struct PackedWeights {
+  DequantKernelLayout layout = DequantKernelLayout::Gemv;
   int64_t n = 0, k = 0, groupSize = 0;
-  SmallVector<int32_t> words;     // N x K*bits/32
-  SmallVector<float> scales;      // N x G
-  SmallVector<float> scaledZeros; // N x G: scale * zero point
+  bool hasZeroPoint = false;
+  // GEMV: N x paddedK * bits / 32 (GemvLayout.h); MMA: tiles x wordsPerTile
+  // (MmaLayout.h).
+  SmallVector<int32_t> words;
+  SmallVector<float> scales; // N x G
+  // GEMV: N x G, scale * zero point. MMA: the value subtracted from the
+  // stored field, offset + zero point, N x G; empty without zero points
+  // (the offset is then a constant).
+  SmallVector<float> zeros;
+  int64_t offset = 0; // MMA: 2^(bits-1) for signed weights
 };
+
+/// The tensor-core kernel flushes its f32 sums into the accumulators once
+/// per group or per 128-wide block of K, whichever is shorter: groups must
+/// be whole 16-wide steps that do not straddle a block.
+bool mmaTakesGroups(int64_t groupSize, int64_t k) {
+  return groupSize >= k || groupSize % mma::kBlockK == 0 ||
+         (groupSize % mma::kStepK == 0 && mma::kBlockK % groupSize == 0);
+}
 
 /// Packs `op`'s weights, or returns nullopt when the kernel cannot take
 /// them (non-constant operands, K or groups not multiples of 4, f16 scales).
-std::optional<PackedWeights> packWeights(MatmulOp op) {
+/// `m` (rows of the activations) picks the kernel, hence the layout.
+std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m) {
   SchemeAttr scheme = op.getScheme();
   auto weightType = cast<RankedTensorType>(op.getWeight().getType());
   auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
@@ -86,32 +107,51 @@ std::optional<PackedWeights> packWeights(MatmulOp op) {
   if (scheme.isPerChannel() && scheme.getAxis() != 1)
     return std::nullopt;
 
+  packed.hasZeroPoint = zeros && llvm::any_of(*zeros, [](int64_t z) { return z != 0; });
+  if (m > kGemvMaxRows && mmaTakesGroups(packed.groupSize, k))
+    packed.layout = DequantKernelLayout::Mma;
+  const bool isMma = packed.layout == DequantKernelLayout::Mma;
+
   const uint32_t mask = (1u << bits) - 1;
-  const int64_t wordsPerRow = gemv::paddedK(k) * bits / 32;
-  packed.words.assign(n * wordsPerRow, 0);
-  for (int64_t kk = 0; kk < k; ++kk) {
-    gemv::Position at = gemv::positionOf(kk, bits);
+  // The MMA layout stores u = q + offset, unsigned.
+  const int64_t offset = isMma && scheme.getIsSigned() ? int64_t(1) << (bits - 1) : 0;
+  const int64_t wordsPerRow =
+      isMma ? mma::wordsPerTile(k, bits) : gemv::paddedK(k) * bits / 32;
+  packed.words.assign((isMma ? mma::tiles(n) : n) * wordsPerRow, 0);
+  for (int64_t kk = 0; kk < k; ++kk)
     for (int64_t nn = 0; nn < n; ++nn) {
-      uint32_t q = static_cast<uint32_t>((*weights)[kk * n + nn]) & mask;
-      int32_t &word = packed.words[nn * wordsPerRow + at.word];
-      word = static_cast<int32_t>(static_cast<uint32_t>(word) | (q << (at.field * bits)));
+      int64_t row = nn, wordIndex, field;
+      if (isMma) {
+        mma::Position at = mma::positionOf(kk, nn, bits);
+        row = at.tile, wordIndex = at.word, field = at.field;
+      } else {
+        gemv::Position at = gemv::positionOf(kk, bits);
+        wordIndex = at.word, field = at.field;
+      }
+      uint32_t q = static_cast<uint32_t>((*weights)[kk * n + nn] + offset) & mask;
+      int32_t &word = packed.words[row * wordsPerRow + wordIndex];
+      word = static_cast<int32_t>(static_cast<uint32_t>(word) | (q << (field * bits)));
     }
-  }
+  packed.offset = offset;
   packed.scales.assign(n * groups, 0.0f);
-  packed.scaledZeros.assign(n * groups, 0.0f);
+  if (!isMma || packed.hasZeroPoint)
+    packed.zeros.assign(n * groups, 0.0f);
   for (int64_t nn = 0; nn < n; ++nn)
     for (int64_t g = 0; g < groups; ++g) {
       int64_t index = scaleIndex(g * packed.groupSize, nn);
       float scale = (*scales)[index];
       packed.scales[nn * groups + g] = scale;
-      if (zeros)
-        packed.scaledZeros[nn * groups + g] = scale * static_cast<float>((*zeros)[index]);
+      float zero = zeros ? static_cast<float>((*zeros)[index]) : 0.0f;
+      if (isMma && packed.hasZeroPoint)
+        packed.zeros[nn * groups + g] = static_cast<float>(offset) + zero;
+      else if (!isMma)
+        packed.zeros[nn * groups + g] = scale * zero;
     }
   return packed;
 }
 
 /// gemv::positionOf as affine expressions of k, for the reference generic.
-AffineExpr packedWordExpr(AffineExpr k, int64_t bits) {
+AffineExpr gemvWordExpr(AffineExpr k, int64_t bits) {
   using namespace gemv;
   AffineExpr inBlock = k % kBlockK;
   AffineExpr value = inBlock.floorDiv(kRunStride) * kValuesPerRun + k % kValuesPerRun;
@@ -119,19 +159,39 @@ AffineExpr packedWordExpr(AffineExpr k, int64_t bits) {
          (k % kRunStride).floorDiv(kValuesPerRun) * wordsPerLane(bits) +
          value.floorDiv(valuesPerWord(bits));
 }
-AffineExpr packedFieldExpr(AffineExpr k, int64_t bits) {
+AffineExpr gemvFieldExpr(AffineExpr k, int64_t bits) {
   using namespace gemv;
   AffineExpr value = (k % kBlockK).floorDiv(kRunStride) * kValuesPerRun + k % kValuesPerRun;
   return value % valuesPerWord(bits);
 }
 
-/// Builds the reference generic: out[m, n] += x[m, k] * (q(k, n) * s - s*z).
+/// mma::positionOf as affine expressions of (k, n).
+AffineExpr mmaPairExpr(AffineExpr k) {
+  using namespace mma;
+  return (k % kBlockK).floorDiv(kStepK) * 2 + (k % kStepK).floorDiv(8);
+}
+AffineExpr mmaWordExpr(AffineExpr k, AffineExpr n, int64_t bits) {
+  using namespace mma;
+  AffineExpr lane = (n % kTileN) * 4 + (k % 8).floorDiv(2);
+  return (k.floorDiv(kBlockK) * kWarpSize + lane) * wordsPerLane(bits) +
+         mmaPairExpr(k).floorDiv(pairsPerWord(bits));
+}
+AffineExpr mmaFieldExpr(AffineExpr k, int64_t bits) {
+  using namespace mma;
+  return mmaPairExpr(k) % pairsPerWord(bits) + (k % 2) * pairsPerWord(bits);
+}
+
+/// Builds the reference generic: out[m, n] += x[m, k] * w(k, n), where the
+/// GEMV layout gives w = q * s - s * z and the MMA layout w = (u - z') * s
+/// (u the stored unsigned field, z' offset + zero point, `zeros` or, when
+/// null, the constant offset).
 Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWeights &packed,
-                         SchemeAttr scheme, Value words, Value scales, Value scaledZeros) {
+                         SchemeAttr scheme, Value words, Value scales, Value zeros) {
   MLIRContext *ctx = b.getContext();
   auto lhsType = cast<RankedTensorType>(lhs2d.getType());
   int64_t m = lhsType.getDimSize(0);
   unsigned bits = scheme.getBits();
+  const bool isMma = packed.layout == DequantKernelLayout::Mma;
   Type f32 = b.getF32Type();
   auto outType = RankedTensorType::get({m, packed.n}, f32);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
@@ -140,54 +200,72 @@ Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWe
 
   AffineExpr dm, dn, dk;
   bindDims(ctx, dm, dn, dk);
-  SmallVector<AffineMap> maps = {
-      AffineMap::get(3, 0, {dm, dk}, ctx),
-      AffineMap::get(3, 0, {dn, packedWordExpr(dk, bits)}, ctx),
-      AffineMap::get(3, 0, {dn, dk.floorDiv(packed.groupSize)}, ctx),
-      AffineMap::get(3, 0, {dn, dk.floorDiv(packed.groupSize)}, ctx),
-      AffineMap::get(3, 0, {dm, dn}, ctx)};
+  AffineExpr group = dk.floorDiv(packed.groupSize);
+  AffineMap wordsMap =
+      isMma ? AffineMap::get(3, 0, {dn.floorDiv(mma::kTileN), mmaWordExpr(dk, dn, bits)}, ctx)
+            : AffineMap::get(3, 0, {dn, gemvWordExpr(dk, bits)}, ctx);
+  SmallVector<Value> inputs = {lhs2d, words, scales};
+  SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {dm, dk}, ctx), wordsMap,
+                                 AffineMap::get(3, 0, {dn, group}, ctx)};
+  if (zeros) {
+    inputs.push_back(zeros);
+    maps.push_back(AffineMap::get(3, 0, {dn, group}, ctx));
+  }
+  maps.push_back(AffineMap::get(3, 0, {dm, dn}, ctx));
   SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
                                                 utils::IteratorType::parallel,
                                                 utils::IteratorType::reduction};
   bool isSigned = scheme.getIsSigned();
+  AffineExpr fieldExpr = isMma ? mmaFieldExpr(b.getAffineDimExpr(0), bits)
+                               : gemvFieldExpr(b.getAffineDimExpr(0), bits);
   auto generic = linalg::GenericOp::create(
-      b, loc, outType, ValueRange{lhs2d, words, scales, scaledZeros}, ValueRange{init}, maps,
+      b, loc, outType, inputs, ValueRange{init}, maps,
       iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Type i32 = nb.getI32Type();
         auto constI32 = [&](int64_t v) {
           return arith::ConstantOp::create(nb, nloc, nb.getI32IntegerAttr(v)).getResult();
         };
         Value kIndex = linalg::IndexOp::create(nb, nloc, 2);
-        Value field = affine::AffineApplyOp::create(
-            nb, nloc, AffineMap::get(1, 0, packedFieldExpr(nb.getAffineDimExpr(0), bits)),
-            ValueRange{kIndex});
+        Value field = affine::AffineApplyOp::create(nb, nloc, AffineMap::get(1, 0, fieldExpr),
+                                                    ValueRange{kIndex});
         Value fieldI32 = arith::IndexCastOp::create(nb, nloc, i32, field);
         Value shift = arith::MulIOp::create(nb, nloc, fieldI32, constI32(bits));
-        Value q;
-        if (isSigned) {
+        Value weight;
+        if (isSigned && !isMma) {
           // Move the field to the top, then sign-extend it back down.
           Value up = arith::SubIOp::create(nb, nloc, constI32(32 - bits), shift);
           Value top = arith::ShLIOp::create(nb, nloc, args[1], up);
-          q = arith::ShRSIOp::create(nb, nloc, top, constI32(32 - bits));
+          Value q = arith::ShRSIOp::create(nb, nloc, top, constI32(32 - bits));
+          Value qf = arith::SIToFPOp::create(nb, nloc, nb.getF32Type(), q);
+          Value scaled = arith::MulFOp::create(nb, nloc, qf, args[2]);
+          weight = arith::SubFOp::create(nb, nloc, scaled, args[3]);
         } else {
           Value down = arith::ShRUIOp::create(nb, nloc, args[1], shift);
-          q = arith::AndIOp::create(nb, nloc, down, constI32((1 << bits) - 1));
+          Value u = arith::AndIOp::create(nb, nloc, down, constI32((1 << bits) - 1));
+          Value uf = arith::UIToFPOp::create(nb, nloc, nb.getF32Type(), u);
+          if (isMma) {
+            Value zero = zeros ? args[3]
+                               : arith::ConstantOp::create(
+                                     nb, nloc, nb.getF32FloatAttr(static_cast<float>(packed.offset)));
+            Value centered = arith::SubFOp::create(nb, nloc, uf, zero);
+            weight = arith::MulFOp::create(nb, nloc, centered, args[2]);
+          } else {
+            Value scaled = arith::MulFOp::create(nb, nloc, uf, args[2]);
+            weight = arith::SubFOp::create(nb, nloc, scaled, args[3]);
+          }
         }
-        Value qf = arith::SIToFPOp::create(nb, nloc, nb.getF32Type(), q);
-        Value scaled = arith::MulFOp::create(nb, nloc, qf, args[2]);
-        Value weight = arith::SubFOp::create(nb, nloc, scaled, args[3]);
         Value product = arith::MulFOp::create(nb, nloc, args[0], weight);
-        Value sum = arith::AddFOp::create(nb, nloc, args[4], product);
+        Value sum = arith::AddFOp::create(nb, nloc, args.back(), product);
         linalg::YieldOp::create(nb, nloc, sum);
       });
-  bool hasZeroPoint = llvm::any_of(packed.scaledZeros, [](float v) { return v != 0.0f; });
-  generic->setAttr(kDequantMatmulAttr,
-                   b.getDictionaryAttr({b.getNamedAttr("bits", b.getI64IntegerAttr(bits)),
-                                        b.getNamedAttr("has_zero_point",
-                                                       b.getBoolAttr(hasZeroPoint)),
-                                        b.getNamedAttr("signed", b.getBoolAttr(isSigned)),
-                                        b.getNamedAttr("group_size",
-                                                       b.getI64IntegerAttr(packed.groupSize))}));
+  generic->setAttr(
+      kDequantMatmulAttr,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("bits", b.getI64IntegerAttr(bits)),
+           b.getNamedAttr("group_size", b.getI64IntegerAttr(packed.groupSize)),
+           b.getNamedAttr("has_zero_point", b.getBoolAttr(packed.hasZeroPoint)),
+           b.getNamedAttr("layout", b.getStringAttr(stringifyLayout(packed.layout))),
+           b.getNamedAttr("signed", b.getBoolAttr(isSigned))}));
   return generic.getResult(0);
 }
 
@@ -218,7 +296,12 @@ struct NibbleCUDAPackMatmulWeightsPass final
     getOperation().walk([&](MatmulOp op) { matmuls.push_back(op); });
     IRRewriter rewriter(&getContext());
     for (MatmulOp op : matmuls) {
-      std::optional<PackedWeights> packed = packWeights(op);
+      auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
+      int64_t rank = lhsType.getRank();
+      if (rank == 1 || !lhsType.hasStaticShape())
+        continue; // A vector lhs has no M; leave it to the reference path.
+      int64_t m = lhsType.getNumElements() / lhsType.getDimSize(rank - 1);
+      std::optional<PackedWeights> packed = packWeights(op, m);
       if (!packed)
         continue;
       auto bias = op.getBias();
@@ -230,9 +313,14 @@ struct NibbleCUDAPackMatmulWeightsPass final
       StringRef layer = "matmul";
       if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
         layer = name.getValue();
+      const bool isMma = packed->layout == DequantKernelLayout::Mma;
+      int64_t bits = scheme.getBits();
       int64_t groups = packed->k / packed->groupSize;
-      int64_t wordsPerRow = gemv::paddedK(packed->k) * scheme.getBits() / 32;
-      auto wordsType = RankedTensorType::get({packed->n, wordsPerRow}, rewriter.getI32Type());
+      auto wordsType =
+          isMma ? RankedTensorType::get({mma::tiles(packed->n), mma::wordsPerTile(packed->k, bits)},
+                                        rewriter.getI32Type())
+                : RankedTensorType::get({packed->n, gemv::paddedK(packed->k) * bits / 32},
+                                        rewriter.getI32Type());
       auto scaleType = RankedTensorType::get({packed->n, groups}, rewriter.getF32Type());
       ArrayRef<char> wordBytes(reinterpret_cast<const char *>(packed->words.data()),
                                packed->words.size() * sizeof(int32_t));
@@ -240,13 +328,14 @@ struct NibbleCUDAPackMatmulWeightsPass final
           rewriter, loc, makeRawConstant(wordsType, wordBytes, (layer + ".packed").str()));
       Value scales = arith::ConstantOp::create(
           rewriter, loc, makeFloatConstant(scaleType, packed->scales, (layer + ".scales").str()));
-      Value scaledZeros = arith::ConstantOp::create(
-          rewriter, loc,
-          makeFloatConstant(scaleType, packed->scaledZeros, (layer + ".scaled_zeros").str()));
+      Value zeros;
+      if (!packed->zeros.empty())
+        zeros = arith::ConstantOp::create(
+            rewriter, loc,
+            makeFloatConstant(scaleType, packed->zeros,
+                              (layer + (isMma ? ".zeros" : ".scaled_zeros")).str()));
 
       // Collapse leading batch dimensions into M.
-      auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
-      int64_t rank = lhsType.getRank();
       Value lhs2d = op.getLhs();
       SmallVector<ReassociationIndices> reassociation;
       if (rank > 2) {
@@ -255,11 +344,9 @@ struct NibbleCUDAPackMatmulWeightsPass final
           batch.push_back(d);
         reassociation = {batch, {rank - 1}};
         lhs2d = tensor::CollapseShapeOp::create(rewriter, loc, lhs2d, reassociation);
-      } else if (rank == 1) {
-        continue; // A vector lhs has no M; leave it to the reference path.
       }
-      Value result = buildPackedGeneric(rewriter, loc, lhs2d, *packed, scheme, words, scales,
-                                        scaledZeros);
+      Value result =
+          buildPackedGeneric(rewriter, loc, lhs2d, *packed, scheme, words, scales, zeros);
       copyLayerAttrs(op, result.getDefiningOp());
       if (bias)
         result = addBias(rewriter, loc, result, bias);

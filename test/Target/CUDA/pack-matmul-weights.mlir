@@ -17,7 +17,7 @@
 // CHECK:         %[[Y:.*]] = linalg.generic
 // CHECK-SAME:      ins(%[[X]], %[[W]], %[[S]], %[[Z]] : tensor<3x32xf32>, tensor<2x128xi32>, tensor<2x1xf32>, tensor<2x1xf32>)
 // CHECK-SAME:      outs(%[[INIT]] : tensor<3x2xf32>)
-// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 4 : i64, group_size = 32 : i64, has_zero_point = false, signed = true}
+// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 4 : i64, group_size = 32 : i64, has_zero_point = false, layout = "gemv", signed = true}
 // CHECK-SAME:      nibble.layer = "fc"
 // CHECK:           linalg.index 2
 // CHECK:           arith.shli
@@ -38,21 +38,70 @@ func.func @int4_per_group(%x: tensor<3x32xf32>) -> tensor<3x2xf32> {
 
 // CHECK-LABEL: func.func @int8_per_channel_zero_point_bias(
 // CHECK-DAG:     arith.constant dense<{{\[}}[2.000000e+00], [1.500000e+00]]> : tensor<2x1xf32>
-// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0, 1], [2]] : tensor<2x3x32xf32> into tensor<6x32xf32>
+// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0, 1], [2]] : tensor<1x3x32xf32> into tensor<3x32xf32>
 // CHECK:         linalg.generic
 // CHECK-SAME:      ins(%[[FLAT]]
-// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 8 : i64, group_size = 32 : i64, has_zero_point = true, signed = false}
+// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 8 : i64, group_size = 32 : i64, has_zero_point = true, layout = "gemv", signed = false}
 // CHECK:           arith.shrui
 // CHECK:           arith.andi
 // CHECK:         %[[BIASED:.*]] = linalg.generic
 // CHECK:           arith.addf
 // CHECK:         tensor.expand_shape %[[BIASED]]
-func.func @int8_per_channel_zero_point_bias(%x: tensor<2x3x32xf32>, %b: tensor<2xf32>) -> tensor<2x3x2xf32> {
+func.func @int8_per_channel_zero_point_bias(%x: tensor<1x3x32xf32>, %b: tensor<2xf32>) -> tensor<1x3x2xf32> {
   %w = arith.constant dense<7> : tensor<32x2xi8>
   %s = arith.constant dense<[0.5, 0.25]> : tensor<2xf32>
   %z = arith.constant dense<[4, 6]> : tensor<2xi8>
-  %y = nibble.matmul %x, %w scale(%s : tensor<2xf32>) zero_point(%z : tensor<2xi8>) bias(%b : tensor<2xf32>) scheme <u8, per_channel<axis = 1>, zero_point, scale = f32> : tensor<2x3x32xf32>, tensor<32x2xi8> -> tensor<2x3x2xf32>
-  return %y : tensor<2x3x2xf32>
+  %y = nibble.matmul %x, %w scale(%s : tensor<2xf32>) zero_point(%z : tensor<2xi8>) bias(%b : tensor<2xf32>) scheme <u8, per_channel<axis = 1>, zero_point, scale = f32> : tensor<1x3x32xf32>, tensor<32x2xi8> -> tensor<1x3x2xf32>
+  return %y : tensor<1x3x2xf32>
+}
+
+// -----
+
+// More than 4 rows (M = 5) take the tensor-core kernel's layout
+// (MmaLayout.h): one tile of 8 columns (6 of them padding), K padded to 128,
+// lane l = 4 n + c owning, per 16-wide step s, k = 16 s + 8 h + 2 c + e as
+// pair P = 2 s + h, first value in field P % 4, second in field P % 4 + 4,
+// stored as u = q + 8. Column 0 holds q = k mod 16 - 8, i.e. u = k mod 16:
+// lane 0's first word has pairs (k 0, 1), (8, 9), (16, 17), (24, 25) with u
+// 0/1, 8/9, 0/1, 8/9, i.e. fields 0 8 0 8 1 9 1 9 = 0x91918080; lanes 1-3
+// likewise 0xB3B3A2A2, 0xD5D5C4C4, 0xF7F7E6E6; its other three words are
+// K padding. Column 1 (u = 15 - k mod 16) is lane 4: 0x6E6E7F7F. Without
+// zero points the offset 8 is a constant of the generic, not an operand.
+
+// CHECK-LABEL: func.func @int4_mma_layout(
+// CHECK-DAG:     %[[W:.*]] = arith.constant dense_resource<fc.packed> : tensor<1x128xi32>
+// CHECK-DAG:     %[[S:.*]] = arith.constant dense<{{\[}}[5.000000e-01, 5.000000e-01], [2.500000e-01, 2.500000e-01]]> : tensor<2x2xf32>
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%{{.*}}, %[[W]], %[[S]] : tensor<5x32xf32>, tensor<1x128xi32>, tensor<2x2xf32>)
+// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 4 : i64, group_size = 16 : i64, has_zero_point = false, layout = "mma", signed = true}
+// CHECK:           arith.shrui
+// CHECK:           arith.andi
+// CHECK:           arith.uitofp
+// CHECK:           arith.subf %{{.*}}, %{{.*}} : f32
+// CHECK:       fc.packed: "0x{{[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]}}80809191000000000000000000000000A2A2B3B3000000000000000000000000C4C4D5D5000000000000000000000000E6E6F7F70000000000000000000000007F7F6E6E
+func.func @int4_mma_layout(%x: tensor<5x32xf32>) -> tensor<5x2xf32> {
+  %w = arith.constant dense<[[-8, 7], [-7, 6], [-6, 5], [-5, 4], [-4, 3], [-3, 2], [-2, 1], [-1, 0], [0, -1], [1, -2], [2, -3], [3, -4], [4, -5], [5, -6], [6, -7], [7, -8], [-8, 7], [-7, 6], [-6, 5], [-5, 4], [-4, 3], [-3, 2], [-2, 1], [-1, 0], [0, -1], [1, -2], [2, -3], [3, -4], [4, -5], [5, -6], [6, -7], [7, -8]]> : tensor<32x2xi4>
+  %s = arith.constant dense<[[0.5, 0.25], [0.5, 0.25]]> : tensor<2x2xf32>
+  %y = nibble.matmul %x, %w scale(%s : tensor<2x2xf32>) scheme <i4, per_group<axis = 0, size = 16>, symmetric, scale = f32> {nibble.layer = "fc", nibble.op_type = "MatMul"} : tensor<5x32xf32>, tensor<32x2xi4> -> tensor<5x2xf32>
+  return %y : tensor<5x2xf32>
+}
+
+// -----
+
+// In the MMA layout zero points stay integers: the generic subtracts
+// offset + zero point (0 + 4, 0 + 6 for uint8) from the field, then scales.
+
+// CHECK-LABEL: func.func @uint8_mma_zero_point(
+// CHECK-DAG:     %[[Z:.*]] = arith.constant dense<{{\[}}[4.000000e+00], [6.000000e+00]]> : tensor<2x1xf32>
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%{{.*}}, %{{.*}}, %{{.*}}, %[[Z]] : tensor<8x32xf32>, tensor<1x256xi32>, tensor<2x1xf32>, tensor<2x1xf32>)
+// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 8 : i64, group_size = 32 : i64, has_zero_point = true, layout = "mma", signed = false}
+func.func @uint8_mma_zero_point(%x: tensor<8x32xf32>) -> tensor<8x2xf32> {
+  %w = arith.constant dense<7> : tensor<32x2xi8>
+  %s = arith.constant dense<[0.5, 0.25]> : tensor<2xf32>
+  %z = arith.constant dense<[4, 6]> : tensor<2xi8>
+  %y = nibble.matmul %x, %w scale(%s : tensor<2xf32>) zero_point(%z : tensor<2xi8>) scheme <u8, per_channel<axis = 1>, zero_point, scale = f32> : tensor<8x32xf32>, tensor<32x2xi8> -> tensor<8x2xf32>
+  return %y : tensor<8x2xf32>
 }
 
 // -----

@@ -24,8 +24,16 @@ namespace mlir::nibble {
 #include "nibble/Target/CUDA/Passes.h.inc"
 
 /// The discardable attribute that marks a packed dequant-matmul generic.
-/// Its value is a dictionary {bits, signed, group_size}.
+/// Its value is a dictionary {bits, signed, group_size, has_zero_point,
+/// layout}.
 inline constexpr llvm::StringLiteral kDequantMatmulAttr = "nibble.dequant_matmul";
+
+/// The weight layout of a packed dequant-matmul, i.e. the kernel it is for:
+/// the CUDA-core GEMV (GemvLayout.h) or the tensor-core GEMM (MmaLayout.h).
+enum class DequantKernelLayout { Gemv, Mma };
+inline llvm::StringRef stringifyLayout(DequantKernelLayout layout) {
+  return layout == DequantKernelLayout::Mma ? "mma" : "gemv";
+}
 
 } // namespace mlir::nibble
 

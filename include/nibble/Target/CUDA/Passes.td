@@ -13,18 +13,32 @@ def NibbleCUDAPackMatmulWeightsPass
     constants, whose K is a multiple of 4 and whose groups (if any) are
     multiples of 4 along K into a `linalg.generic` over the kernel's
     weight layout, marked `nibble.dequant_matmul` for
-    `nibble-cuda-dequant-matmul-kernels`:
+    `nibble-cuda-dequant-matmul-kernels`. The number of rows M picks the
+    kernel and so the layout (`layout` in the marker):
 
-    - weights transposed to `N x K` and packed into `i32` words (eight
-      4-bit or four 8-bit values) in the order the kernel's lanes consume
-      them (`GemvLayout.h`): a lane's 32 values of a 1024-wide block of K
-      are one 16-byte (int4) or 32-byte (int8) run, while the activations
-      they multiply are read by the warp in coalesced 512-byte loads; K is
-      zero-padded to a multiple of 1024;
-    - scales as `N x G` (G groups along K; per-channel and per-tensor
-      schemes become one group);
-    - zero points folded at compile time into `scale * zero_point`, also
-      `N x G`, so the kernel computes `s * dot(q, x) - (s * z) * sum(x)`.
+    - `mma`, for M > 4 when groups are whole 16-wide steps of K within a
+      128-wide block (16, 32, 64) or whole blocks (multiples of 128, or one
+      group over K): the tensor-core kernel's layout (`MmaLayout.h`). Per
+      tile of 8 columns and 128-wide block of K, each lane's 32 values of
+      its `mma.sync` B fragments are one 16-byte (int4) or 32-byte (int8)
+      run, stored unsigned (q + 2^(bits-1) for signed weights), two values
+      of a fragment register in the low bits of the two halves of a word
+      once shifted. Zero points are kept as `offset + zero_point` (`N x G`)
+      and only when there are any; the generic computes
+      `(u - offset - z) * s`;
+    - `gemv`, otherwise:
+
+      - weights transposed to `N x K` and packed into `i32` words (eight
+        4-bit or four 8-bit values) in the order the kernel's lanes consume
+        them (`GemvLayout.h`): a lane's 32 values of a 1024-wide block of K
+        are one 16-byte (int4) or 32-byte (int8) run, while the activations
+        they multiply are read by the warp in coalesced 512-byte loads; K is
+        zero-padded to a multiple of 1024;
+      - zero points folded at compile time into `scale * zero_point`, also
+        `N x G`, so the kernel computes `s * dot(q, x) - (s * z) * sum(x)`.
+
+    Both keep the scales as `N x G` (G groups along K; per-channel and
+    per-tensor schemes become one group).
 
     The generic is a faithful reference of that computation, so the IR
     stays correct if no kernel replaces it. Leading batch dimensions of the
@@ -42,8 +56,25 @@ def NibbleCUDADequantMatmulKernelsPass
   let description = [{
     Runs on bufferized IR. Each `linalg.generic` marked
     `nibble.dequant_matmul` (see `nibble-cuda-pack-matmul-weights`) with
-    dense row-major operands becomes a `gpu.launch` of a fused
-    dequantize+GEMV kernel:
+    dense row-major operands becomes fused dequantize+matmul kernels.
+
+    In the `mma` layout (more than 4 rows), two launches on tensor cores:
+
+    - the activations are rounded to f16 once, into a temporary buffer
+      laid out as the A fragments of `mma.sync.m16n8k16` (a lane's fragment
+      one 16-byte run; rows and K zero-padded to whole tiles);
+    - the GEMM: each warp takes 2 tiles of 8 columns and up to 4 tiles of
+      16 rows (more rows: more blocks), and walks K in 128-wide blocks, one
+      16-byte (int4) or 32-byte (int8) weight load per tile and block, two
+      blocks in flight. Weights are unpacked to f16 exactly without
+      conversions (a pair of fields OR-ed into the mantissa of 1024.0, then
+      1024 + offset + zero point subtracted in f16x2), multiplied with
+      `nvgpu.mma.sync` into f32 sums, and the sums scaled into the f32
+      accumulators once per group (or block). Warps of a block split K when
+      there are too few tiles for 4096 warps, adding their accumulators
+      through workgroup memory.
+
+    In the `gemv` layout, a `gpu.launch` of a fused dequantize+GEMV kernel:
 
     - each warp covers 4 output columns; a block has 4 warps. When the
       layer has too few columns to give the GPU 4096 warps, 2 or 4 warps
@@ -65,6 +96,7 @@ def NibbleCUDADequantMatmulKernelsPass
     kernels).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::scf::SCFDialect",

@@ -1,0 +1,435 @@
+//===- MmaMatmulKernel.cpp - fused dequantize+GEMM on tensor cores --------===//
+//
+// The kernel of nibble-cuda-dequant-matmul-kernels for more than 4 rows:
+// int4/int8 weights in the MMA layout (MmaLayout.h) unpacked in registers to
+// f16 and multiplied by f16 activations with `mma.sync.m16n8k16`, summed in
+// f32. Two launches:
+//
+//  1. The activations are rounded to f16 once and laid out as the A
+//     fragments of the mma (one 16-byte run per lane, rows and K zero-padded
+//     to whole tiles), so the GEMM reads each fragment with one load and
+//     needs no bounds checks on them.
+//  2. The GEMM: each warp takes kTilesPerWarp tiles of 8 columns and up to
+//     kMaxRowTiles tiles of 16 rows, and walks K in 128-wide blocks: one
+//     16-byte (int4) or 32-byte (int8) load per tile and block gives a
+//     lane its B fragments for 8 mma steps. The weights are unpacked without
+//     conversions: a pair of fields OR-ed into the mantissa of 1024.0 is an
+//     f16x2 register of 1024 + u, and subtracting 1024 + offset + zero point
+//     leaves the exact integer weight. The products are summed per group
+//     (or per block) in f32, then scaled into the accumulators in f32.
+//     Warps of a block split K when the layer has too few tiles to fill the
+//     GPU, adding their sums through workgroup memory as the GEMV does.
+//
+//===----------------------------------------------------------------------===//
+
+#include "DequantKernels.h"
+
+#include "nibble/Target/CUDA/MmaLayout.h"
+
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+using namespace mlir;
+using namespace mlir::nibble;
+
+namespace {
+
+using mma::kWarpSize;
+constexpr int64_t kWarpsPerBlock = 4;
+constexpr int64_t kTilesPerWarp = 2;
+constexpr int64_t kMaxRowTiles = 4;
+// Blocks of K whose weight loads a warp issues together.
+constexpr int64_t kBlocksInFlight = 2;
+// As for the GEMV: below this many warps too few loads are in flight.
+constexpr int64_t kWarpsToFillTheGpu = 4096;
+// Threads per block of the activation conversion.
+constexpr int64_t kConvertThreads = 256;
+// f16x2 registers of one lane's A fragment: rows g and g + 8, k = 2c, 2c + 1
+// and 8 + 2c, 8 + 2c + 1 (g = lane / 4, c = lane % 4).
+constexpr int64_t kFragmentRegisters = 4;
+
+class MmaKernelEmitter {
+public:
+  MmaKernelEmitter(linalg::GenericOp op, const DequantKernelShape &shape)
+      : b(op.getLoc(), op), shape(shape), lhs(op.getDpsInputs()[0]),
+        words(op.getDpsInputs()[1]), scales(op.getDpsInputs()[2]),
+        out(op.getDpsInits()[0]) {
+    if (shape.hasZeroPoint)
+      zeros = op.getDpsInputs()[3];
+    rowTiles = llvm::divideCeil(shape.m, mma::kTileM);
+    steps = mma::paddedK(shape.k) / mma::kStepK;
+    blocks = mma::paddedK(shape.k) / mma::kBlockK;
+    groups = shape.k / shape.groupSize;
+  }
+
+  void emit() {
+    auto fragmentsType = MemRefType::get({rowTiles, steps, kWarpSize, kFragmentRegisters},
+                                         b.getI32Type());
+    fragments = b.create<memref::AllocOp>(fragmentsType);
+    emitActivationConversion();
+    emitGemm();
+    b.create<memref::DeallocOp>(fragments);
+  }
+
+private:
+  Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
+  Value i32(int64_t v) {
+    return b.create<arith::ConstantIntOp>(static_cast<int32_t>(v), 32);
+  }
+  Value f32(float v) { return b.create<arith::ConstantFloatOp>(b.getF32Type(), APFloat(v)); }
+  Value splat(VectorType type, float v) {
+    Attribute element = type.getElementType().isF16() ? b.getF16FloatAttr(v) : b.getF32FloatAttr(v);
+    return b.create<arith::ConstantOp>(DenseElementsAttr::get(type, element));
+  }
+  Value minIndex(Value v, int64_t bound) { return b.create<arith::MinUIOp>(v, index(bound)); }
+  Value less(Value v, int64_t bound) {
+    return b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, v, index(bound));
+  }
+
+  /// A 1-D launch of `threads` per block; returns it with the builder inside
+  /// its body (the caller restores the insertion point).
+  gpu::LaunchOp createLaunch(int64_t gridSize, int64_t threads) {
+    Value one = index(1);
+    auto launch = b.create<gpu::LaunchOp>(index(gridSize), one, one, index(threads), one, one);
+    Block &body = launch.getBody().front();
+    b.setInsertionPointToStart(&body);
+    b.create<gpu::TerminatorOp>();
+    b.setInsertionPointToStart(&body);
+    return launch;
+  }
+
+  /// fragments[tile][step][lane] = the lane's A fragment of rows
+  /// 16 tile .. 16 tile + 15, k = 16 step .. 16 step + 15, in f16 (zero
+  /// beyond M and K).
+  void emitActivationConversion() {
+    int64_t threads = rowTiles * steps * kWarpSize;
+    OpBuilder::InsertionGuard guard(b);
+    gpu::LaunchOp launch = createLaunch(llvm::divideCeil(threads, kConvertThreads),
+                                        kConvertThreads);
+    Value id = b.create<arith::AddIOp>(
+        b.create<arith::MulIOp>(launch.getBlockIds().x, index(kConvertThreads)),
+        launch.getThreadIds().x);
+    b.create<scf::IfOp>(less(id, threads), [&](OpBuilder &, Location) {
+      Value lane = b.create<arith::RemUIOp>(id, index(kWarpSize));
+      Value fragmentIndex = b.create<arith::DivUIOp>(id, index(kWarpSize));
+      Value step = b.create<arith::RemUIOp>(fragmentIndex, index(steps));
+      Value tile = b.create<arith::DivUIOp>(fragmentIndex, index(steps));
+      Value row = b.create<arith::AddIOp>(b.create<arith::MulIOp>(tile, index(mma::kTileM)),
+                                          b.create<arith::DivUIOp>(lane, index(4)));
+      Value k = b.create<arith::AddIOp>(
+          b.create<arith::MulIOp>(step, index(mma::kStepK)),
+          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(lane, index(4)), index(2)));
+      auto pairType = VectorType::get({2}, b.getF32Type());
+      auto halfPairType = VectorType::get({2}, b.getF16Type());
+      Value zeroPair = splat(pairType, 0.0f);
+      SmallVector<Value> registers;
+      // Register order of the mma's A operand: (g, k), (g + 8, k),
+      // (g, k + 8), (g + 8, k + 8).
+      for (int64_t reg = 0; reg < 4; ++reg) {
+        Value r = b.create<arith::AddIOp>(row, index(reg % 2 * 8));
+        Value kk = b.create<arith::AddIOp>(k, index(reg / 2 * 8));
+        Value ok = b.create<arith::AndIOp>(less(r, shape.m), less(kk, shape.k));
+        Value pair = b.create<vector::LoadOp>(pairType, lhs,
+                                              ValueRange{minIndex(r, shape.m - 1),
+                                                         minIndex(kk, shape.k - 2)});
+        pair = b.create<arith::SelectOp>(ok, pair, zeroPair);
+        Value half = b.create<arith::TruncFOp>(halfPairType, pair);
+        Value word = b.create<vector::BitCastOp>(VectorType::get({1}, b.getI32Type()), half);
+        registers.push_back(b.create<vector::ExtractOp>(word, ArrayRef<int64_t>{0}));
+      }
+      Value fragment = b.create<vector::FromElementsOp>(
+          VectorType::get({kFragmentRegisters}, b.getI32Type()), registers);
+      b.create<vector::StoreOp>(fragment, fragments, ValueRange{tile, step, lane, index(0)});
+      b.create<scf::YieldOp>();
+    });
+  }
+
+  /// How many warps share each group of tiles, splitting K between them (as
+  /// the GEMV's kSplitFor).
+  int64_t chooseKSplit(int64_t warps) const {
+    int64_t split = 1;
+    while (split < kWarpsPerBlock && warps * split < kWarpsToFillTheGpu && split * 2 <= blocks)
+      split *= 2;
+    return split;
+  }
+
+  void emitGemm() {
+    int64_t tileGroups = llvm::divideCeil(mma::tiles(shape.n), kTilesPerWarp);
+    rowTilesPerWarp = std::min(rowTiles, kMaxRowTiles);
+    int64_t rowChunks = llvm::divideCeil(rowTiles, rowTilesPerWarp);
+    kSplit = chooseKSplit(tileGroups * rowChunks);
+    int64_t groupsPerBlock = kWarpsPerBlock / kSplit;
+    int64_t columnBlocks = llvm::divideCeil(tileGroups, groupsPerBlock);
+
+    OpBuilder::InsertionGuard guard(b);
+    gpu::LaunchOp launch = createLaunch(columnBlocks * rowChunks, kWarpSize * kWarpsPerBlock);
+    int64_t accumulatorValues = rowTilesPerWarp * kTilesPerWarp * 4;
+    if (kSplit > 1)
+      partials = launch.addWorkgroupAttribution(
+          MemRefType::get({kWarpsPerBlock, accumulatorValues, kWarpSize}, b.getF32Type(),
+                          AffineMap(),
+                          gpu::AddressSpaceAttr::get(b.getContext(),
+                                                     gpu::AddressSpace::Workgroup)),
+          b.getLoc());
+
+    Value thread = launch.getThreadIds().x;
+    lane = b.create<arith::RemUIOp>(thread, index(kWarpSize));
+    laneRow = b.create<arith::DivUIOp>(lane, index(4));     // g
+    laneColumn = b.create<arith::RemUIOp>(lane, index(4));  // c
+    warp = b.create<arith::DivUIOp>(thread, index(kWarpSize));
+    kPart = b.create<arith::RemUIOp>(warp, index(kSplit));
+    Value block = launch.getBlockIds().x;
+    Value columnBlock = b.create<arith::RemUIOp>(block, index(columnBlocks));
+    Value rowChunk = b.create<arith::DivUIOp>(block, index(columnBlocks));
+    Value tileGroup = b.create<arith::AddIOp>(
+        b.create<arith::MulIOp>(columnBlock, index(groupsPerBlock)),
+        b.create<arith::DivUIOp>(warp, index(kSplit)));
+    Value firstTile = b.create<arith::MulIOp>(tileGroup, index(kTilesPerWarp));
+    for (int64_t t = 0; t < kTilesPerWarp; ++t) {
+      Value tile = b.create<arith::AddIOp>(firstTile, index(t));
+      loadTiles.push_back(minIndex(tile, mma::tiles(shape.n) - 1));
+      // The column of the lane's B values (for zero points) and of its
+      // accumulators (for scales and stores).
+      Value tileColumn = b.create<arith::MulIOp>(tile, index(mma::kTileN));
+      weightColumns.push_back(
+          minIndex(b.create<arith::AddIOp>(tileColumn, laneRow), shape.n - 1));
+      outColumns.push_back(b.create<arith::AddIOp>(
+          tileColumn, b.create<arith::MulIOp>(laneColumn, index(2))));
+    }
+    Value firstRowTile = b.create<arith::MulIOp>(rowChunk, index(rowTilesPerWarp));
+    for (int64_t r = 0; r < rowTilesPerWarp; ++r)
+      rowTileIds.push_back(b.create<arith::AddIOp>(firstRowTile, index(r)));
+
+    emitKLoop();
+    emitReductionAndStores();
+  }
+
+  /// Loads for one 128-wide block of K: per tile, the lane's run of words.
+  struct BlockLoads {
+    Value block;                  // the block this warp meant to load
+    Value ok;                     // block < blocks (null when always)
+    SmallVector<Value> tileWords; // per tile: vector<bits x i32>
+  };
+
+  BlockLoads loadBlock(Value block, bool mayBePastEnd) {
+    BlockLoads loads;
+    loads.block = mayBePastEnd ? minIndex(block, blocks - 1) : block;
+    if (mayBePastEnd)
+      loads.ok = less(block, blocks);
+    int64_t wordsPerLane = mma::wordsPerLane(shape.bits);
+    Value firstWord = b.create<arith::MulIOp>(
+        b.create<arith::AddIOp>(b.create<arith::MulIOp>(loads.block, index(kWarpSize)), lane),
+        index(wordsPerLane));
+    auto type = VectorType::get({wordsPerLane}, b.getI32Type());
+    for (Value tile : loadTiles)
+      loads.tileWords.push_back(b.create<vector::LoadOp>(type, words, ValueRange{tile, firstWord},
+                                                         /*nontemporal=*/false,
+                                                         llvm::MaybeAlign(16)));
+    return loads;
+  }
+
+  void emitKLoop() {
+    int64_t warpBlocks = llvm::divideCeil(blocks, kSplit);
+    int64_t blocksPerIteration = std::min(warpBlocks, kBlocksInFlight);
+    int64_t iterations = llvm::divideCeil(warpBlocks, blocksPerIteration);
+    bool mayBePastEnd = blocks % (kSplit * blocksPerIteration) != 0;
+    auto accumulatorType = VectorType::get({2, 2}, b.getF32Type());
+    SmallVector<Value> zerosInit(rowTilesPerWarp * kTilesPerWarp,
+                                 splat(accumulatorType, 0.0f));
+    auto loop = b.create<scf::ForOp>(index(0), index(iterations), index(1), zerosInit);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value first = b.create<arith::MulIOp>(loop.getInductionVar(), index(blocksPerIteration));
+      SmallVector<BlockLoads> loads;
+      for (int64_t i = 0; i < blocksPerIteration; ++i) {
+        Value warpBlock = b.create<arith::AddIOp>(first, index(i));
+        loads.push_back(loadBlock(
+            b.create<arith::AddIOp>(b.create<arith::MulIOp>(warpBlock, index(kSplit)), kPart),
+            mayBePastEnd));
+      }
+      SmallVector<Value> accumulators(loop.getRegionIterArgs());
+      for (const BlockLoads &blockLoads : loads)
+        accumulators = accumulateBlock(blockLoads, accumulators);
+      b.create<scf::YieldOp>(accumulators);
+    }
+    accumulators.assign(loop.getResults().begin(), loop.getResults().end());
+  }
+
+  /// Steps of K summed in f32 before they are scaled: a group, or the
+  /// block when groups are at least as long.
+  int64_t stepsPerFlush() const {
+    if (shape.groupSize >= shape.k || shape.groupSize % mma::kBlockK == 0)
+      return mma::kStepsPerBlock;
+    return shape.groupSize / mma::kStepK;
+  }
+
+  /// The i32 `word` as an f16x2 register (vector<2xf16>).
+  Value halfPair(Value word) {
+    Value asVector = b.create<vector::BroadcastOp>(VectorType::get({1}, b.getI32Type()), word);
+    return b.create<vector::BitCastOp>(VectorType::get({2}, b.getF16Type()), asVector);
+  }
+
+  /// 1024 + offset + zero point in both halves of an f16x2, for the B
+  /// values of tile `t` in quantization group `group`.
+  Value weightBias(int64_t t, Value group) {
+    auto halfPairType = VectorType::get({2}, b.getF16Type());
+    if (!shape.hasZeroPoint) {
+      int64_t offset = shape.isSigned ? int64_t(1) << (shape.bits - 1) : 0;
+      return splat(halfPairType, 1024.0f + static_cast<float>(offset));
+    }
+    Value zero = b.create<memref::LoadOp>(zeros, ValueRange{weightColumns[t], group});
+    Value biased = b.create<arith::TruncFOp>(b.getF16Type(),
+                                             b.create<arith::AddFOp>(zero, f32(1024.0f)));
+    return b.create<vector::BroadcastOp>(halfPairType, biased);
+  }
+
+  /// The lane's B operand (vector<2x2xf16>) of tile `t` at step `step` of a
+  /// block: pairs 2 step and 2 step + 1 of its run, unpacked and centered.
+  Value weightFragment(Value tileWords, int64_t step, Value bias) {
+    int64_t bits = shape.bits, pairsPerWord = mma::pairsPerWord(bits);
+    uint32_t fieldMask = (1u << bits) - 1;
+    uint32_t pairMask = fieldMask | fieldMask << 16;
+    uint32_t bitsOf1024 = mma::kF16Bits1024 | mma::kF16Bits1024 << 16;
+    Value fragment = splat(VectorType::get({2, 2}, b.getF16Type()), 0.0f);
+    for (int64_t half = 0; half < 2; ++half) {
+      int64_t pair = 2 * step + half;
+      Value word = b.create<vector::ExtractOp>(tileWords, ArrayRef<int64_t>{pair / pairsPerWord});
+      int64_t shift = bits * (pair % pairsPerWord);
+      if (shift)
+        word = b.create<arith::ShRUIOp>(word, i32(shift));
+      Value fields = b.create<arith::AndIOp>(word, i32(pairMask));
+      Value biased = b.create<arith::OrIOp>(fields, i32(bitsOf1024));
+      Value centered = b.create<arith::SubFOp>(halfPair(biased), bias);
+      fragment = b.create<vector::InsertOp>(centered, fragment, ArrayRef<int64_t>{half});
+    }
+    return fragment;
+  }
+
+  /// Adds one block's products to the accumulators (row tile major).
+  SmallVector<Value> accumulateBlock(const BlockLoads &loads, ArrayRef<Value> accumulators) {
+    SmallVector<Value> updated(accumulators);
+    auto accumulatorType = VectorType::get({2, 2}, b.getF32Type());
+    auto fragmentType = VectorType::get({kFragmentRegisters}, b.getI32Type());
+    auto operandType = VectorType::get({4, 2}, b.getF16Type());
+    int64_t flushSteps = stepsPerFlush();
+    Value blockK = b.create<arith::MulIOp>(loads.block, index(mma::kBlockK));
+    for (int64_t first = 0; first < mma::kStepsPerBlock; first += flushSteps) {
+      Value k = b.create<arith::AddIOp>(blockK, index(first * mma::kStepK));
+      // K padding past the last group holds zero activations: any group's
+      // scale gives zero there.
+      Value group = minIndex(b.create<arith::DivUIOp>(k, index(shape.groupSize)), groups - 1);
+      SmallVector<Value> biases;
+      for (int64_t t = 0; t < kTilesPerWarp; ++t)
+        biases.push_back(weightBias(t, group));
+      SmallVector<Value> sums(updated.size(), splat(accumulatorType, 0.0f));
+      for (int64_t step = first; step < first + flushSteps; ++step) {
+        SmallVector<Value> weightOperands;
+        for (int64_t t = 0; t < kTilesPerWarp; ++t)
+          weightOperands.push_back(weightFragment(loads.tileWords[t], step, biases[t]));
+        Value globalStep = b.create<arith::AddIOp>(
+            b.create<arith::MulIOp>(loads.block, index(mma::kStepsPerBlock)), index(step));
+        for (int64_t r = 0; r < rowTilesPerWarp; ++r) {
+          Value tile = minIndex(rowTileIds[r], rowTiles - 1);
+          Value flat = b.create<vector::LoadOp>(fragmentType, fragments,
+                                                ValueRange{tile, globalStep, lane, index(0)},
+                                                /*nontemporal=*/false, llvm::MaybeAlign(16));
+          Value activations = splat(operandType, 0.0f);
+          for (int64_t reg = 0; reg < kFragmentRegisters; ++reg) {
+            Value word = b.create<vector::ExtractOp>(flat, ArrayRef<int64_t>{reg});
+            activations = b.create<vector::InsertOp>(halfPair(word), activations,
+                                                     ArrayRef<int64_t>{reg});
+          }
+          for (int64_t t = 0; t < kTilesPerWarp; ++t) {
+            Value &sum = sums[r * kTilesPerWarp + t];
+            sum = b.create<nvgpu::MmaSyncOp>(activations, weightOperands[t], sum,
+                                             ArrayRef<int64_t>{mma::kTileM, mma::kTileN,
+                                                               mma::kStepK});
+          }
+        }
+      }
+      // accumulator += scale (of the lane's two columns) * sum, in f32.
+      for (int64_t t = 0; t < kTilesPerWarp; ++t) {
+        SmallVector<Value> columnScales;
+        for (int64_t e = 0; e < 2; ++e) {
+          Value column = minIndex(b.create<arith::AddIOp>(outColumns[t], index(e)), shape.n - 1);
+          Value scale = b.create<memref::LoadOp>(scales, ValueRange{column, group});
+          if (loads.ok)
+            scale = b.create<arith::SelectOp>(loads.ok, scale, f32(0.0f));
+          columnScales.push_back(scale);
+        }
+        Value scalePair =
+            b.create<vector::FromElementsOp>(VectorType::get({2}, b.getF32Type()), columnScales);
+        // Both rows of the accumulator (an n-D broadcast would not lower).
+        Value scale = splat(accumulatorType, 0.0f);
+        for (int64_t h = 0; h < 2; ++h)
+          scale = b.create<vector::InsertOp>(scalePair, scale, ArrayRef<int64_t>{h});
+        for (int64_t r = 0; r < rowTilesPerWarp; ++r) {
+          int64_t i = r * kTilesPerWarp + t;
+          updated[i] = b.create<math::FmaOp>(scale, sums[i], updated[i]);
+        }
+      }
+    }
+    return updated;
+  }
+
+  /// Adds the split warps' accumulators (first warp of each split) and
+  /// stores the in-range ones. Accumulator element (h, e) of tile (r, t) is
+  /// row 16 r + g + 8 h, column 8 t + 2 c + e.
+  void emitReductionAndStores() {
+    SmallVector<Value> values;
+    for (Value accumulator : accumulators)
+      for (int64_t h = 0; h < 2; ++h)
+        for (int64_t e = 0; e < 2; ++e)
+          values.push_back(b.create<vector::ExtractOp>(accumulator, ArrayRef<int64_t>{h, e}));
+    Value stores;
+    if (kSplit > 1) {
+      for (size_t i = 0; i < values.size(); ++i)
+        b.create<memref::StoreOp>(values[i], partials, ValueRange{warp, index(i), lane});
+      b.create<gpu::BarrierOp>();
+      for (size_t i = 0; i < values.size(); ++i)
+        for (int64_t p = 1; p < kSplit; ++p) {
+          // Only the first warp of a split (kPart == 0) uses the sum.
+          Value partner = minIndex(b.create<arith::AddIOp>(warp, index(p)), kWarpsPerBlock - 1);
+          values[i] = b.create<arith::AddFOp>(
+              values[i], b.create<memref::LoadOp>(partials, ValueRange{partner, index(i), lane}));
+        }
+      stores = b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, kPart, index(0));
+    }
+    for (int64_t r = 0; r < rowTilesPerWarp; ++r)
+      for (int64_t t = 0; t < kTilesPerWarp; ++t)
+        for (int64_t h = 0; h < 2; ++h) {
+          Value row = b.create<arith::AddIOp>(
+              b.create<arith::MulIOp>(rowTileIds[r], index(mma::kTileM)),
+              b.create<arith::AddIOp>(laneRow, index(8 * h)));
+          for (int64_t e = 0; e < 2; ++e) {
+            Value column = b.create<arith::AddIOp>(outColumns[t], index(e));
+            Value ok = b.create<arith::AndIOp>(less(row, shape.m), less(column, shape.n));
+            if (stores)
+              ok = b.create<arith::AndIOp>(ok, stores);
+            Value value = values[((r * kTilesPerWarp + t) * 2 + h) * 2 + e];
+            b.create<scf::IfOp>(ok, [&](OpBuilder &, Location) {
+              b.create<memref::StoreOp>(value, out, ValueRange{row, column});
+              b.create<scf::YieldOp>();
+            });
+          }
+        }
+  }
+
+  ImplicitLocOpBuilder b;
+  DequantKernelShape shape;
+  Value lhs, words, scales, zeros, out;
+  int64_t rowTiles = 0, steps = 0, blocks = 0, groups = 0;
+  Value fragments; // the f16 A fragments (launch 1 -> launch 2)
+  // The GEMM's ids and per-warp positions.
+  int64_t rowTilesPerWarp = 1, kSplit = 1;
+  Value lane, laneRow, laneColumn, warp, kPart, partials;
+  SmallVector<Value> loadTiles, weightColumns, outColumns, rowTileIds;
+  SmallVector<Value> accumulators;
+};
+
+} // namespace
+
+void mlir::nibble::emitMmaMatmulKernel(linalg::GenericOp op, const DequantKernelShape &shape) {
+  MmaKernelEmitter(op, shape).emit();
+}
