@@ -52,6 +52,16 @@ def compile_model(bin_dir: Path, model: Path, out: Path, *flags: str) -> None:
         raise SystemExit(f"compiling {model.name} failed: {proc.stderr.strip()}")
 
 
+def uses_tensor_cores(bin_dir: Path, model: Path, work: Path, *flags: str) -> bool:
+    """True if the CUDA lowering gives the model a tensor-core (mma.sync)
+    kernel, whose activations are rounded to f16."""
+    fused = work / f"{model.stem}.fuse.mlir"
+    compile_model(bin_dir, model, fused, "--compile-to=fuse", "--emit=mlir", *flags)
+    kernels = subprocess.run([str(bin_dir / "nibble-opt"), str(fused), "--nibble-cuda-kernels"],
+                             capture_output=True, text=True, check=True).stdout
+    return "nvgpu.mma.sync" in kernels
+
+
 def run_cpu(exe: Path, inputs: dict[str, np.ndarray], work: Path) -> dict[str, np.ndarray]:
     args = []
     for name, value in inputs.items():
@@ -70,11 +80,13 @@ def e2e_cases():
     mlp = models.mlp()
     cases += [("mlp_int4", mlp, "int4", models.random_inputs(mlp)),
               ("mlp_int8", mlp, "int8", models.random_inputs(mlp))]
-    # Pre-quantized layers: zero points (the kernel's asymmetric path), 8 bits,
-    # M not a multiple of the kernel's 8-row tile, N not a multiple of 16.
+    # Pre-quantized layers: zero points (the kernels' asymmetric path), 8 bits,
+    # the GEMV (M <= 4) and the tensor-core kernel (M = 11 and 37: M not a
+    # multiple of its 16-row tiles, N not a multiple of its 8-column tiles).
     for bits, block, zero_points, k, n, m in [(4, 32, True, 256, 72, 11),
                                               (8, 128, True, 256, 64, 3),
-                                              (4, 128, False, 1024, 200, 1)]:
+                                              (4, 128, False, 1024, 200, 1),
+                                              (8, 64, False, 640, 44, 37)]:
         weights = models.nbits_weights(bits, block, zero_points, k=k, n=n)
         model = models.matmul_nbits(weights, m=m)
         cases.append((f"nbits_b{bits}_bs{block}_{'zp' if zero_points else 'nozp'}_k{k}_n{n}_m{m}",
@@ -112,7 +124,8 @@ def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
         for key, value in ort.items():
             np.save(case_dir / f"ort_{key}.npy", value)
         entries.append({"name": name, "quantize": quantize, "dir": f"e2e/{name}",
-                        "inputs": sorted(inputs), "outputs": sorted(cpu)})
+                        "inputs": sorted(inputs), "outputs": sorted(cpu),
+                        "tensor_cores": uses_tensor_cores(bin_dir, model_path, work, *flags)})
         print(f"e2e {name}: compiled", flush=True)
     return entries
 

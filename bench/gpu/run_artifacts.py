@@ -51,7 +51,7 @@ def run_e2e(root: Path, case: dict, work: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([str(case_dir / "model"), *args, "--output-dir", str(out_dir)],
                           capture_output=True, text=True, timeout=120)
-    result = {"name": case["name"], "ok": False}
+    result = {"name": case["name"], "ok": False, "tensor_cores": bool(case.get("tensor_cores"))}
     if proc.returncode != 0:
         result["error"] = (proc.stderr or proc.stdout).strip()
         return result
@@ -67,9 +67,11 @@ def run_e2e(root: Path, case: dict, work: Path) -> dict:
                  "sqnr_cpu_vs_ort_db": sqnr_db(cpu, ort),
                  "finite": bool(np.all(np.isfinite(gpu)))}
         # The GPU build runs the same quantized model as the CPU build: it must
-        # agree with it to float rounding, and be as close to onnxruntime
-        # (above 60 dB both are float rounding, whose size differs by order).
-        check["ok"] = (check["finite"] and check["rel_l2_vs_cpu"] <= 1e-4 and
+        # agree with it to float rounding (f16 rounding of the activations
+        # where tensor cores run: ~2^-12 per value), and be as close to
+        # onnxruntime (above 60 dB both are rounding, whose size differs).
+        tolerance = 3e-3 if case.get("tensor_cores") else 1e-4
+        check["ok"] = (check["finite"] and check["rel_l2_vs_cpu"] <= tolerance and
                        check["sqnr_gpu_vs_ort_db"] >= min(check["sqnr_cpu_vs_ort_db"], 60) - 0.1)
         checks.append(check)
     result["checks"] = checks
