@@ -19,6 +19,22 @@ struct DequantKernelShape {
   DequantKernelLayout layout;
 };
 
+/// Below this many warps the GPU has too few loads in flight to cover HBM
+/// latency (132 SMs x 32): the warps of a block then split K instead of
+/// taking separate columns.
+inline constexpr int64_t kWarpsToFillTheGpu = 4096;
+
+/// How many of a block's `warpsPerBlock` warps share the same columns and
+/// split K between them, given `warps` warps without a split: a power of
+/// two, enough to reach kWarpsToFillTheGpu warps, and no more than there
+/// are `steps` of K.
+inline int64_t chooseKSplit(int64_t warps, int64_t steps, int64_t warpsPerBlock) {
+  int64_t split = 1;
+  while (split < warpsPerBlock && warps * split < kWarpsToFillTheGpu && split * 2 <= steps)
+    split *= 2;
+  return split;
+}
+
 /// Emits, before `op` (a bufferized generic over weights in the MMA layout,
 /// MmaLayout.h), the tensor-core kernel computing its output. Does not
 /// erase `op`.

@@ -35,21 +35,6 @@ constexpr int64_t kColumnsPerWarp = 4;
 constexpr int64_t kMaxRowsPerTile = 4;
 // Steps of a lane whose loads are issued together (memory-level parallelism).
 constexpr int64_t kStepsInFlight = 2;
-// Below this many warps the GPU has too few loads in flight to cover HBM
-// latency (132 SMs x 32): the warps of a block then split K instead of
-// taking separate columns.
-constexpr int64_t kWarpsToFillTheGpu = 4096;
-
-/// How many warps share each group of 4 columns, splitting K between them:
-/// a power of two up to the block's warps, enough to reach
-/// kWarpsToFillTheGpu warps, and no more than there are K steps.
-int64_t kSplitFor(int64_t n, int64_t steps) {
-  int64_t warps = llvm::divideCeil(n, kColumnsPerWarp);
-  int64_t split = 1;
-  while (split < kWarpsPerBlock && warps * split < kWarpsToFillTheGpu && split * 2 <= steps)
-    split *= 2;
-  return split;
-}
 
 using KernelShape = DequantKernelShape;
 
@@ -97,7 +82,8 @@ public:
         scaledZeros(op.getDpsInputs()[3]), out(op.getDpsInits()[0]) {}
 
   void emit() {
-    kSplit = kSplitFor(shape.n, gemv::paddedK(shape.k) / gemv::kBlockK);
+    kSplit = chooseKSplit(llvm::divideCeil(shape.n, kColumnsPerWarp),
+                          gemv::paddedK(shape.k) / gemv::kBlockK, kWarpsPerBlock);
     int64_t columnsPerBlock = kWarpsPerBlock / kSplit * kColumnsPerWarp;
     Value grid = index(llvm::divideCeil(shape.n, columnsPerBlock));
     Value one = index(1);

@@ -40,8 +40,6 @@ constexpr int64_t kTilesPerWarp = 2;
 constexpr int64_t kMaxRowTiles = 4;
 // Blocks of K whose weight loads a warp issues together.
 constexpr int64_t kBlocksInFlight = 2;
-// As for the GEMV: below this many warps too few loads are in flight.
-constexpr int64_t kWarpsToFillTheGpu = 4096;
 // Threads per block of the activation conversion.
 constexpr int64_t kConvertThreads = 256;
 // f16x2 registers of one lane's A fragment: rows g and g + 8, k = 2c, 2c + 1
@@ -144,20 +142,11 @@ private:
     });
   }
 
-  /// How many warps share each group of tiles, splitting K between them (as
-  /// the GEMV's kSplitFor).
-  int64_t chooseKSplit(int64_t warps) const {
-    int64_t split = 1;
-    while (split < kWarpsPerBlock && warps * split < kWarpsToFillTheGpu && split * 2 <= blocks)
-      split *= 2;
-    return split;
-  }
-
   void emitGemm() {
     int64_t tileGroups = llvm::divideCeil(mma::tiles(shape.n), kTilesPerWarp);
     rowTilesPerWarp = std::min(rowTiles, kMaxRowTiles);
     int64_t rowChunks = llvm::divideCeil(rowTiles, rowTilesPerWarp);
-    kSplit = chooseKSplit(tileGroups * rowChunks);
+    kSplit = chooseKSplit(tileGroups * rowChunks, blocks, kWarpsPerBlock);
     int64_t groupsPerBlock = kWarpsPerBlock / kSplit;
     int64_t columnBlocks = llvm::divideCeil(tileGroups, groupsPerBlock);
 
