@@ -7,7 +7,8 @@ compiled here and shipped in one folder (see scripts/gpu-check.sh):
 - e2e/: models from the coverage tests compiled with --target=cuda-sm90, their
   inputs, and the outputs of the CPU build and of onnxruntime on the same
   inputs, so the GPU outputs can be compared with both;
-- bench/: one executable per Llama-2-7B layer shape and batch M, each holding
+- bench/: one executable per Llama-2-7B layer shape, batch M and kernel
+  (the compiler's choice, and the other one forced at M = 1, 4 and 16), each holding
   several copies of an int4 g128 MatMulNBits layer (distinct weights, more than
   the GPU's L2 cache together) applied to the same input, so that a run streams
   every weight from HBM;
@@ -40,6 +41,10 @@ from harness import ort_run  # noqa: E402
 from layers import LLAMA_SHAPES, copies_for, nbits_layer_bytes, nbits_layer_model  # noqa: E402
 
 BATCHES = [1, 4, 16, 64, 128]
+# The fused kernel of each benchmark executable: the compiler's choice
+# ("auto": the GEMV up to 4 rows, tensor cores above) and, around the
+# switch, the other kernel forced, so one run measures both.
+KERNEL_VARIANTS = {1: ["auto", "mma"], 4: ["auto", "mma"], 16: ["auto", "gemv"]}
 BLOCK = 128
 # Copies of a layer together exceed this many bytes (the H100/H200 L2 is 50 MB).
 ROTATION_BYTES = 120 << 20
@@ -138,15 +143,18 @@ def build_bench(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]
         layer_bytes = nbits_layer_bytes(k, n, bits=4, block=BLOCK)
         copies = copies_for(layer_bytes, ROTATION_BYTES)
         for m in batches:
-            name = f"int4_g{BLOCK}_{k}x{n}_m{m}"
-            model_path = work / f"{name}.onnx"
+            base = f"int4_g{BLOCK}_{k}x{n}_m{m}"
+            model_path = work / f"{base}.onnx"
             onnx.save(nbits_layer_model(k, n, m, copies, seed=k + n + m), model_path)
-            compile_model(bin_dir, model_path, out / "bench" / name, "--target=cuda-sm90")
+            for kernel in KERNEL_VARIANTS.get(m, ["auto"]):
+                name = base if kernel == "auto" else f"{base}_{kernel}"
+                compile_model(bin_dir, model_path, out / "bench" / name, "--target=cuda-sm90",
+                              f"--cuda-matmul-kernel={kernel}")
+                entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,
+                                "kernel": kernel, "copies": copies, "bits": 4,
+                                "group_size": BLOCK, "weight_bytes_per_layer": layer_bytes})
+                print(f"bench {name}: {copies} copies", flush=True)
             model_path.unlink()
-            entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,
-                            "copies": copies, "bits": 4, "group_size": BLOCK,
-                            "weight_bytes_per_layer": layer_bytes})
-            print(f"bench {name}: {copies} copies", flush=True)
     return entries
 
 

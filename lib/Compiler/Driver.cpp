@@ -67,6 +67,9 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
     return llvm::createStringError("--group-size must be at least 2");
   // A CUDA build's host code is plain x86-64, so it runs on any GPU host.
   std::optional<CUDATarget> cudaTarget;
+  if (!llvm::is_contained({"auto", "gemv", "mma"}, options.cudaMatmulKernel))
+    return llvm::createStringError("unknown --cuda-matmul-kernel='" + options.cudaMatmulKernel +
+                                   "'; use auto, gemv or mma");
   if (isCUDATargetName(options.target)) {
     llvm::Expected<CUDATarget> resolved = resolveCUDATarget(options.target);
     if (!resolved)
@@ -165,7 +168,10 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
       func.setSymName(kEntrySymbol);
   });
   if (cudaTarget) {
-    if (llvm::Error err = runPhase(module, buildCUDAKernelPhase, "lower"))
+    if (llvm::Error err = runPhase(
+            module,
+            [&](OpPassManager &pm) { buildCUDAKernelPhase(pm, options.cudaMatmulKernel); },
+            "lower"))
       return err;
     if (llvm::Error err = runPhase(
             module,

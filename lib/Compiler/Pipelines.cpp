@@ -127,7 +127,7 @@ void mlir::nibble::buildCPULoweringPhase(OpPassManager &pm,
 ///  - buffers move to device memory, kernels are outlined and launched
 ///    asynchronously on one stream, synchronized once at the end.
 static constexpr llvm::StringLiteral kCUDAKernelPipeline =
-    "func.func(nibble-cuda-pack-matmul-weights),"
+    "func.func(nibble-cuda-pack-matmul-weights{kernel=KERNEL}),"
     "convert-nibble-to-linalg,canonicalize,cse,"
     "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise),canonicalize,cse,"
     "one-shot-bufferize{bufferize-function-boundaries "
@@ -141,8 +141,10 @@ static constexpr llvm::StringLiteral kCUDAKernelPipeline =
     "canonicalize,cse,gpu-launch-sink-index-computations,gpu-kernel-outlining,"
     "func.func(gpu-async-region)";
 
-void mlir::nibble::buildCUDAKernelPhase(OpPassManager &pm) {
-  if (failed(parsePassPipeline(kCUDAKernelPipeline, pm)))
+void mlir::nibble::buildCUDAKernelPhase(OpPassManager &pm, llvm::StringRef matmulKernel) {
+  std::string pipeline = kCUDAKernelPipeline.str();
+  pipeline.replace(pipeline.find("KERNEL"), 6, matmulKernel.str());
+  if (failed(parsePassPipeline(pipeline, pm)))
     llvm::report_fatal_error("nibble: the built-in CUDA kernel pipeline does not parse");
 }
 

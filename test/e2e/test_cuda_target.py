@@ -162,14 +162,15 @@ def test_unknown_cuda_chip_is_one_line(write_model, nibble_compile, tmp_path):
 
 
 def _emulate_layer(nibble_bin_dir: Path, model_path: Path, tmp_path: Path, inputs: list,
-                   outputs: list, kernel: str = "gemv", **flags) -> list:
+                   outputs: list, kernel: str = "gemv", force: str = "auto", **flags) -> list:
     """Compiles `model_path` to the IR right after the fused-kernel pass
-    (kernels still inline), checks it holds the expected `kernel` ("gemv" or
-    the tensor-core "mma") and runs it in the GPU emulator."""
+    (kernels still inline; `force` is the packing pass's kernel choice),
+    checks it holds the expected `kernel` ("gemv" or the tensor-core "mma")
+    and runs it in the GPU emulator."""
     fused = tmp_path / "fuse.mlir"
     subprocess.run([str(nibble_bin_dir / "nibble-compile"), str(model_path), "--compile-to=fuse",
                     "--emit=mlir", "-o", str(fused), *harness.flag_args(flags)], check=True)
-    pipeline = ("builtin.module(func.func(nibble-cuda-pack-matmul-weights),"
+    pipeline = (f"builtin.module(func.func(nibble-cuda-pack-matmul-weights{{kernel={force}}}),"
                 "convert-nibble-to-linalg,canonicalize,cse,"
                 "func.func(linalg-generalize-named-ops),"
                 "one-shot-bufferize{bufferize-function-boundaries "
@@ -227,6 +228,35 @@ def test_gemv_kernel_emulated(case, nibble_bin_dir, write_model, tmp_path):
 
 @pytest.mark.parametrize("case", EMULATED_MMA_CASES, ids=_case_id)
 def test_mma_kernel_emulated(case, nibble_bin_dir, write_model, tmp_path):
+    _check_mma_layer(case, nibble_bin_dir, write_model, tmp_path, force="auto")
+
+
+@pytest.mark.parametrize("case", [(4, 128, True, 1024, 40, 1), (8, 32, False, 256, 24, 3)],
+                         ids=_case_id)
+def test_forced_mma_kernel_emulated(case, nibble_bin_dir, write_model, tmp_path):
+    """The tensor-core kernel can be forced on batch 1-4 (rows padded to a
+    16-row tile), to measure it against the GEMV."""
+    _check_mma_layer(case, nibble_bin_dir, write_model, tmp_path, force="mma")
+
+
+def test_forced_gemv_kernel_emulated(nibble_bin_dir, write_model, tmp_path):
+    """... and the GEMV on more rows."""
+    weights = models.nbits_weights(4, 128, True, k=1024, n=40)
+    path = write_model(models.matmul_nbits(weights, m=20), "layer")
+    x = np.random.default_rng(7).standard_normal((20, 1024)).astype(np.float32)
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((20, 40), np.float32)],
+                          kernel="gemv", force="gemv")
+    assert harness.relative_error(y, x.astype(np.float64) @ weights.dequantized()) <= 1e-5
+
+
+def test_unknown_cuda_matmul_kernel_is_one_line(write_model, nibble_compile, tmp_path):
+    path = write_model(gemv_model(), "gemv")
+    proc = harness.compile_model(nibble_compile, path, tmp_path / "out", target="cuda-sm90",
+                                 cuda_matmul_kernel="wgmma")
+    harness.assert_one_line_error(proc, "nibble-compile: error: ", "--cuda-matmul-kernel")
+
+
+def _check_mma_layer(case, nibble_bin_dir, write_model, tmp_path, force):
     """The tensor-core kernel, emulated (mma.sync with PTX's fragment
     layout): f16 activations times exactly unpacked weights, summed in f32,
     equal the layer on the f16-rounded activations; the layout, the lanes'
@@ -236,7 +266,7 @@ def test_mma_kernel_emulated(case, nibble_bin_dir, write_model, tmp_path):
     path = write_model(models.matmul_nbits(weights, m=m), "layer")
     x = np.random.default_rng(7).standard_normal((m, k)).astype(np.float32)
     (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((m, n), np.float32)],
-                          kernel="mma")
+                          kernel="mma", force=force)
     x16 = x.astype(np.float16).astype(np.float64)
     assert harness.relative_error(y, x16 @ weights.dequantized()) <= 1e-6
     # What the f16 activations cost against the f32 layer: ~2^-12 relative.

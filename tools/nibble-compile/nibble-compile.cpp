@@ -46,6 +46,11 @@ int main(int argc, char **argv) {
       cl::cat(category));
   cl::opt<std::string> target("target", cl::desc("host, x86-64-avx512, x86-64-avx2, cuda-sm80, cuda-sm90 (NVIDIA GPU; needs the CUDA toolkit)"),
                               cl::init("host"), cl::cat(category));
+  cl::opt<std::string> cudaMatmulKernel(
+      "cuda-matmul-kernel",
+      cl::desc("CUDA targets: the fused matmul kernel, auto (GEMV up to 4 rows, tensor "
+               "cores above), gemv or mma; for measuring the kernels"),
+      cl::init("auto"), cl::Hidden);
   cl::opt<std::string> quantize(
       "quantize",
       cl::desc("none, int8, int4 (weights only), w8a8 (int8 weights and activations), "
@@ -128,6 +133,7 @@ int main(int argc, char **argv) {
       (options.emit == EmitKind::MLIR || options.emit == EmitKind::LLVMIR))
     options.output = "-";
   options.target = target;
+  options.cudaMatmulKernel = cudaMatmulKernel;
   options.quantize.mode = quantize;
   options.quantize.groupSize = groupSize;
   options.quantize.asymmetric = asymmetric;

@@ -36,8 +36,11 @@ struct CompilerOptions {
   std::string reportPlotPath;
   /// Print the report's table on stdout (stderr when IR goes to stdout).
   bool printReport = false;
-  /// `--target`: host, x86-64-avx512, x86-64-avx2.
+  /// `--target`: host, x86-64-avx512, x86-64-avx2, cuda-sm80, cuda-sm90.
   std::string target = "host";
+  /// CUDA targets: which fused matmul kernel to use (auto, gemv, mma), for
+  /// measuring the kernels against each other.
+  std::string cudaMatmulKernel = "auto";
   /// The last phase to run; only meaningful with EmitKind::MLIR.
   std::optional<Phase> compileTo;
   EmitKind emit = EmitKind::Executable;

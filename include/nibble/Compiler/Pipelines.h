@@ -71,10 +71,11 @@ struct CPULoweringOptions {
 void buildCPULoweringPhase(OpPassManager &pm, const CPULoweringOptions &options);
 
 /// Adds the first half of the CUDA lowering, which needs no toolkit:
-/// prepacked fused dequant-GEMV kernels for nibble.matmul, every other op
-/// as a loop kernel, device buffers, outlined gpu.module kernels launched
-/// asynchronously on one stream.
-void buildCUDAKernelPhase(OpPassManager &pm);
+/// prepacked fused dequant-GEMV or tensor-core kernels for nibble.matmul
+/// (`matmulKernel`: auto, gemv or mma; see nibble-cuda-pack-matmul-weights),
+/// every other op as a loop kernel, device buffers, outlined gpu.module
+/// kernels launched asynchronously on one stream.
+void buildCUDAKernelPhase(OpPassManager &pm, llvm::StringRef matmulKernel = "auto");
 
 /// Adds the second half: kernels to NVVM and cubin for `chip` (ptxas from
 /// `toolkitPath`, math from `libdevicePath`), the host to the LLVM dialect

@@ -58,8 +58,9 @@ bool mmaTakesGroups(int64_t groupSize, int64_t k) {
 
 /// Packs `op`'s weights, or returns nullopt when the kernel cannot take
 /// them (non-constant operands, K or groups not multiples of 4, f16 scales).
-/// `m` (rows of the activations) picks the kernel, hence the layout.
-std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m) {
+/// `m` (rows of the activations) picks the kernel, hence the layout, unless
+/// `kernel` ("gemv" or "mma") forces one.
+std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m, StringRef kernel) {
   SchemeAttr scheme = op.getScheme();
   auto weightType = cast<RankedTensorType>(op.getWeight().getType());
   auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
@@ -108,7 +109,8 @@ std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m) {
     return std::nullopt;
 
   packed.hasZeroPoint = zeros && llvm::any_of(*zeros, [](int64_t z) { return z != 0; });
-  if (m > kGemvMaxRows && mmaTakesGroups(packed.groupSize, k))
+  bool wantsMma = kernel == "auto" ? m > kGemvMaxRows : kernel == "mma";
+  if (wantsMma && mmaTakesGroups(packed.groupSize, k))
     packed.layout = DequantKernelLayout::Mma;
   const bool isMma = packed.layout == DequantKernelLayout::Mma;
 
@@ -291,7 +293,14 @@ Value addBias(OpBuilder &b, Location loc, Value value, Value bias) {
 
 struct NibbleCUDAPackMatmulWeightsPass final
     : nibble::impl::NibbleCUDAPackMatmulWeightsPassBase<NibbleCUDAPackMatmulWeightsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    if (kernel != "auto" && kernel != "gemv" && kernel != "mma") {
+      getOperation().emitError("nibble-cuda-pack-matmul-weights: unknown kernel '")
+          << kernel << "'; use auto, gemv or mma";
+      return signalPassFailure();
+    }
     SmallVector<MatmulOp> matmuls;
     getOperation().walk([&](MatmulOp op) { matmuls.push_back(op); });
     IRRewriter rewriter(&getContext());
@@ -301,7 +310,7 @@ struct NibbleCUDAPackMatmulWeightsPass final
       if (rank == 1 || !lhsType.hasStaticShape())
         continue; // A vector lhs has no M; leave it to the reference path.
       int64_t m = lhsType.getNumElements() / lhsType.getDimSize(rank - 1);
-      std::optional<PackedWeights> packed = packWeights(op, m);
+      std::optional<PackedWeights> packed = packWeights(op, m, kernel);
       if (!packed)
         continue;
       auto bias = op.getBias();

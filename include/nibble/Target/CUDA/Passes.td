@@ -44,6 +44,12 @@ def NibbleCUDAPackMatmulWeightsPass
     stays correct if no kernel replaces it. Leading batch dimensions of the
     activations are collapsed into M; a bias becomes an elementwise add.
   }];
+  let options = [
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "the fused kernel (and layout) for every matmul: auto (the GEMV "
+           "up to 4 rows, tensor cores above), gemv, or mma (where the "
+           "groups allow it); for measuring one against the other">
+  ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
