@@ -184,7 +184,8 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
   } else if (llvm::Error err = runPhase(
                  module,
                  [&](OpPassManager &pm) {
-                   buildCPULoweringPhase(pm, CPULoweringOptions{target->hasVNNI});
+                   buildCPULoweringPhase(pm,
+                                         CPULoweringOptions{target->hasVNNI, target->hasAVX512});
                  },
                  "lower")) {
     return err;

@@ -86,7 +86,7 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
     "func.func(buffer-deallocation-pipeline),"
-    "func.func(nibble-cpu-dequant-gemv,";
+    "func.func(";
 static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
     "nibble-cpu-strided-copies-to-linalg,nibble-cpu-parallel-loops,"
     "convert-linalg-to-loops,nibble-cpu-approximate-math),"
@@ -108,9 +108,10 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
 void mlir::nibble::buildCPULoweringPhase(OpPassManager &pm,
                                          const CPULoweringOptions &options) {
   pm.addPass(createConvertNibbleToLinalgPass());
-  std::string pipeline = (kCPUUpstreamPipelineHead + "nibble-cpu-int8-dot-matmul{vnni=" +
-                          (options.vnni ? "true" : "false") + "}," +
-                          kCPUUpstreamPipelineTail)
+  std::string pipeline = (kCPUUpstreamPipelineHead + "nibble-cpu-dequant-gemv{avx512=" +
+                          (options.avx512 ? "true" : "false") +
+                          "},nibble-cpu-int8-dot-matmul{vnni=" + (options.vnni ? "true" : "false") +
+                          "}," + kCPUUpstreamPipelineTail)
                              .str();
   if (failed(parsePassPipeline(pipeline, pm)))
     llvm::report_fatal_error("nibble: the built-in CPU pipeline does not parse");
@@ -176,6 +177,9 @@ namespace {
 struct CPULoweringPipelineOptions : public PassPipelineOptions<CPULoweringPipelineOptions> {
   Option<bool> vnni{*this, "vnni", llvm::cl::desc("int8 dot products with AVX-512 VNNI"),
                     llvm::cl::init(true)};
+  Option<bool> avx512{*this, "avx512",
+                      llvm::cl::desc("AVX-512 F permutes in the GEMV kernel's int4 unpacking"),
+                      llvm::cl::init(true)};
 };
 
 struct CUDABinaryPipelineOptions : public PassPipelineOptions<CUDABinaryPipelineOptions> {
@@ -198,7 +202,7 @@ void mlir::nibble::registerNibblePipelines() {
   PassPipelineRegistration<CPULoweringPipelineOptions>(
       "nibble-cpu-lowering", "lower nibble/linalg on tensors to the LLVM dialect",
       [](OpPassManager &pm, const CPULoweringPipelineOptions &options) {
-        buildCPULoweringPhase(pm, CPULoweringOptions{options.vnni});
+        buildCPULoweringPhase(pm, CPULoweringOptions{options.vnni, options.avx512});
       });
   PassPipelineRegistration<>(
       "nibble-cuda-kernels",

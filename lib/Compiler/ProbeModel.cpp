@@ -118,7 +118,7 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
   if (llvm::Error err = runPhase(
           *clone,
           [&](OpPassManager &pm) {
-            buildCPULoweringPhase(pm, CPULoweringOptions{host->hasVNNI});
+            buildCPULoweringPhase(pm, CPULoweringOptions{host->hasVNNI, host->hasAVX512});
           },
           "calibration build"))
     return std::move(err);

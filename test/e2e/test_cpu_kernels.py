@@ -86,6 +86,52 @@ def test_threads_do_not_change_int4_results(nibble_compile, tmp_path, monkeypatc
     assert harness.sqnr_db(outputs[0], x @ w) > 15
 
 
+# (bits, block, zero points, K, N, M) of MatMulNBits layers at accuracy
+# level 0 (float activations: the weight-only GEMV): int4 in words of 8
+# rows of K, signed (no zero points) and unsigned with zero points, groups
+# of 16, 32 and 128, tails in N and M; and 8 bits.
+INT4_GEMV_CASES = [(4, 32, False, 256, 100, 1), (4, 128, True, 384, 70, 3),
+                   (4, 16, True, 64, 33, 5), (4, 16, False, 48, 16, 2),
+                   (8, 32, True, 128, 40, 2)]
+
+
+@pytest.mark.parametrize("target", ["host", "x86-64-avx2"])
+@pytest.mark.parametrize("case", INT4_GEMV_CASES,
+                         ids=lambda c: "b{}-bs{}-{}-k{}-n{}-m{}".format(
+                             c[0], c[1], "zp" if c[2] else "nozp", *c[3:]))
+def test_weight_only_gemv_matches_the_dequantized_product(nibble_compile, tmp_path,
+                                                          monkeypatch, case, target):
+    """The float-activation GEMV (int4 words unpacked by table lookup with
+    AVX-512, by the mantissa of 1.0 on AVX2) computes x @ dequantized(W) to
+    float rounding, on 1 and 2 threads alike."""
+    bits, block, zero_points, k, n, m = case
+    weights = models.nbits_weights(bits, block, zero_points, k=k, n=n)
+    path = tmp_path / "nbits.onnx"
+    onnx.save(models.matmul_nbits(weights, m=m), path)
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "nbits", target=target)
+    x = np.random.default_rng(k + n).standard_normal((m, k)).astype(np.float32)
+    monkeypatch.setenv("NIBBLE_NUM_THREADS", "1")
+    one = harness.run_executable(exe, {"A": x}, tmp_path / "run1", ["Y"])["Y"]
+    monkeypatch.setenv("NIBBLE_NUM_THREADS", "2")
+    two = harness.run_executable(exe, {"A": x}, tmp_path / "run2", ["Y"])["Y"]
+    np.testing.assert_array_equal(one, two)
+    assert harness.relative_error(one, x.astype(np.float64) @ weights.dequantized()) <= 2e-6
+
+
+@pytest.mark.parametrize("target", ["host", "x86-64-avx2"])
+def test_int4_two_per_byte_gemv(nibble_compile, tmp_path, target):
+    """K = 36 in groups of 4 is not whole words of 8 rows: the weights stay
+    two per byte, and that path computes the same product."""
+    model, w = linear_model(3, 36, 40, seed=6)
+    path = tmp_path / "linear.onnx"
+    onnx.save(model, path)
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "int4", quantize="int4",
+                             group_size=4, target=target, emit="exe")
+    x = np.random.default_rng(8).standard_normal((3, 36)).astype(np.float32)
+    y = harness.run_executable(exe, {"x": x}, tmp_path / "run", ["y"])["y"]
+    assert harness.sqnr_db(y, x @ w) > 15
+
+
 def test_bad_thread_counts_are_one_line_errors(nibble_compile, tmp_path, monkeypatch):
     model, _ = linear_model(2, 64, 64, seed=1)
     path = tmp_path / "linear.onnx"

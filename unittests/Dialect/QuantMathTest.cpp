@@ -145,6 +145,28 @@ TEST(WeightPacking, Int4TwoPerByteAlongKInColumnTiles) {
     }
 }
 
+TEST(WeightPacking, Int4WordsAlongKInColumnTiles) {
+  // K = 16, N = 3 in tiles of 2 columns: 2 tiles x 2 word rows x 2 words;
+  // column 2 starts the second tile, whose second column is padding.
+  int64_t k = 16, n = 3;
+  SmallVector<int64_t> values(k * n);
+  for (int64_t i = 0; i < k * n; ++i)
+    values[i] = (i * 5) % 16 - 8;
+  SmallVector<uint32_t> packed = packInt4WordsInColumnTiles(values, k, n, 2);
+  ASSERT_EQ(packed.size(), 2u * 2u * 2u);
+  // Column 0, rows 0..7: values[0], values[3], ... in nibbles 0..7.
+  uint32_t expected = 0;
+  for (int64_t e = 0; e < 8; ++e)
+    expected |= static_cast<uint32_t>(values[e * n] & 0xF) << (4 * e);
+  EXPECT_EQ(packed[0], expected);
+  EXPECT_EQ(packed[7], 0u); // tile 1, word row 1, padding column
+  for (int64_t row = 0; row < k; ++row)
+    for (int64_t col = 0; col < n; ++col) {
+      uint32_t word = packed[((col / 2) * 2 + row / 8) * 2 + col % 2];
+      EXPECT_EQ(decodeStorage((word >> (4 * (row % 8))) & 0xF, 4, true), values[row * n + col]);
+    }
+}
+
 TEST(WeightPacking, Int8InColumnTiles) {
   SmallVector<int64_t> values{1, -1, 2, -128, 127, 3};  // K = 2, N = 3
   SmallVector<uint8_t> packed = packInColumnTiles(values, 2, 3, 8, 2);

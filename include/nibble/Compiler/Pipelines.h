@@ -62,6 +62,8 @@ struct CPULoweringOptions {
   /// int8 dot products with AVX-512 VNNI (vpdpbusd); plain vector
   /// arithmetic otherwise.
   bool vnni = true;
+  /// AVX-512 F permutes (the GEMV kernel unpacks int4 by table lookup).
+  bool avx512 = true;
 };
 
 /// Adds the CPU lowering: nibble -> linalg -> bufferized loops -> LLVM

@@ -24,8 +24,9 @@ void populateNibbleToLinalgPatterns(RewritePatternSet &patterns);
 
 /// Marks the linalg.generic a nibble.matmul lowers to, with what a target's
 /// kernel needs to know that the IR does not say: {bits, signed,
-/// packed_int4, column_tile} (int4 weights packed two rows of K per byte;
-/// constant weights stored in tiles of column_tile columns, 0 if not).
+/// packed_int4, int4_words, column_tile} (int4 weights packed: two rows of
+/// K per byte, or with int4_words 8 rows per 32-bit word; constant weights
+/// stored in tiles of column_tile columns, 0 if not).
 inline constexpr llvm::StringLiteral kLoweredMatmulAttr = "nibble.lowered_matmul";
 
 /// The integer product of a nibble.integer_matmul with a constant weight is

@@ -218,6 +218,50 @@ static Value packWeight(PatternRewriter &rewriter, Location loc, Value weight,
                       bits == 4 ? "packed_int4" : "packed_int8"));
 }
 
+/// Packs a constant K x N int4 weight (K a multiple of 8) into 32-bit words
+/// of 8 rows of K, in column tiles of `tile` columns (see
+/// packInt4WordsInColumnTiles): a tiles x K / 8 x tile i32 tensor. Null if
+/// the weight is not a constant.
+static Value packInt4Words(PatternRewriter &rewriter, Location loc, Value weight,
+                           int64_t tile) {
+  std::optional<SmallVector<int64_t>> values =
+      readIntElements(getConstantElements(weight), /*isSigned=*/false);
+  if (!values)
+    return {};
+  auto type = cast<RankedTensorType>(weight.getType());
+  int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+  SmallVector<uint32_t> packed = packInt4WordsInColumnTiles(*values, k, n, tile);
+  auto packedType =
+      RankedTensorType::get({(n + tile - 1) / tile, k / 8, tile}, rewriter.getI32Type());
+  return arith::ConstantOp::create(
+      rewriter, loc,
+      makeRawConstant(packedType,
+                      ArrayRef<char>(reinterpret_cast<const char *>(packed.data()),
+                                     packed.size() * sizeof(uint32_t)),
+                      "packed_int4_words"));
+}
+
+/// Extracts the int4 at row `k` from a word packed by packInt4Words and
+/// widens it to i32.
+static Value unpackInt4Word(OpBuilder &b, Location loc, Value word, Value k, bool isSigned) {
+  Type i32 = b.getI32Type();
+  auto constant = [&](int32_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v)).getResult();
+  };
+  Value kI32 = arith::IndexCastOp::create(b, loc, i32, k);
+  // shift = 4 * (k mod 8).
+  Value shift = arith::MulIOp::create(b, loc, arith::AndIOp::create(b, loc, kI32, constant(7)),
+                                      constant(4));
+  if (isSigned) {
+    // Move the nibble to the top of the word, then shift back arithmetically.
+    Value up = arith::ShLIOp::create(b, loc, word,
+                                     arith::SubIOp::create(b, loc, constant(28), shift));
+    return arith::ShRSIOp::create(b, loc, up, constant(28));
+  }
+  return arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, word, shift),
+                               constant(0xF));
+}
+
 /// A constant int4 zero point widened to one i8 per element (same values),
 /// so kernels can load zero points as bytes; null if not a constant.
 static Value widenInt4ZeroPoint(PatternRewriter &rewriter, Location loc, Value zeroPoint,
@@ -294,10 +338,19 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
                                                   kVectorColumns),
                                     kWeightTileColumns)
                 : 0;
-    // Constant int4 weights are always packed (two per byte); int8 ones
-    // only into tiles.
+    // Constant int4 weights are always packed: in tiles of 32-bit words of
+    // 8 rows of K for the CPU kernel when K and the groups allow it, two
+    // per byte otherwise; int8 ones only into tiles.
+    int64_t kSize = cast<RankedTensorType>(weight.getType()).getDimSize(0);
+    bool int4Words = bits == 4 && preferredTile && kSize % 8 == 0 &&
+                     (!scheme.isPerGroup() || scheme.getGroupSize() % 8 == 0);
     bool packs = bits == 4 || (bits == 8 && preferredTile);
-    Value packed = packs ? packWeight(rewriter, loc, weight, bits, preferredTile) : Value();
+    Value packed;
+    if (int4Words)
+      packed = packInt4Words(rewriter, loc, weight, preferredTile);
+    else if (packs)
+      packed = packWeight(rewriter, loc, weight, bits, preferredTile);
+    int4Words = int4Words && packed;
     bool packedInt4 = packed && bits == 4;
     int64_t tile = packed ? preferredTile : 0;
     if (packed)
@@ -306,7 +359,7 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
     // The weight's own (k, n) indices, and its storage map: (column tile,
     // byte row, column in tile) in tiles, (byte row, n) otherwise.
     AffineMap weightToLoops = AffineMap::get(numLoops, 0, {k, n}, ctx);
-    AffineExpr byteRow = packedInt4 ? k.floorDiv(2) : k;
+    AffineExpr byteRow = int4Words ? k.floorDiv(8) : packedInt4 ? k.floorDiv(2) : k;
     AffineMap weightMap =
         tile ? AffineMap::get(numLoops, 0, {n.floorDiv(tile), byteRow, n % tile}, ctx)
              : AffineMap::get(numLoops, 0, {byteRow, n}, ctx);
@@ -327,11 +380,15 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
     auto generic = linalg::GenericOp::create(
         rewriter, loc, resultType, inputs, ValueRange{init}, maps, iterators,
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value q = packedInt4
-                        ? unpackInt4(b, l, args[1],
-                                     linalg::IndexOp::create(b, l, numLoops - 1),
-                                     isSigned)
-                        : extendToI32(b, l, args[1], isSigned);
+          Value q;
+          if (int4Words)
+            q = unpackInt4Word(b, l, args[1], linalg::IndexOp::create(b, l, numLoops - 1),
+                               isSigned);
+          else if (packedInt4)
+            q = unpackInt4(b, l, args[1], linalg::IndexOp::create(b, l, numLoops - 1),
+                           isSigned);
+          else
+            q = extendToI32(b, l, args[1], isSigned);
           Value zp = hasZeroPoint ? extendToI32(b, l, args[3], isSigned) : Value();
           Value w = dequantizeI32(b, l, q, zp, args[2]);
           Value a = toF32(b, l, args[0]);
@@ -347,6 +404,8 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
                           rewriter.getNamedAttr("signed", rewriter.getBoolAttr(isSigned)),
                           rewriter.getNamedAttr("packed_int4",
                                                 rewriter.getBoolAttr(packedInt4)),
+                          rewriter.getNamedAttr("int4_words",
+                                                rewriter.getBoolAttr(int4Words)),
                           rewriter.getNamedAttr("column_tile",
                                                 rewriter.getI64IntegerAttr(tile))}));
     rewriter.replaceOp(op, generic.getResults());

@@ -32,11 +32,13 @@ llvm::Expected<CPUTarget> mlir::nibble::resolveCPUTarget(llvm::StringRef name) {
                   feature.first().str();
     target.features = features;
     target.hasVNNI = hostFeatures.lookup("avx512vnni") && hostFeatures.lookup("avx512bw");
+    target.hasAVX512 = hostFeatures.lookup("avx512f");
   } else if (name == "x86-64-avx512") {
     // Cascade Lake: AVX-512 F/BW/DQ/VL plus VNNI (vpdpbusd).
     target.triple = "x86_64-unknown-linux-gnu";
     target.cpu = "cascadelake";
     target.hasVNNI = true;
+    target.hasAVX512 = true;
   } else if (name == "x86-64") {
     // The baseline every x86-64 machine runs (the host side of GPU builds).
     target.triple = "x86_64-unknown-linux-gnu";

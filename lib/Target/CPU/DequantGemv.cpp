@@ -15,6 +15,7 @@
 #include "nibble/Conversion/Passes.h"
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::nibble {
@@ -35,7 +36,11 @@ constexpr int64_t kTileVectors = 4;  // vectors per column tile for one row
 struct GemvShape {
   int64_t m, n, k, groupSize, bits, columnTile;
   bool isSigned, packedInt4;
+  bool int4Words; // int4 in 32-bit words of 8 rows of K (else two per byte)
   Value lhs, weight, scale, zeroPoint, out;
+
+  /// Rows of K in one row of the packed weight.
+  int64_t kRowsPerWeightRow() const { return int4Words ? 8 : packedInt4 ? 2 : 1; }
 };
 
 std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
@@ -58,6 +63,8 @@ std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
   shape.bits = bits.getInt();
   shape.isSigned = isSigned.getValue();
   shape.packedInt4 = packed.getValue();
+  auto words = info.getAs<BoolAttr>("int4_words");
+  shape.int4Words = words && words.getValue();
   shape.columnTile = columnTile.getInt();
   auto lhsType = cast<MemRefType>(shape.lhs.getType());
   auto outType = cast<MemRefType>(shape.out.getType());
@@ -65,7 +72,7 @@ std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
   auto scaleType = cast<MemRefType>(shape.scale.getType());
   if (lhsType.getRank() != 2 || outType.getRank() != 2 || !lhsType.getElementType().isF32() ||
       !outType.getElementType().isF32() || !scaleType.getElementType().isF32() ||
-      !weightType.getElementType().isInteger(8))
+      !weightType.getElementType().isInteger(shape.int4Words ? 32 : 8))
     return std::nullopt;
   shape.m = lhsType.getDimSize(0);
   shape.k = lhsType.getDimSize(1);
@@ -73,10 +80,10 @@ std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
   if (shape.m < 1 || shape.k < 2)
     return std::nullopt;
   // Weights in column tiles whose width is a whole number of vectors; int4
-  // packs two rows of K per byte, so K must be even.
-  int64_t weightRows = shape.packedInt4 ? shape.k / 2 : shape.k;
+  // packs two rows of K per byte (K even), or 8 per word (K a multiple of 8).
+  int64_t weightRows = shape.k / shape.kRowsPerWeightRow();
   int64_t tile = shape.columnTile;
-  if (tile <= 0 || tile % kLanes != 0 || (shape.packedInt4 && shape.k % 2 != 0) ||
+  if (tile <= 0 || tile % kLanes != 0 || shape.k % shape.kRowsPerWeightRow() != 0 ||
       weightType.getShape() !=
           ArrayRef<int64_t>{(shape.n + tile - 1) / tile, weightRows, tile})
     return std::nullopt;
@@ -88,7 +95,7 @@ std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
     shape.groupSize = shape.k;
   else
     return std::nullopt;
-  if (shape.packedInt4 && shape.groupSize % 2 != 0)
+  if (shape.groupSize % shape.kRowsPerWeightRow() != 0)
     return std::nullopt;
   // Zero points are read as vectors of bytes; int4 ones are kept one per
   // i4 element, which vector loads would read packed.
@@ -102,8 +109,8 @@ std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
 /// Emits the GEMV loops for one matched op at its position.
 class GemvEmitter {
 public:
-  GemvEmitter(linalg::GenericOp op, const GemvShape &shape)
-      : b(op.getLoc(), op), s(shape) {}
+  GemvEmitter(linalg::GenericOp op, const GemvShape &shape, bool avx512)
+      : b(op.getLoc(), op), s(shape), avx512(avx512) {}
 
   void emit() {
     // Threads take whole column tiles (the packing's unit, at most 64
@@ -202,12 +209,14 @@ private:
   /// K rows, then fold the group's scale (and zero point) into the totals.
   SmallVector<Value> emitGroup(Value group, ArrayRef<Value> columns, ValueRange totals) {
     int64_t vectors = columns.size();
-    // Per step: two rows of K for packed int4, one for int8.
-    int64_t rowsPerStep = s.packedInt4 ? 2 : 1;
+    // Per step: one row of the packed weight (8, 2 or 1 rows of K).
+    int64_t rowsPerStep = s.kRowsPerWeightRow();
     int64_t steps = s.groupSize / rowsPerStep;
     SmallVector<Value> init(rows * vectors, zeroVector());
-    // With zero points, also the sum of x over the group, per row.
-    if (s.zeroPoint)
+    // With zero points or int4 words (see wordField), also the sum of x
+    // over the group, per row.
+    bool sumsX = s.zeroPoint || (s.int4Words && !avx512);
+    if (sumsX)
       init.append(rows, b.create<arith::ConstantOp>(b.getF32FloatAttr(0.0f)));
     Value firstStep = b.create<arith::MulIOp>(group, index(steps));
     auto stepLoop = b.create<scf::ForOp>(index(0), index(steps), index(1), init);
@@ -216,21 +225,33 @@ private:
       b.setInsertionPointToStart(stepLoop.getBody());
       Value weightRow = b.create<arith::AddIOp>(firstStep, stepLoop.getInductionVar());
       SmallVector<Value> acc(stepLoop.getRegionIterArgs());
-      // The weights of this step, as float vectors: [row of K][vector].
-      SmallVector<SmallVector<Value>> weights = loadWeights(weightRow, columns);
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t e = 0; e < rowsPerStep; ++e) {
-          Value kIndex = s.packedInt4 ? b.create<arith::AddIOp>(
-                                            b.create<arith::MulIOp>(weightRow, index(2)),
-                                            index(e))
-                                      : weightRow;
+      // The weights of this step: int4 words, unpacked one row of K at a
+      // time below, or float vectors [row of K][vector].
+      SmallVector<Value> words;
+      SmallVector<SmallVector<Value>> weights;
+      if (s.int4Words)
+        words = loadWords(weightRow, columns);
+      else
+        weights = loadWeights(weightRow, columns);
+      for (int64_t e = 0; e < rowsPerStep; ++e) {
+        SmallVector<Value> rowWeights;
+        for (int64_t v = 0; v < vectors; ++v)
+          rowWeights.push_back(!s.int4Words ? weights[e][v]
+                               : avx512    ? wordFieldByTable(words[v], e)
+                                           : wordFieldAsUnitFloat(words[v], e));
+        Value kIndex =
+            rowsPerStep == 1
+                ? weightRow
+                : b.create<arith::AddIOp>(b.create<arith::MulIOp>(weightRow, index(rowsPerStep)),
+                                          index(e));
+        for (int64_t r = 0; r < rows; ++r) {
           Value x = b.create<memref::LoadOp>(s.lhs, ValueRange{row(r), kIndex});
           Value xs = broadcast(x);
           for (int64_t v = 0; v < vectors; ++v) {
             Value &a = acc[r * vectors + v];
-            a = b.create<math::FmaOp>(weights[e][v], xs, a);
+            a = b.create<math::FmaOp>(rowWeights[v], xs, a);
           }
-          if (s.zeroPoint) {
+          if (sumsX) {
             Value &sum = acc[rows * vectors + r];
             sum = b.create<arith::AddFOp>(sum, x);
           }
@@ -249,7 +270,19 @@ private:
       }
       for (int64_t r = 0; r < rows; ++r) {
         Value &total = updated[r * vectors + v];
-        total = b.create<math::FmaOp>(stepLoop.getResult(r * vectors + v), scale, total);
+        Value dot = stepLoop.getResult(r * vectors + v);
+        if (s.int4Words && !avx512) {
+          // dot(x, 1 + u / 16) -> dot(x, q) = 16 dot - (16 + offset) sum(x),
+          // q = u - offset.
+          float offset = s.isSigned ? 8.0f : 0.0f;
+          Value xSum = stepLoop.getResult(rows * vectors + r);
+          Value sumTerm = b.create<arith::MulFOp>(xSum, b.create<arith::ConstantOp>(
+                                                            b.getF32FloatAttr(-16.0f - offset)));
+          dot = b.create<math::FmaOp>(dot, broadcast(b.create<arith::ConstantOp>(
+                                               b.getF32FloatAttr(16.0f))),
+                                      broadcast(sumTerm));
+        }
+        total = b.create<math::FmaOp>(dot, scale, total);
         if (scaledZero) {
           Value xSum = broadcast(stepLoop.getResult(rows * vectors + r));
           total = b.create<arith::SubFOp>(total, b.create<arith::MulFOp>(scaledZero, xSum));
@@ -294,6 +327,62 @@ private:
     return byRow;
   }
 
+  /// The int4 words of one step (8 rows of K) for each column vector; for
+  /// wordFieldAsUnitFloat, signed fields are made unsigned, u = q + 8, by
+  /// flipping their top bits.
+  SmallVector<Value> loadWords(Value weightRow, ArrayRef<Value> columns) {
+    auto wordsType = VectorType::get({kLanes}, b.getI32Type());
+    SmallVector<Value> words;
+    for (Value c : columns) {
+      Value tile = b.create<arith::DivUIOp>(c, index(s.columnTile));
+      Value inTile = b.create<arith::RemUIOp>(c, index(s.columnTile));
+      Value word =
+          b.create<vector::LoadOp>(wordsType, s.weight, ValueRange{tile, weightRow, inTile});
+      if (s.isSigned && !avx512)
+        word = b.create<arith::XOrIOp>(word, splatI32(static_cast<int32_t>(0x88888888u)));
+      words.push_back(word);
+    }
+    return words;
+  }
+
+  /// Field `e` (row 8 r + e of K) of int4 words as floats 1 + u / 16: the
+  /// field shifted to the top of the mantissa of 1.0 (one shift and one
+  /// and-or, no widening or conversion). The group's epilogue turns the
+  /// products' sum back into dot(x, q).
+  Value wordFieldAsUnitFloat(Value words, int64_t e) {
+    int64_t shift = 19 - 4 * e; // field bits 4e.. -> mantissa bits 19..22
+    Value moved = words;
+    if (shift > 0)
+      moved = b.create<arith::ShLIOp>(words, splatI32(shift));
+    else if (shift < 0)
+      moved = b.create<arith::ShRUIOp>(words, splatI32(-shift));
+    Value field = b.create<arith::AndIOp>(moved, splatI32(0xF << 19));
+    Value bits = b.create<arith::OrIOp>(field, splatI32(0x3F800000));
+    return b.create<arith::BitcastOp>(f32Vector(), bits);
+  }
+
+  /// Field `e` (row 8 r + e of K) of int4 words as the exact floats q: the
+  /// field shifted to the bottom of each lane indexes a 16-entry table of
+  /// the values (vpermps reads only the index's low 4 bits).
+  Value wordFieldByTable(Value words, int64_t e) {
+    Value index = e ? b.create<arith::ShRUIOp>(words, splatI32(4 * e)).getResult() : words;
+    SmallVector<float> values;
+    for (int64_t u = 0; u < 16; ++u)
+      values.push_back(static_cast<float>(s.isSigned && u >= 8 ? u - 16 : u));
+    Value table = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(f32Vector(), ArrayRef<float>(values)));
+    return b
+        .create<LLVM::CallIntrinsicOp>(f32Vector(),
+                                       b.getStringAttr("llvm.x86.avx512.permvar.sf.512"),
+                                       ValueRange{table, index})
+        .getResult(0);
+  }
+
+  Value splatI32(int32_t v) {
+    return b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(VectorType::get({kLanes}, b.getI32Type()), v));
+  }
+
   /// The scale (f32) or zero point (i8, widened) of `group` for the 16
   /// columns from `column`, by the parameter's granularity.
   Value loadScaleVector(Value param, Value group, Value column) {
@@ -320,6 +409,7 @@ private:
 
   ImplicitLocOpBuilder b;
   GemvShape s;
+  bool avx512; // unpack int4 words by table lookup
   Value rowBase, panelStart;
   int64_t rows = 1, panelWidth = 0;
   /// Set while emitting the last, partial vector of columns.
@@ -328,6 +418,8 @@ private:
 
 struct NibbleCPUDequantGemvPass final
     : nibble::impl::NibbleCPUDequantGemvPassBase<NibbleCPUDequantGemvPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     SmallVector<std::pair<linalg::GenericOp, GemvShape>> matches;
     getOperation().walk([&](linalg::GenericOp op) {
@@ -335,7 +427,7 @@ struct NibbleCPUDequantGemvPass final
         matches.push_back({op, *shape});
     });
     for (auto &[op, shape] : matches) {
-      GemvEmitter(op, shape).emit();
+      GemvEmitter(op, shape, avx512).emit();
       op.erase();
     }
   }

@@ -61,7 +61,8 @@ std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
     shape.layout = DequantKernelLayout::Mma;
     // The zero points are an operand only when there are any.
     int64_t inputs = shape.hasZeroPoint ? 4 : 3;
-    if (op.getNumDpsInputs() != inputs || shape.k % 2 != 0 || wordsType.getDimSize(0) != mma::tiles(shape.n) ||
+    if (op.getNumDpsInputs() != inputs || shape.k % 2 != 0 ||
+        wordsType.getDimSize(0) != mma::tiles(shape.n) ||
         wordsType.getDimSize(1) != mma::wordsPerTile(shape.k, shape.bits))
       return std::nullopt;
     return shape;

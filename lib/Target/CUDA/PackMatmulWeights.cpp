@@ -246,9 +246,10 @@ Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWe
           Value u = arith::AndIOp::create(nb, nloc, down, constI32((1 << bits) - 1));
           Value uf = arith::UIToFPOp::create(nb, nloc, nb.getF32Type(), u);
           if (isMma) {
-            Value zero = zeros ? args[3]
-                               : arith::ConstantOp::create(
-                                     nb, nloc, nb.getF32FloatAttr(static_cast<float>(packed.offset)));
+            Value zero =
+                zeros ? args[3]
+                      : arith::ConstantOp::create(
+                            nb, nloc, nb.getF32FloatAttr(static_cast<float>(packed.offset)));
             Value centered = arith::SubFOp::create(nb, nloc, uf, zero);
             weight = arith::MulFOp::create(nb, nloc, centered, args[2]);
           } else {

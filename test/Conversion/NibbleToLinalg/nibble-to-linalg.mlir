@@ -181,7 +181,7 @@ func.func @dequantize_per_tensor_i8_zero_point(%q: tensor<4xi8>, %s: tensor<f32>
 // CHECK-SAME:      iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %[[S]] : tensor<2x3xf32>, tensor<1x2x16xi8>, tensor<2x2xf32>)
 // CHECK-SAME:      outs(%[[INIT]] : tensor<2x2xf32>)
-// CHECK-SAME:      attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, packed_int4 = true, signed = true}}
+// CHECK-SAME:      attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, int4_words = false, packed_int4 = true, signed = true}}
 // CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[BYTE:.*]]: i8, %[[SV:.*]]: f32, %[[ACC:.*]]: f32):
 // CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index
 // CHECK-NEXT:      %[[K8:.*]] = arith.index_cast %[[K]] : index to i8
@@ -205,6 +205,41 @@ func.func @matmul_packs_constant_int4_weight(%x: tensor<2x3xf32>, %b: tensor<2xf
          scheme <i4, per_group<axis = 0, size = 2>, symmetric, scale = f32>
          : tensor<2x3xf32>, tensor<3x2xi4> -> tensor<2x2xf32>
   return %y : tensor<2x2xf32>
+}
+
+// -----
+
+// When K and the groups are multiples of 8, a constant int4 weight for the
+// CPU kernel goes in 32-bit words of 8 rows of K instead (row 8 r + e in
+// bits 4 e), one column per word: column 0 = 1, -2, 3, -4, 5, -6, 7, -8 is
+// 0x87A5C3E1 (-2019179551), column 1 = 0..7 is 0x76543210 (1985229328). The
+// body shifts the field to the top of the word and back arithmetically.
+// CHECK-DAG:   #[[$WORDS:.*]] = affine_map<(d0, d1, d2) -> (d1 floordiv 16, d2 floordiv 8, d1 mod 16)>
+// CHECK-LABEL: func.func @matmul_packs_int4_words(
+// CHECK-DAG:     %[[C28:.*]] = arith.constant 28 : i32
+// CHECK-DAG:     %[[C7:.*]] = arith.constant 7 : i32
+// CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : i32
+// CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense<{{\[}}{{\[}}[-2019179551, 1985229328, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]]> : tensor<1x1x16xi32>
+// CHECK:         linalg.generic
+// CHECK-SAME:      indexing_maps = [#{{.*}}, #[[$WORDS]], #{{.*}}, #{{.*}}]
+// CHECK-SAME:      ins(%{{.*}}, %[[PACKED_W]], %{{.*}} : tensor<1x8xf32>, tensor<1x1x16xi32>, tensor<1x2xf32>)
+// CHECK-SAME:      attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, int4_words = true, packed_int4 = true, signed = true}}
+// CHECK-NEXT:    ^bb0(%{{.*}}: f32, %[[WORD:.*]]: i32, %{{.*}}: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[K32:.*]] = arith.index_cast %[[K]] : index to i32
+// CHECK-NEXT:      %[[E:.*]] = arith.andi %[[K32]], %[[C7]] : i32
+// CHECK-NEXT:      %[[SHIFT:.*]] = arith.muli %[[E]], %[[C4]] : i32
+// CHECK-NEXT:      %[[UP_BY:.*]] = arith.subi %[[C28]], %[[SHIFT]] : i32
+// CHECK-NEXT:      %[[UP:.*]] = arith.shli %[[WORD]], %[[UP_BY]] : i32
+// CHECK-NEXT:      %[[Q:.*]] = arith.shrsi %[[UP]], %[[C28]] : i32
+// CHECK-NEXT:      arith.sitofp %[[Q]] : i32 to f32
+func.func @matmul_packs_int4_words(%x: tensor<1x8xf32>) -> tensor<1x2xf32> {
+  %q = arith.constant dense<[[1, 0], [-2, 1], [3, 2], [-4, 3], [5, 4], [-6, 5], [7, 6], [-8, 7]]> : tensor<8x2xi4>
+  %s = arith.constant dense<[[0.5, 2.0]]> : tensor<1x2xf32>
+  %y = nibble.matmul %x, %q scale(%s : tensor<1x2xf32>)
+         scheme <i4, per_group<axis = 0, size = 8>, symmetric, scale = f32>
+         : tensor<1x8xf32>, tensor<8x2xi4> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
 }
 
 // -----

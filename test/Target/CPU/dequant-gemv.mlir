@@ -1,4 +1,5 @@
 // RUN: nibble-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(nibble-cpu-dequant-gemv,canonicalize))" | FileCheck %s
+// RUN: nibble-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(nibble-cpu-dequant-gemv{avx512=true},canonicalize))" | FileCheck %s --check-prefix=TABLE
 
 // A packed int4 matmul, M = 2, K = 4 in groups of 2, N = 84: the weights
 // are 2 tiles of 64 columns (84 used) and 2 byte rows. Two rows share a
@@ -56,6 +57,62 @@ func.func @int4_gemv(%x: memref<2x4xf32>, %w: memref<2x2x64xi8>, %s: memref<2x84
   ^bb0(%a: f32, %q: i8, %sc: f32, %acc: f32):
     %qi = arith.extsi %q : i8 to i32
     %qf = arith.sitofp %qi : i32 to f32
+    %w2 = arith.mulf %qf, %sc : f32
+    %p = arith.mulf %a, %w2 : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// int4 in 32-bit words of 8 rows of K (M = 1, K = 16 in groups of 8,
+// N = 16): one 64-byte load per step gives 16 columns x 8 rows. Without
+// AVX-512 each row of K is one shift and one and-or into the mantissa of
+// 1.0 (the signed fields first made unsigned by flipping their top bits),
+// and the group's epilogue turns dot(x, 1 + u / 16) back into dot(x, q)
+// with the activations' sum: 16 dot - 24 sum(x). With AVX-512 the shifted
+// field indexes a table of the 16 values (vpermps), exact, with no
+// epilogue.
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n floordiv 16, k floordiv 8, n mod 16)>
+#s = affine_map<(m, n, k) -> (k floordiv 8, n)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// CHECK-LABEL: func.func @int4_words(
+// CHECK:         scf.for %[[GROUP:.*]] = %c0 to %c2 step %c1
+// CHECK:           %[[WORDS:.*]] = vector.load %{{.*}}[%c0, %[[GROUP]], %c0] : memref<1x2x16xi32>, vector<16xi32>
+// CHECK:           %[[UNSIGNED:.*]] = arith.xori %[[WORDS]], %{{.*}} : vector<16xi32>
+// CHECK:           %[[MOVED:.*]] = arith.shli %[[UNSIGNED]], %{{.*}} : vector<16xi32>
+// CHECK:           %[[FIELD:.*]] = arith.andi %[[MOVED]], %{{.*}} : vector<16xi32>
+// CHECK:           %[[ONE_PLUS:.*]] = arith.ori %[[FIELD]], %{{.*}} : vector<16xi32>
+// CHECK:           %[[F:.*]] = arith.bitcast %[[ONE_PLUS]] : vector<16xi32> to vector<16xf32>
+// CHECK:           math.fma %[[F]], %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK:           arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-COUNT-7:   math.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK:         arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK:         math.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK-NOT:     llvm.call_intrinsic
+// TABLE-LABEL: func.func @int4_words(
+// TABLE:         %[[TABLE:.*]] = arith.constant dense<[0.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00, 6.000000e+00, 7.000000e+00, -8.000000e+00, -7.000000e+00, -6.000000e+00, -5.000000e+00, -4.000000e+00, -3.000000e+00, -2.000000e+00, -1.000000e+00]> : vector<16xf32>
+// TABLE:         scf.for
+// TABLE:           %[[WORDS:.*]] = vector.load %{{.*}} : memref<1x2x16xi32>, vector<16xi32>
+// TABLE-NOT:       arith.xori
+// TABLE:           %[[Q0:.*]] = llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"(%[[TABLE]], %[[WORDS]]) : (vector<16xf32>, vector<16xi32>) -> vector<16xf32>
+// TABLE:           math.fma %[[Q0]], %{{.*}}, %{{.*}} : vector<16xf32>
+// TABLE:           %[[MOVED:.*]] = arith.shrui %[[WORDS]], %{{.*}} : vector<16xi32>
+// TABLE:           llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"(%[[TABLE]], %[[MOVED]])
+// TABLE-NOT:       arith.addf %{{.*}}, %{{.*}} : f32
+// TABLE:           scf.yield
+func.func @int4_words(%x: memref<1x16xf32>, %w: memref<1x2x16xi32>, %s: memref<2x16xf32>, %out: memref<1x16xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #s, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %s : memref<1x16xf32>, memref<1x2x16xi32>, memref<2x16xf32>)
+      outs(%out : memref<1x16xf32>)
+      attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, int4_words = true, packed_int4 = true, signed = true}} {
+  ^bb0(%a: f32, %q: i32, %sc: f32, %acc: f32):
+    %qf = arith.sitofp %q : i32 to f32
     %w2 = arith.mulf %qf, %sc : f32
     %p = arith.mulf %a, %w2 : f32
     %r = arith.addf %acc, %p : f32

@@ -23,6 +23,8 @@ struct CPUTarget {
   std::string features;
   /// AVX-512 VNNI (vpdpbusd) for int8 dot products.
   bool hasVNNI = false;
+  /// AVX-512 F (vpermps over 16 lanes unpacks int4 by table lookup).
+  bool hasAVX512 = false;
   /// "x86_64 skylake-avx512" and the like, for --info.
   std::string describe() const { return triple + " " + cpu; }
 };

@@ -42,9 +42,16 @@ def NibbleCPUDequantGemvPass
       accumulator vector per row and 16 columns in registers for a whole
       quantization group, and its running totals for all of K, so the
       output is written once;
-    - int4 weights (two rows of K per byte) are unpacked with two shifts
-      per 16 bytes, widened and converted per 16 lanes, and multiplied into
-      every row with fused multiply-adds; int8 weights are widened directly;
+    - int4 weights in 32-bit words of 8 rows of K (one column per lane;
+      `int4_words`, K and groups multiples of 8) are unpacked per row of K
+      with one shift and, with `avx512`, one table lookup (`vpermps` of the
+      16 possible values: no widening, no conversion, exact), or without
+      it one and-or placing the field in the mantissa of 1.0 (the floats
+      1 + u / 16, turned back into q by the group's epilogue with the sum
+      of the activations). int4 weights two rows of K per byte are
+      unpacked with two shifts per 16 bytes, widened and converted per 16
+      lanes; int8 weights are widened directly. Every row then takes the
+      weights with fused multiply-adds;
     - the scale of a group (per-group, per-channel or per-tensor) multiplies
       the group's accumulators once instead of every product; a zero point
       subtracts `scale * zp * sum(x over the group)`;
@@ -53,7 +60,12 @@ def NibbleCPUDequantGemvPass
     Other matmuls (other element types, int4 zero points kept packed, fused
     consumers) keep their generic and its loop nest.
   }];
+  let options = [
+    Option<"avx512", "avx512", "bool", /*default=*/"false",
+           "unpack int4 words with AVX-512 permutes (llvm.x86.avx512.permvar.sf.512)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",

@@ -22,6 +22,20 @@ mlir::nibble::packInColumnTiles(llvm::ArrayRef<int64_t> values, int64_t k, int64
   return packed;
 }
 
+llvm::SmallVector<uint32_t>
+mlir::nibble::packInt4WordsInColumnTiles(llvm::ArrayRef<int64_t> values, int64_t k, int64_t n,
+                                         int64_t tileWidth) {
+  int64_t wordRows = llvm::divideCeil(k, 8);
+  int64_t tiles = llvm::divideCeil(n, tileWidth);
+  llvm::SmallVector<uint32_t> packed(tiles * wordRows * tileWidth, 0);
+  for (int64_t row = 0; row < k; ++row)
+    for (int64_t col = 0; col < n; ++col) {
+      int64_t at = ((col / tileWidth) * wordRows + row / 8) * tileWidth + col % tileWidth;
+      packed[at] |= static_cast<uint32_t>(values[row * n + col] & 0xF) << (4 * (row % 8));
+    }
+  return packed;
+}
+
 llvm::SmallVector<int8_t> mlir::nibble::packForInt8Dot(llvm::ArrayRef<int64_t> values,
                                                        int64_t k, int64_t n) {
   int64_t columnVectors = llvm::divideCeil(n, 16);

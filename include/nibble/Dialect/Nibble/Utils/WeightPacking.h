@@ -21,6 +21,18 @@ namespace mlir::nibble {
 llvm::SmallVector<uint8_t> packInColumnTiles(llvm::ArrayRef<int64_t> values, int64_t k,
                                              int64_t n, unsigned bits, int64_t tileWidth);
 
+/// The CPU float-activation kernel's int4 layout when K is a multiple of 8:
+/// 32-bit words holding 8 consecutive rows of K of one column (row 8 r + e
+/// in bits 4 e .. 4 e + 3, the low 4 bits of the value), in tiles of
+/// `tileWidth` columns: word (t, r, c) is rows 8 r .. 8 r + 7 of column
+/// t * tileWidth + c. A 64-byte load gives 16 columns x 8 rows, each
+/// column's nibbles in its own 32-bit lane, where shifting one to the top
+/// of the float mantissa needs no widening. Returns ceil(N / tileWidth) x
+/// ceil(K / 8) x tileWidth words; padding is 0.
+llvm::SmallVector<uint32_t> packInt4WordsInColumnTiles(llvm::ArrayRef<int64_t> values,
+                                                       int64_t k, int64_t n,
+                                                       int64_t tileWidth);
+
 /// The layout of int8 dot-product instructions (x86 vpdpbusd): each 32-bit
 /// lane of a vector holds 4 consecutive rows of K of one column, 16 lanes
 /// hold 16 columns. Byte (v, q, 4 c + j) is row 4 q + j of column 16 v + c,
