@@ -262,6 +262,43 @@ static Value unpackInt4Word(OpBuilder &b, Location loc, Value word, Value k, boo
                                constant(0xF));
 }
 
+/// A constant per-group parameter (scale or zero point, [G, N]) of a matmul
+/// whose weights are in column tiles, stored in the same tiles: a tiles x G
+/// x tile tensor, each tile's groups contiguous (so a kernel walking a tile
+/// down K reads its scales in order, not N elements apart), padding 0. Null
+/// if the parameter is not a constant.
+static Value tileGroupParameter(PatternRewriter &rewriter, Location loc, Value param,
+                                int64_t tile, bool isSigned) {
+  auto type = cast<RankedTensorType>(param.getType());
+  int64_t groups = type.getDimSize(0), n = type.getDimSize(1);
+  int64_t tiles = (n + tile - 1) / tile;
+  auto tiledType = RankedTensorType::get({tiles, groups, tile}, type.getElementType());
+  auto tiledIndex = [&](int64_t g, int64_t col) {
+    return ((col / tile) * groups + g) * tile + col % tile;
+  };
+  Attribute elements = getConstantElements(param);
+  if (type.getElementType().isF32()) {
+    std::optional<SmallVector<float>> values = readFloatElements(elements);
+    if (!values)
+      return {};
+    SmallVector<float> tiled(tiles * groups * tile, 0.0f);
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t col = 0; col < n; ++col)
+        tiled[tiledIndex(g, col)] = (*values)[g * n + col];
+    return arith::ConstantOp::create(rewriter, loc,
+                                     makeFloatConstant(tiledType, tiled, "tiled_scale"));
+  }
+  std::optional<SmallVector<int64_t>> values = readIntElements(elements, isSigned);
+  if (!values)
+    return {};
+  SmallVector<int64_t> tiled(tiles * groups * tile, 0);
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t col = 0; col < n; ++col)
+      tiled[tiledIndex(g, col)] = (*values)[g * n + col];
+  return arith::ConstantOp::create(rewriter, loc,
+                                   makeIntConstant(tiledType, tiled, "tiled_zero_point"));
+}
+
 /// A constant int4 zero point widened to one i8 per element (same values),
 /// so kernels can load zero points as bytes; null if not a constant.
 static Value widenInt4ZeroPoint(PatternRewriter &rewriter, Location loc, Value zeroPoint,
@@ -371,6 +408,20 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
       if (Value wide = widenInt4ZeroPoint(rewriter, loc, zeroPoint, isSigned))
         zeroPoint = wide;
     addScaleOperands(scheme, 2, weightToLoops, op.getScale(), zeroPoint, inputs, maps);
+    // Per-group parameters of tiled weights go in the same tiles.
+    if (tile && scheme.isPerGroup() && scheme.getAxis() == 0) {
+      SmallVector<Value> tiledParams;
+      for (Value param : ArrayRef(inputs).drop_front(2))
+        tiledParams.push_back(tileGroupParameter(rewriter, loc, param, tile, isSigned));
+      if (llvm::all_of(tiledParams, [](Value v) { return static_cast<bool>(v); })) {
+        AffineMap tiledMap = AffineMap::get(
+            numLoops, 0, {n.floorDiv(tile), k.floorDiv(scheme.getGroupSize()), n % tile}, ctx);
+        for (auto [i, param] : llvm::enumerate(tiledParams)) {
+          inputs[2 + i] = param;
+          maps[2 + i] = tiledMap;
+        }
+      }
+    }
     maps.push_back(AffineMap::get(numLoops, 0, outExprs, ctx));
 
     Value init = initialAccumulator(rewriter, loc, resultType, op.getBias());

@@ -87,10 +87,14 @@ std::optional<GemvShape> matchGemv(linalg::GenericOp op) {
       weightType.getShape() !=
           ArrayRef<int64_t>{(shape.n + tile - 1) / tile, weightRows, tile})
     return std::nullopt;
-  // Scales: [groups, N] per group along K, [N] per channel, [] per tensor.
+  // Scales: [groups, N] per group along K, or [tiles, groups, tile] in the
+  // weights' column tiles; [N] per channel, [] per tensor.
   ArrayRef<int64_t> scaleShape = scaleType.getShape();
   if (scaleShape.size() == 2 && scaleShape[1] == shape.n && shape.k % scaleShape[0] == 0)
     shape.groupSize = shape.k / scaleShape[0];
+  else if (scaleShape.size() == 3 && scaleShape[0] == weightType.getDimSize(0) &&
+           scaleShape[2] == tile && shape.k % scaleShape[1] == 0)
+    shape.groupSize = shape.k / scaleShape[1];
   else if ((scaleShape.size() == 1 && scaleShape[0] == shape.n) || scaleShape.empty())
     shape.groupSize = shape.k;
   else
@@ -394,9 +398,13 @@ private:
                                           b.create<memref::LoadOp>(param, ValueRange{}));
     } else {
       SmallVector<Value> indices;
-      if (type.getRank() == 2)
-        indices.push_back(group);
-      indices.push_back(column);
+      if (type.getRank() == 3) // [tiles, groups, tile]
+        indices = {b.create<arith::DivUIOp>(column, index(s.columnTile)), group,
+                   b.create<arith::RemUIOp>(column, index(s.columnTile))};
+      else if (type.getRank() == 2)
+        indices = {group, column};
+      else
+        indices = {column};
       vec = load(VectorType::get({kLanes}, element), param, indices);
     }
     if (element.isF32())

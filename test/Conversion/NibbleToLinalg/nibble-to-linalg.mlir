@@ -160,26 +160,28 @@ func.func @dequantize_per_tensor_i8_zero_point(%q: tensor<4xi8>, %s: tensor<f32>
 // packs into ceil(3 / 2) = 2 byte rows:
 //   (1, 3) -> 0x31 = 49, (-2, -4) -> 0xCE = -50, (7, pad) -> 7, (-8, pad) -> 8;
 // the columns go in tiles of whole 16-lane vectors (one tile here, 14
-// columns of it zero padding), each tile's byte rows contiguous.
+// columns of it zero padding), each tile's byte rows contiguous. The
+// per-group scales go in the same tiles, each tile's groups contiguous
+// (groups 0 and 1: 0.5, 1.0 and 2.0, 4.0, then padding), with the same map
+// here since a group is 2 rows.
 // The body picks the nibble with shift = 4 * (k & 1) and sign-extends it by
 // shifting it to the top of the byte and back arithmetically. The bias
 // initializes the accumulator, broadcast over rows.
 // CHECK-DAG:   #[[$LHS:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-DAG:   #[[$PACKED:.*]] = affine_map<(d0, d1, d2) -> (d1 floordiv 16, d2 floordiv 2, d1 mod 16)>
-// CHECK-DAG:   #[[$GROUP:.*]] = affine_map<(d0, d1, d2) -> (d2 floordiv 2, d1)>
 // CHECK-DAG:   #[[$OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @matmul_packs_constant_int4_weight(
 // CHECK-SAME:    %[[X:.*]]: tensor<2x3xf32>, %[[B:.*]]: tensor<2xf32>)
 // CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : i8
 // CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : i8
-// CHECK-DAG:     %[[S:.*]] = arith.constant dense<{{\[}}[5.000000e-01, 1.000000e+00], [2.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
+// CHECK-DAG:     %[[S:.*]] = arith.constant dense_resource<tiled_scale> : tensor<1x2x16xf32>
 // CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense_resource<packed_int4> : tensor<1x2x16xi8>
 // CHECK-DAG:     %[[EMPTY:.*]] = tensor.empty() : tensor<2x2xf32>
 // CHECK:         %[[INIT:.*]] = linalg.broadcast ins(%[[B]] : tensor<2xf32>) outs(%[[EMPTY]] : tensor<2x2xf32>) dimensions = [0]
 // CHECK:         %[[Y:.*]] = linalg.generic
-// CHECK-SAME:      indexing_maps = [#[[$LHS]], #[[$PACKED]], #[[$GROUP]], #[[$OUT]]]
+// CHECK-SAME:      indexing_maps = [#[[$LHS]], #[[$PACKED]], #[[$PACKED]], #[[$OUT]]]
 // CHECK-SAME:      iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %[[S]] : tensor<2x3xf32>, tensor<1x2x16xi8>, tensor<2x2xf32>)
+// CHECK-SAME:      ins(%[[X]], %[[PACKED_W]], %[[S]] : tensor<2x3xf32>, tensor<1x2x16xi8>, tensor<1x2x16xf32>)
 // CHECK-SAME:      outs(%[[INIT]] : tensor<2x2xf32>)
 // CHECK-SAME:      attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, int4_words = false, packed_int4 = true, signed = true}}
 // CHECK-NEXT:    ^bb0(%[[A:.*]]: f32, %[[BYTE:.*]]: i8, %[[SV:.*]]: f32, %[[ACC:.*]]: f32):
@@ -198,6 +200,7 @@ func.func @dequantize_per_tensor_i8_zero_point(%q: tensor<4xi8>, %s: tensor<f32>
 // CHECK-NEXT:      linalg.yield %[[SUM]] : f32
 // CHECK:         return %[[Y]]
 // CHECK:         packed_int4: "0x0100000031CE000000000000000000000000000007080000000000000000000000000000"
+// CHECK:         tiled_scale: "0x{{[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]}}0000003F0000803F{{0+}}0000004000008040{{0+}}"
 func.func @matmul_packs_constant_int4_weight(%x: tensor<2x3xf32>, %b: tensor<2xf32>) -> tensor<2x2xf32> {
   %q = arith.constant dense<[[1, -2], [3, -4], [7, -8]]> : tensor<3x2xi4>
   %s = arith.constant dense<[[0.5, 1.0], [2.0, 4.0]]> : tensor<2x2xf32>
@@ -221,8 +224,8 @@ func.func @matmul_packs_constant_int4_weight(%x: tensor<2x3xf32>, %b: tensor<2xf
 // CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : i32
 // CHECK-DAG:     %[[PACKED_W:.*]] = arith.constant dense<{{\[}}{{\[}}[-2019179551, 1985229328, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]]> : tensor<1x1x16xi32>
 // CHECK:         linalg.generic
-// CHECK-SAME:      indexing_maps = [#{{.*}}, #[[$WORDS]], #{{.*}}, #{{.*}}]
-// CHECK-SAME:      ins(%{{.*}}, %[[PACKED_W]], %{{.*}} : tensor<1x8xf32>, tensor<1x1x16xi32>, tensor<1x2xf32>)
+// CHECK-SAME:      indexing_maps = [#{{.*}}, #[[$WORDS]], #[[$WORDS]], #{{.*}}]
+// CHECK-SAME:      ins(%{{.*}}, %[[PACKED_W]], %{{.*}} : tensor<1x8xf32>, tensor<1x1x16xi32>, tensor<1x1x16xf32>)
 // CHECK-SAME:      attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, int4_words = true, packed_int4 = true, signed = true}}
 // CHECK-NEXT:    ^bb0(%{{.*}}: f32, %[[WORD:.*]]: i32, %{{.*}}: f32, %{{.*}}: f32):
 // CHECK-NEXT:      %[[K:.*]] = linalg.index 2 : index

@@ -74,11 +74,12 @@ func.func @int4_gemv(%x: memref<2x4xf32>, %w: memref<2x2x64xi8>, %s: memref<2x84
 // and the group's epilogue turns dot(x, 1 + u / 16) back into dot(x, q)
 // with the activations' sum: 16 dot - 24 sum(x). With AVX-512 the shifted
 // field indexes a table of the 16 values (vpermps), exact, with no
-// epilogue.
+// epilogue. The scales are in the weights' column tiles too
+// ([tiles, groups, tile]).
 
 #x = affine_map<(m, n, k) -> (m, k)>
 #w = affine_map<(m, n, k) -> (n floordiv 16, k floordiv 8, n mod 16)>
-#s = affine_map<(m, n, k) -> (k floordiv 8, n)>
+#s = affine_map<(m, n, k) -> (n floordiv 16, k floordiv 8, n mod 16)>
 #o = affine_map<(m, n, k) -> (m, n)>
 
 // CHECK-LABEL: func.func @int4_words(
@@ -92,8 +93,10 @@ func.func @int4_gemv(%x: memref<2x4xf32>, %w: memref<2x2x64xi8>, %s: memref<2x84
 // CHECK:           math.fma %[[F]], %{{.*}}, %{{.*}} : vector<16xf32>
 // CHECK:           arith.addf %{{.*}}, %{{.*}} : f32
 // CHECK-COUNT-7:   math.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK:         %[[SCALE:.*]] = vector.load %{{.*}}[%c0, %[[GROUP]], %c0] : memref<1x2x16xf32>, vector<16xf32>
 // CHECK:         arith.mulf %{{.*}}, %{{.*}} : f32
 // CHECK:         math.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK:         math.fma %{{.*}}, %[[SCALE]], %{{.*}} : vector<16xf32>
 // CHECK-NOT:     llvm.call_intrinsic
 // TABLE-LABEL: func.func @int4_words(
 // TABLE:         %[[TABLE:.*]] = arith.constant dense<[0.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00, 6.000000e+00, 7.000000e+00, -8.000000e+00, -7.000000e+00, -6.000000e+00, -5.000000e+00, -4.000000e+00, -3.000000e+00, -2.000000e+00, -1.000000e+00]> : vector<16xf32>
@@ -106,9 +109,9 @@ func.func @int4_gemv(%x: memref<2x4xf32>, %w: memref<2x2x64xi8>, %s: memref<2x84
 // TABLE:           llvm.call_intrinsic "llvm.x86.avx512.permvar.sf.512"(%[[TABLE]], %[[MOVED]])
 // TABLE-NOT:       arith.addf %{{.*}}, %{{.*}} : f32
 // TABLE:           scf.yield
-func.func @int4_words(%x: memref<1x16xf32>, %w: memref<1x2x16xi32>, %s: memref<2x16xf32>, %out: memref<1x16xf32>) {
+func.func @int4_words(%x: memref<1x16xf32>, %w: memref<1x2x16xi32>, %s: memref<1x2x16xf32>, %out: memref<1x16xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #s, #o], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%x, %w, %s : memref<1x16xf32>, memref<1x2x16xi32>, memref<2x16xf32>)
+      ins(%x, %w, %s : memref<1x16xf32>, memref<1x2x16xi32>, memref<1x2x16xf32>)
       outs(%out : memref<1x16xf32>)
       attrs = {nibble.lowered_matmul = {bits = 4 : i64, column_tile = 16 : i64, int4_words = true, packed_int4 = true, signed = true}} {
   ^bb0(%a: f32, %q: i32, %sc: f32, %acc: f32):
