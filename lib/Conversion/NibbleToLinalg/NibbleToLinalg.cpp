@@ -193,15 +193,28 @@ constexpr int64_t kVectorColumns = 16;
 /// Packs a constant K x N int4 or int8 weight in column tiles of `tile`
 /// columns (see packInColumnTiles): a tiles x byte rows x tile tensor. With
 /// `tile` 0, one tile of all N columns, returned as a byte rows x N matrix.
+/// With `int4Words` (int4, K a multiple of 8, `tile` > 0), 32-bit words of 8
+/// rows of K instead (see packInt4WordsInColumnTiles): tiles x K / 8 x tile.
 /// Null if the weight is not a constant.
 static Value packWeight(PatternRewriter &rewriter, Location loc, Value weight,
-                        unsigned bits, int64_t tile) {
+                        unsigned bits, int64_t tile, bool int4Words) {
   std::optional<SmallVector<int64_t>> values =
       readIntElements(getConstantElements(weight), /*isSigned=*/false);
   if (!values)
     return {};
   auto type = cast<RankedTensorType>(weight.getType());
   int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+  if (int4Words) {
+    SmallVector<uint32_t> words = packInt4WordsInColumnTiles(*values, k, n, tile);
+    auto wordsType =
+        RankedTensorType::get({(n + tile - 1) / tile, k / 8, tile}, rewriter.getI32Type());
+    return arith::ConstantOp::create(
+        rewriter, loc,
+        makeRawConstant(wordsType,
+                        ArrayRef<char>(reinterpret_cast<const char *>(words.data()),
+                                       words.size() * sizeof(uint32_t)),
+                        "packed_int4_words"));
+  }
   bool matrix = tile == 0;
   if (matrix)
     tile = n;
@@ -218,30 +231,7 @@ static Value packWeight(PatternRewriter &rewriter, Location loc, Value weight,
                       bits == 4 ? "packed_int4" : "packed_int8"));
 }
 
-/// Packs a constant K x N int4 weight (K a multiple of 8) into 32-bit words
-/// of 8 rows of K, in column tiles of `tile` columns (see
-/// packInt4WordsInColumnTiles): a tiles x K / 8 x tile i32 tensor. Null if
-/// the weight is not a constant.
-static Value packInt4Words(PatternRewriter &rewriter, Location loc, Value weight,
-                           int64_t tile) {
-  std::optional<SmallVector<int64_t>> values =
-      readIntElements(getConstantElements(weight), /*isSigned=*/false);
-  if (!values)
-    return {};
-  auto type = cast<RankedTensorType>(weight.getType());
-  int64_t k = type.getDimSize(0), n = type.getDimSize(1);
-  SmallVector<uint32_t> packed = packInt4WordsInColumnTiles(*values, k, n, tile);
-  auto packedType =
-      RankedTensorType::get({(n + tile - 1) / tile, k / 8, tile}, rewriter.getI32Type());
-  return arith::ConstantOp::create(
-      rewriter, loc,
-      makeRawConstant(packedType,
-                      ArrayRef<char>(reinterpret_cast<const char *>(packed.data()),
-                                     packed.size() * sizeof(uint32_t)),
-                      "packed_int4_words"));
-}
-
-/// Extracts the int4 at row `k` from a word packed by packInt4Words and
+/// Extracts the int4 at row `k` from a word packed with `int4Words` and
 /// widens it to i32.
 static Value unpackInt4Word(OpBuilder &b, Location loc, Value word, Value k, bool isSigned) {
   Type i32 = b.getI32Type();
@@ -262,6 +252,19 @@ static Value unpackInt4Word(OpBuilder &b, Location loc, Value word, Value k, boo
                                constant(0xF));
 }
 
+/// Row-major [groups, n] values rearranged into tiles of `tile` columns,
+/// each tile's groups contiguous ([tiles, groups, tile]), padding 0.
+template <typename T>
+static SmallVector<T> groupsInColumnTiles(ArrayRef<T> values, int64_t groups, int64_t n,
+                                          int64_t tile) {
+  int64_t tiles = (n + tile - 1) / tile;
+  SmallVector<T> tiled(tiles * groups * tile, T(0));
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t col = 0; col < n; ++col)
+      tiled[((col / tile) * groups + g) * tile + col % tile] = values[g * n + col];
+  return tiled;
+}
+
 /// A constant per-group parameter (scale or zero point, [G, N]) of a matmul
 /// whose weights are in column tiles, stored in the same tiles: a tiles x G
 /// x tile tensor, each tile's groups contiguous (so a kernel walking a tile
@@ -271,32 +274,26 @@ static Value tileGroupParameter(PatternRewriter &rewriter, Location loc, Value p
                                 int64_t tile, bool isSigned) {
   auto type = cast<RankedTensorType>(param.getType());
   int64_t groups = type.getDimSize(0), n = type.getDimSize(1);
-  int64_t tiles = (n + tile - 1) / tile;
-  auto tiledType = RankedTensorType::get({tiles, groups, tile}, type.getElementType());
-  auto tiledIndex = [&](int64_t g, int64_t col) {
-    return ((col / tile) * groups + g) * tile + col % tile;
-  };
+  auto tiledType =
+      RankedTensorType::get({(n + tile - 1) / tile, groups, tile}, type.getElementType());
   Attribute elements = getConstantElements(param);
   if (type.getElementType().isF32()) {
     std::optional<SmallVector<float>> values = readFloatElements(elements);
     if (!values)
       return {};
-    SmallVector<float> tiled(tiles * groups * tile, 0.0f);
-    for (int64_t g = 0; g < groups; ++g)
-      for (int64_t col = 0; col < n; ++col)
-        tiled[tiledIndex(g, col)] = (*values)[g * n + col];
-    return arith::ConstantOp::create(rewriter, loc,
-                                     makeFloatConstant(tiledType, tiled, "tiled_scale"));
+    return arith::ConstantOp::create(
+        rewriter, loc,
+        makeFloatConstant(tiledType,
+                          groupsInColumnTiles(ArrayRef<float>(*values), groups, n, tile),
+                          "tiled_scale"));
   }
   std::optional<SmallVector<int64_t>> values = readIntElements(elements, isSigned);
   if (!values)
     return {};
-  SmallVector<int64_t> tiled(tiles * groups * tile, 0);
-  for (int64_t g = 0; g < groups; ++g)
-    for (int64_t col = 0; col < n; ++col)
-      tiled[tiledIndex(g, col)] = (*values)[g * n + col];
-  return arith::ConstantOp::create(rewriter, loc,
-                                   makeIntConstant(tiledType, tiled, "tiled_zero_point"));
+  return arith::ConstantOp::create(
+      rewriter, loc,
+      makeIntConstant(tiledType, groupsInColumnTiles(ArrayRef<int64_t>(*values), groups, n, tile),
+                      "tiled_zero_point"));
 }
 
 /// A constant int4 zero point widened to one i8 per element (same values),
@@ -382,11 +379,8 @@ struct LowerMatmul final : OpRewritePattern<MatmulOp> {
     bool int4Words = bits == 4 && preferredTile && kSize % 8 == 0 &&
                      (!scheme.isPerGroup() || scheme.getGroupSize() % 8 == 0);
     bool packs = bits == 4 || (bits == 8 && preferredTile);
-    Value packed;
-    if (int4Words)
-      packed = packInt4Words(rewriter, loc, weight, preferredTile);
-    else if (packs)
-      packed = packWeight(rewriter, loc, weight, bits, preferredTile);
+    Value packed =
+        packs ? packWeight(rewriter, loc, weight, bits, preferredTile, int4Words) : Value();
     int4Words = int4Words && packed;
     bool packedInt4 = packed && bits == 4;
     int64_t tile = packed ? preferredTile : 0;
