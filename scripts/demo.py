@@ -3,7 +3,8 @@
 
 Builds a BERT-style encoder with onnx.helper (random weights; default 2
 layers, hidden 512, 8 heads, sequence 32, FFN 2048), compiles it with
-nibble-compile three times (--quantize=none, int8, int4 with groups of 128),
+nibble-compile five times (--quantize=none; int8 and int4 with groups of
+128, weights only; w8a8 and w4a8, int8 activations quantized at run time),
 runs each build and onnxruntime on the same input, and prints binary size,
 latency and error against the fp32 build side by side, with onnxruntime's
 fp32 latency measured in the same run.
@@ -39,6 +40,8 @@ VARIANTS = [
     ("nibble fp32", ["--quantize=none"]),
     ("nibble int8", ["--quantize=int8"]),
     ("nibble int4 g128", ["--quantize=int4", "--group-size=128"]),
+    ("nibble w8a8", ["--quantize=w8a8", "--activations=dynamic"]),
+    ("nibble w4a8 g128", ["--quantize=w4a8", "--group-size=128"]),
 ]
 # The fp32 build must match onnxruntime this closely (max abs error / max |ref|).
 FP32_TOLERANCE = 1e-3

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds nibble, then compiles the
-# example transformer encoder as fp32, int8 and int4, runs all three and
-# onnxruntime on the same input and prints size, latency and error.
+# example transformer encoder as fp32, int8 and int4 (weights only), w8a8
+# and w4a8 (int8 activations), runs them all and onnxruntime on the same
+# input and prints size, latency and error.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${NIBBLE_BUILD_DIR:-$root/build}
