@@ -108,6 +108,10 @@ def test_weight_only_gemv_matches_the_dequantized_product(nibble_compile, tmp_pa
     weights = models.nbits_weights(bits, block, zero_points, k=k, n=n)
     path = tmp_path / "nbits.onnx"
     onnx.save(models.matmul_nbits(weights, m=m), path)
+    if bits == 4:  # K and the blocks are multiples of 8: int4 words
+        lowered = harness.compile_ok(nibble_compile, path, tmp_path / "nbits.mlir",
+                                     target=target, emit="mlir", compile_to="lower")
+        assert "dense_resource<packed_int4_words>" in lowered.read_text()
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "nbits", target=target)
     x = np.random.default_rng(k + n).standard_normal((m, k)).astype(np.float32)
     monkeypatch.setenv("NIBBLE_NUM_THREADS", "1")
@@ -125,6 +129,10 @@ def test_int4_two_per_byte_gemv(nibble_compile, tmp_path, target):
     model, w = linear_model(3, 36, 40, seed=6)
     path = tmp_path / "linear.onnx"
     onnx.save(model, path)
+    lowered = harness.compile_ok(nibble_compile, path, tmp_path / "int4.mlir", quantize="int4",
+                                 group_size=4, target=target, emit="mlir",
+                                 compile_to="lower").read_text()
+    assert "dense_resource<packed_int4>" in lowered and "packed_int4_words" not in lowered
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "int4", quantize="int4",
                              group_size=4, target=target, emit="exe")
     x = np.random.default_rng(8).standard_normal((3, 36)).astype(np.float32)

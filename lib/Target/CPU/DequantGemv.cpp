@@ -217,8 +217,8 @@ private:
     int64_t rowsPerStep = s.kRowsPerWeightRow();
     int64_t steps = s.groupSize / rowsPerStep;
     SmallVector<Value> init(rows * vectors, zeroVector());
-    // With zero points or int4 words (see wordField), also the sum of x
-    // over the group, per row.
+    // With zero points or int4 words as unit floats (see
+    // wordFieldAsUnitFloat), also the sum of x over the group, per row.
     bool sumsX = s.zeroPoint || (s.int4Words && !avx512);
     if (sumsX)
       init.append(rows, b.create<arith::ConstantOp>(b.getF32FloatAttr(0.0f)));
@@ -306,10 +306,7 @@ private:
       return b.create<arith::ConstantOp>(DenseElementsAttr::get(bytesType, int8_t(v)));
     };
     for (Value c : columns) {
-      Value tile = b.create<arith::DivUIOp>(c, index(s.columnTile));
-      Value inTile = b.create<arith::RemUIOp>(c, index(s.columnTile));
-      Value bytes =
-          b.create<vector::LoadOp>(bytesType, s.weight, ValueRange{tile, weightRow, inTile});
+      Value bytes = b.create<vector::LoadOp>(bytesType, s.weight, inTiles(c, weightRow));
       SmallVector<Value> fields;
       if (!s.packedInt4) {
         fields.push_back(bytes);
@@ -331,6 +328,13 @@ private:
     return byRow;
   }
 
+  /// Indices of `column` at `row` of an array in column tiles
+  /// ([tiles, rows, tile]: the packed weights, tiled group parameters).
+  SmallVector<Value> inTiles(Value column, Value row) {
+    return {b.create<arith::DivUIOp>(column, index(s.columnTile)), row,
+            b.create<arith::RemUIOp>(column, index(s.columnTile))};
+  }
+
   /// The int4 words of one step (8 rows of K) for each column vector; for
   /// wordFieldAsUnitFloat, signed fields are made unsigned, u = q + 8, by
   /// flipping their top bits.
@@ -338,10 +342,7 @@ private:
     auto wordsType = VectorType::get({kLanes}, b.getI32Type());
     SmallVector<Value> words;
     for (Value c : columns) {
-      Value tile = b.create<arith::DivUIOp>(c, index(s.columnTile));
-      Value inTile = b.create<arith::RemUIOp>(c, index(s.columnTile));
-      Value word =
-          b.create<vector::LoadOp>(wordsType, s.weight, ValueRange{tile, weightRow, inTile});
+      Value word = b.create<vector::LoadOp>(wordsType, s.weight, inTiles(c, weightRow));
       if (s.isSigned && !avx512)
         word = b.create<arith::XOrIOp>(word, splatI32(static_cast<int32_t>(0x88888888u)));
       words.push_back(word);
@@ -399,8 +400,7 @@ private:
     } else {
       SmallVector<Value> indices;
       if (type.getRank() == 3) // [tiles, groups, tile]
-        indices = {b.create<arith::DivUIOp>(column, index(s.columnTile)), group,
-                   b.create<arith::RemUIOp>(column, index(s.columnTile))};
+        indices = inTiles(column, group);
       else if (type.getRank() == 2)
         indices = {group, column};
       else

@@ -62,6 +62,7 @@ std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
     // The zero points are an operand only when there are any.
     int64_t inputs = shape.hasZeroPoint ? 4 : 3;
     if (op.getNumDpsInputs() != inputs || shape.k % 2 != 0 ||
+        !mma::takesGroups(shape.groupSize, shape.k) ||
         wordsType.getDimSize(0) != mma::tiles(shape.n) ||
         wordsType.getDimSize(1) != mma::wordsPerTile(shape.k, shape.bits))
       return std::nullopt;

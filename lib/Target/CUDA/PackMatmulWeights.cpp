@@ -48,14 +48,6 @@ struct PackedWeights {
   int64_t offset = 0; // MMA: 2^(bits-1) for signed weights
 };
 
-/// The tensor-core kernel flushes its f32 sums into the accumulators once
-/// per group or per 128-wide block of K, whichever is shorter: groups must
-/// be whole 16-wide steps that do not straddle a block.
-bool mmaTakesGroups(int64_t groupSize, int64_t k) {
-  return groupSize >= k || groupSize % mma::kBlockK == 0 ||
-         (groupSize % mma::kStepK == 0 && mma::kBlockK % groupSize == 0);
-}
-
 /// Packs `op`'s weights, or returns nullopt when the kernel cannot take
 /// them (non-constant operands, K or groups not multiples of 4, f16 scales).
 /// `m` (rows of the activations) picks the kernel, hence the layout, unless
@@ -110,7 +102,7 @@ std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m, StringRef kerne
 
   packed.hasZeroPoint = zeros && llvm::any_of(*zeros, [](int64_t z) { return z != 0; });
   bool wantsMma = kernel == "auto" ? m > kGemvMaxRows : kernel == "mma";
-  if (wantsMma && mmaTakesGroups(packed.groupSize, k))
+  if (wantsMma && mma::takesGroups(packed.groupSize, k))
     packed.layout = DequantKernelLayout::Mma;
   const bool isMma = packed.layout == DequantKernelLayout::Mma;
 

@@ -149,3 +149,30 @@ func.func @int4_mma(%x: memref<20x256xf32>, %w: memref<5x256xi32>, %s: memref<40
   }
   return
 }
+
+// -----
+
+// Groups of 48 rows straddle the tensor-core kernel's 128-wide blocks: the
+// generic is left alone (the packing never marks such a layout mma).
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n floordiv 8, k floordiv 8)>
+#s = affine_map<(m, n, k) -> (n, k floordiv 48)>
+#o = affine_map<(m, n, k) -> (m, n)>
+
+// CHECK-LABEL: func.func @mma_groups_straddling_blocks(
+// CHECK-NOT:     gpu.launch
+// CHECK:         linalg.generic
+func.func @mma_groups_straddling_blocks(%x: memref<20x96xf32>, %w: memref<1x128xi32>, %s: memref<8x2xf32>, %out: memref<20x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #s, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %s : memref<20x96xf32>, memref<1x128xi32>, memref<8x2xf32>)
+      outs(%out : memref<20x8xf32>)
+      attrs = {nibble.dequant_matmul = {bits = 4 : i64, group_size = 48 : i64, has_zero_point = false, layout = "mma", signed = true}} {
+  ^bb0(%a: f32, %q: i32, %sc: f32, %acc: f32):
+    %qf = arith.uitofp %q : i32 to f32
+    %p = arith.mulf %a, %qf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}

@@ -56,6 +56,15 @@ inline int64_t wordsPerTile(int64_t k, int64_t bits) {
   return paddedK(k) / kBlockK * kWarpSize * wordsPerLane(bits);
 }
 
+/// Whether the kernel takes groups of `groupSize` rows of K (of `k`): it
+/// flushes its f32 sums once per group or per block, whichever is shorter,
+/// so groups must be whole 16-wide steps that do not straddle a block
+/// (16, 32, 64), whole blocks, or one group over all of K.
+inline bool takesGroups(int64_t groupSize, int64_t k) {
+  return groupSize >= k || groupSize % kBlockK == 0 ||
+         (groupSize % kStepK == 0 && kBlockK % groupSize == 0);
+}
+
 /// Where weight (k, n) lives: the tile (row of the packed array), the word
 /// in that row and the field in that word.
 struct Position {
