@@ -2,6 +2,7 @@
 
 #include "nibble/Compiler/CalibrationData.h"
 
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
@@ -248,11 +249,12 @@ mlir::nibble::loadCalibrationData(llvm::StringRef path,
 llvm::Expected<std::vector<CalibrationSample>>
 mlir::nibble::makeRandomSamples(llvm::ArrayRef<GraphTensorInfo> inputs, unsigned count) {
   for (const GraphTensorInfo &input : inputs)
-    if (input.onnxType != NIBBLE_DTYPE_F32)
+    if (input.onnxType != NIBBLE_DTYPE_F32 && input.onnxType != NIBBLE_DTYPE_F16 &&
+        input.onnxType != NIBBLE_DTYPE_BF16)
       return llvm::createStringError(
           "input '" + input.name +
-          "' is not float32, so nibble cannot make up sample values for it; give "
-          "real inputs with --calibration=DIR|FILE.npz");
+          "' is not a float (float32, float16 or bfloat16), so nibble cannot make up sample "
+          "values for it; give real inputs with --calibration=DIR|FILE.npz");
   std::mt19937 generator(12345);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<CalibrationSample> samples(count);
@@ -260,7 +262,7 @@ mlir::nibble::makeRandomSamples(llvm::ArrayRef<GraphTensorInfo> inputs, unsigned
     samples[s].source = "random sample " + std::to_string(s);
     for (const GraphTensorInfo &input : inputs) {
       NpyArray array;
-      array.Dtype = NIBBLE_DTYPE_F32;
+      array.Dtype = static_cast<nibble_dtype>(input.onnxType);
       array.Shape = input.shape;
       int64_t elements = 1;
       for (int64_t d : input.shape)
@@ -268,8 +270,23 @@ mlir::nibble::makeRandomSamples(llvm::ArrayRef<GraphTensorInfo> inputs, unsigned
       std::vector<float> values(elements);
       for (float &v : values)
         v = normal(generator);
-      array.Bytes.resize(elements * sizeof(float));
-      std::memcpy(array.Bytes.data(), values.data(), array.Bytes.size());
+      if (input.onnxType == NIBBLE_DTYPE_F32) {
+        array.Bytes.resize(elements * sizeof(float));
+        std::memcpy(array.Bytes.data(), values.data(), array.Bytes.size());
+      } else {
+        // 16-bit floats: the same values, rounded to the input's type.
+        const llvm::fltSemantics &semantics = input.onnxType == NIBBLE_DTYPE_F16
+                                                  ? llvm::APFloat::IEEEhalf()
+                                                  : llvm::APFloat::BFloat();
+        array.Bytes.resize(elements * 2);
+        for (int64_t i = 0; i < elements; ++i) {
+          llvm::APFloat value(values[i]);
+          bool losesInfo = false;
+          value.convert(semantics, llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+          auto bits = static_cast<uint16_t>(value.bitcastToAPInt().getZExtValue());
+          std::memcpy(array.Bytes.data() + 2 * i, &bits, 2);
+        }
+      }
       samples[s].inputs.push_back(std::move(array));
     }
   }

@@ -57,6 +57,8 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///    gives the entry plain dense buffers;
 ///  - buffer-results-to-out-params makes outputs caller-allocated, so the
 ///    runtime owns every I/O buffer and the entry returns nothing;
+///  - a buffer returned at several results is copied for all but the
+///    first (the out-parameter conversion would read it after erasing it);
 ///  - the deallocation pipeline frees intermediate buffers;
 ///  - copies of strided buffers become loops (their library call,
 ///    memrefCopy, is not linked into binaries);
@@ -84,6 +86,7 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
     "nibble-cpu-matmul-loop-order,nibble-cpu-reassociate-reductions),canonicalize,cse,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
+    "func.func(nibble-distinct-return-buffers),"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
     "func.func(buffer-deallocation-pipeline),"
     "func.func(";
@@ -133,6 +136,7 @@ static constexpr llvm::StringLiteral kCUDAKernelPipeline =
     "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise),canonicalize,cse,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
+    "func.func(nibble-distinct-return-buffers),"
     "buffer-results-to-out-params{hoist-static-allocs=true modify-public-functions=true},"
     "func.func(buffer-deallocation-pipeline),"
     "func.func(nibble-cpu-strided-copies-to-linalg{all-copies=true},"

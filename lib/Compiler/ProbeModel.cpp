@@ -16,6 +16,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -81,6 +82,8 @@ ProbeModel::build(ModuleOp module, llvm::StringRef entryName,
       SmallVector<float> values =
           *readFloatElements(getConstantElements(found.weightData()));
       layer.weight.assign(values.begin(), values.end());
+      Type stored = getElementTypeOrSelf(found.weightData().getType());
+      layer.storedType = stored.isF16() ? "fp16" : stored.isBF16() ? "bf16" : "fp32";
       std::string suffix = std::to_string(probe->layers.size());
       ArrayRef<int64_t> weightShape = cast<RankedTensorType>(weight.getType()).getShape();
       probe->inputs.push_back(GraphTensorInfo{"nibble.weight." + suffix, NIBBLE_DTYPE_F32,
@@ -203,10 +206,24 @@ llvm::Error ProbeModel::run(const CalibrationSample &sample,
     values.resize(bytes.size() / sizeof(float));
     std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
   };
+  // float16 and bfloat16 outputs are compared as the floats they widen to.
+  auto widenToFloats = [](const std::vector<uint8_t> &bytes, const llvm::fltSemantics &from,
+                          std::vector<float> &values) {
+    values.resize(bytes.size() / 2);
+    for (size_t i = 0; i < values.size(); ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, bytes.data() + 2 * i, 2);
+      values[i] = llvm::APFloat(from, llvm::APInt(16, bits)).convertToFloat();
+    }
+  };
   result.outputs.resize(numGraphOutputs);
   for (size_t i = 0; i < numGraphOutputs; ++i) {
     if (outputs[i].onnxType == NIBBLE_DTYPE_F32)
       asFloats(outputBuffers[i], result.outputs[i]);
+    else if (outputs[i].onnxType == NIBBLE_DTYPE_F16)
+      widenToFloats(outputBuffers[i], llvm::APFloat::IEEEhalf(), result.outputs[i]);
+    else if (outputs[i].onnxType == NIBBLE_DTYPE_BF16)
+      widenToFloats(outputBuffers[i], llvm::APFloat::BFloat(), result.outputs[i]);
     else
       result.outputs[i].clear();
   }

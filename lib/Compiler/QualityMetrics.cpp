@@ -47,7 +47,9 @@ QualityMeter::QualityMeter(const std::vector<GraphTensorInfo> &outputs)
     : outputs(outputs) {
   worst.worstSampleSqnrDb = kMaxSqnrDb;
   for (const GraphTensorInfo &output : outputs) {
-    bool isFloat = output.onnxType == static_cast<int32_t>(OnnxDType::Float);
+    bool isFloat = output.onnxType == static_cast<int32_t>(OnnxDType::Float) ||
+                   output.onnxType == static_cast<int32_t>(OnnxDType::Float16) ||
+                   output.onnxType == static_cast<int32_t>(OnnxDType::BFloat16);
     signal.push_back(isFloat ? 0.0 : -1.0);
     error.push_back(0.0);
     if (!isFloat)

@@ -668,9 +668,13 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
         distinct.push_back(WeightPrecision::integer(8, true, 0));
       for (const WeightPrecision &candidate : layers[l].rowScaled
                                                   ? std::vector<WeightPrecision>{}
-                                                  : candidates)
-        if (!llvm::is_contained(distinct, candidate.forRows(layers[l].k)))
+                                                  : candidates) {
+        // A layer already stored in 16 bits gains nothing from fp16.
+        bool alreadyHalf = candidate.kind == WeightPrecision::Kind::Float16 &&
+                           layers[l].probe->storedType != "fp32";
+        if (!alreadyHalf && !llvm::is_contained(distinct, candidate.forRows(layers[l].k)))
           distinct.push_back(candidate.forRows(layers[l].k));
+      }
       for (const WeightPrecision &candidate : distinct) {
         llvm::Expected<const std::vector<float> *> weight =
             simulated(layers[l], candidate, cache[l]);
@@ -848,10 +852,13 @@ mlir::nibble::planQuantization(ModuleOp module, const ImportedModel &imported,
     // Tables and filters report rows x columns ([V, D], [outputs, rest]).
     row.k = probeLayer.rowScaled ? probeLayer.n : probeLayer.k;
     row.n = probeLayer.rowScaled ? probeLayer.k : probeLayer.n;
-    row.precision = layer.precision.name();
+    // An unquantized layer keeps the model's own float type.
+    bool unquantized = layer.precision.kind == WeightPrecision::Kind::Float32;
+    row.precision = unquantized ? probeLayer.storedType : layer.precision.name();
     row.forced = layer.forced;
-    row.bytes = layer.precision.weightBytes(probeLayer.k, probeLayer.n);
-    row.floatBytes = WeightPrecision::fp32().weightBytes(probeLayer.k, probeLayer.n);
+    row.floatBytes = probeLayer.storedBytes();
+    row.bytes = unquantized ? row.floatBytes
+                            : layer.precision.weightBytes(probeLayer.k, probeLayer.n);
     row.sensitivityDb = layer.sensitivity;
     row.layerSqnrDb = layerSqnrDb[l];
     row.activation = layer.activation;

@@ -12,7 +12,7 @@ fails loudly instead of being skipped.
 
 Integers are held as int64 and wrapped to their width after each op; f32
 arithmetic is done in float32 (fma rounds once, through float64), f16 in
-float16. `mma.sync` multiplies exactly and sums in float64, then rounds to
+float16; extf and truncf convert between f32 and f16/bf16. `mma.sync` multiplies exactly and sums in float64, then rounds to
 f32 (the hardware's order of summation is unspecified).
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import struct
 
+import ml_dtypes
 import numpy as np
 
 _OP = re.compile(r'^\s*(?:(%[\w]+)(?::(\d+))? = )?"([\w.]+)"\((.*?)\)(.*)$')
@@ -92,8 +93,8 @@ def _resources(text: str) -> dict[str, bytes]:
     return blobs
 
 
-_DTYPES = {"f32": np.float32, "f16": np.float16, "i32": np.int32, "i8": np.int8,
-           "i64": np.int64}
+_DTYPES = {"f32": np.float32, "f16": np.float16, "bf16": ml_dtypes.bfloat16,
+           "i32": np.int32, "i8": np.int8, "i64": np.int64}
 _VECTOR = re.compile(r"vector<((?:\d+x)+)(\w+)>")
 
 
@@ -240,7 +241,11 @@ class _Machine:
             out = fn(np.float32(get[0]), np.float32(get[1])).astype(
                 np.float16 if _is_f16(op) else np.float32)
         elif name == "arith.truncf":
-            out = np.asarray(get[0], dtype=np.float32).astype(np.float16)
+            # To f16 or bf16 (the last type named), rounding to nearest even.
+            target = _DTYPES[re.findall(r"b?f16", _result_type(op))[-1]]
+            out = np.asarray(get[0], dtype=np.float32).astype(target)
+        elif name == "arith.extf":
+            out = np.asarray(get[0]).astype(np.float32)
         elif name == "math.fma":
             wide = np.float64(get[0]) * np.float64(get[1]) + np.float64(get[2])
             out = wide.astype(np.float32)

@@ -113,6 +113,31 @@ class GraphBuilder:
                                  producer_name="nibble-e2e")
 
 
+def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` with every float32 tensor in float16 (initializers,
+    graph inputs and outputs, Constant values, Cast targets), as a float16
+    export of the same network looks."""
+    half = onnx.ModelProto()
+    half.CopyFrom(model)
+    graph = half.graph
+    for i, tensor in enumerate(graph.initializer):
+        if tensor.data_type == TensorProto.FLOAT:
+            values = numpy_helper.to_array(tensor).astype(np.float16)
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(values, tensor.name))
+    for value in [*graph.input, *graph.output]:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for node in graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT:
+                attr.i = TensorProto.FLOAT16
+            if attr.type == onnx.AttributeProto.TENSOR and attr.t.data_type == TensorProto.FLOAT:
+                values = numpy_helper.to_array(attr.t).astype(np.float16)
+                attr.t.CopyFrom(numpy_helper.from_array(values, attr.t.name))
+    del graph.value_info[:]
+    return half
+
+
 # ---------------------------------------------------------------------------
 # Float models
 # ---------------------------------------------------------------------------

@@ -43,6 +43,10 @@ struct ProbeLayer {
   bool rowScaled = false;
   /// The float weight: K x N row-major, or rows x columns as it is.
   std::vector<float> weight;
+  /// How the model stores it unquantized: "fp32", or "fp16"/"bf16" for the
+  /// layers of float16 and bfloat16 models (then 2 bytes a value).
+  std::string storedType = "fp32";
+  int64_t storedBytes() const { return k * n * (storedType == "fp32" ? 4 : 2); }
 };
 
 /// One run's results.

@@ -192,8 +192,10 @@ static Value buildPhasedWeight(OpBuilder &b, Location loc, Value weight,
     return buildReshape(b, loc, weight, shape);
   // A constant filter is phased here, so it stays a constant the quantizer
   // can see (the generic below would hide it).
-  if (std::optional<SmallVector<float>> values =
-          mlir::nibble::readFloatElements(mlir::nibble::getConstantElements(weight)))
+  std::optional<SmallVector<float>> values;
+  if (type.getElementType().isF32())
+    values = mlir::nibble::readFloatElements(mlir::nibble::getConstantElements(weight));
+  if (values)
     return buildPhasedConstant(b, loc, *values, type, shape, inPerGroup, outPerGroup,
                                inputChannelsFirst, dims);
 

@@ -33,13 +33,23 @@ Value mlir::nibble::onnx_import::buildWeightMatmul(NodeImporter &imp, Value lhs,
   int64_t n = tensorTypeOf(weight).getDimSize(1);
   int64_t rows = lhsType.getNumElements() / std::max<int64_t>(k, 1);
   Value lhs2D = buildReshape(b, loc, lhs, {rows, k});
-  Value init = buildZeroFilled(b, loc, {rows, n}, lhsType.getElementType());
+  // float16/bfloat16 layers compute in float32 and round once, as
+  // onnxruntime does: the activations and the weight are widened around a
+  // float32 product, so quantization, calibration and the kernels see the
+  // float32 layer they know, while the weight constant stays 16-bit.
+  Type elementType = lhsType.getElementType();
+  bool isNarrowFloat = isa<Float16Type, BFloat16Type>(elementType);
+  Type computeType = isNarrowFloat ? b.getF32Type() : elementType;
+  lhs2D = buildFloatConversion(b, loc, lhs2D, computeType);
+  weight = buildFloatConversion(b, loc, weight, computeType);
+  Value init = buildZeroFilled(b, loc, {rows, n}, computeType);
   auto matmul = linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
                                          ValueRange{lhs2D, weight}, ValueRange{init});
   setLayerAttrs(matmul, imp.nodeName(), imp.node().op_type());
   SmallVector<int64_t> outShape(lhsType.getShape().drop_back());
   outShape.push_back(n);
-  return buildReshape(b, loc, matmul.getResult(0), outShape);
+  Value result = buildFloatConversion(b, loc, matmul.getResult(0), elementType);
+  return buildReshape(b, loc, result, outShape);
 }
 
 Value mlir::nibble::onnx_import::buildBatchedMatmul(OpBuilder &b, Location loc,
@@ -144,8 +154,10 @@ static llvm::Error convertMatMul(NodeImporter &imp) {
 /// so the weight stays a constant the quantize phase can see.
 static Value transpose2D(OpBuilder &b, Location loc, Value v) {
   RankedTensorType type = tensorTypeOf(v);
-  if (std::optional<SmallVector<float>> values =
-          readFloatElements(getConstantElements(v))) {
+  std::optional<SmallVector<float>> values;
+  if (type.getElementType().isF32())
+    values = readFloatElements(getConstantElements(v));
+  if (values) {
     int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
     SmallVector<float> transposed(values->size());
     for (int64_t r = 0; r < rows; ++r)

@@ -269,6 +269,8 @@ foldBatchNormParameters(OpBuilder &b, Location loc, Value scale, Value bias,
                         Value mean, Value variance, double epsilon) {
   SmallVector<SmallVector<float>> values;
   for (Value param : {scale, bias, mean, variance}) {
+    if (!cast<RankedTensorType>(param.getType()).getElementType().isF32())
+      return std::nullopt;
     std::optional<SmallVector<float>> elements =
         readFloatElements(getConstantElements(param));
     if (!elements)

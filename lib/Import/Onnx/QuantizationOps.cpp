@@ -724,8 +724,12 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
   llvm::Expected<OnnxValue> a = imp.input(0);
   if (!a)
     return a.takeError();
-  if (!tensorTypeOf(a->value).getElementType().isF32())
-    return imp.fail("A must be float32");
+  // float16 and bfloat16 layers compute in float32 and round once (the
+  // bias is added in their type).
+  Type activationType = tensorTypeOf(a->value).getElementType();
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(activationType))
+    return imp.fail("A must be float32, float16 or bfloat16, got " +
+                    onnxTypeName(a->onnxType));
   std::optional<int64_t> kAttr = imp.intAttr("K"), nAttr = imp.intAttr("N");
   std::optional<int64_t> blockAttr = imp.intAttr("block_size");
   int64_t bits = imp.intAttr("bits").value_or(4);
@@ -754,7 +758,8 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
     return scaleAttr.takeError();
   std::optional<SmallVector<float>> scales = readFloatElements(*scaleAttr);
   if (!scales || static_cast<int64_t>(scales->size()) != n * numBlocks)
-    return imp.fail("scales must be float32 with N * ceil(K/block_size) elements");
+    return imp.fail("scales must be float32, float16 or bfloat16 with N * ceil(K/block_size) "
+                    "elements");
 
   std::optional<SmallVector<int64_t>> zeroPoints;
   if (imp.hasInput(3)) {
@@ -807,11 +812,12 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
   // whole blocks become nibble's W4A8. Stored nibbles q become q - 8 (int4)
   // and zero points z become z - 8, so the weight q - z is unchanged.
   if (imp.intAttr("accuracy_level").value_or(0) == 4 && bits == 4 && k % blockSize == 0) {
-    RankedTensorType aType = tensorTypeOf(a->value);
+    Value activations = buildFloatConversion(b, loc, a->value, b.getF32Type());
+    RankedTensorType aType = tensorTypeOf(activations);
     int64_t rows = aType.getNumElements() / std::max<int64_t>(k, 1);
     int64_t groupRows = grouped ? blockSize : k;
-    DynamicInt8Activations activations = quantizeActivationsDynamically(
-        b, loc, buildReshape(b, loc, a->value, {rows, k}), groupRows);
+    DynamicInt8Activations int8Activations = quantizeActivationsDynamically(
+        b, loc, buildReshape(b, loc, activations, {rows, k}), groupRows);
     if (zeroPoints) {
       for (int64_t &q : weight)
         q -= defaultZp;
@@ -819,14 +825,15 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
         z -= defaultZp;
     }
     IntegerMatmulOp product = buildConstantWeightIntegerMatmul(
-        b, loc, RankedTensorType::get({rows, n}, b.getF32Type()), activations.values,
-        activations.scales, weight, scaleKN, k, n, /*bits=*/4, groupRows, name, blockZps);
+        b, loc, RankedTensorType::get({rows, n}, b.getF32Type()), int8Activations.values,
+        int8Activations.scales, weight, scaleKN, k, n, /*bits=*/4, groupRows, name, blockZps);
     setLayerAttrs(product, name, imp.node().op_type());
     product->setAttr(kPrecisionAttrName,
                      b.getStringAttr(WeightPrecision::w4a8(grouped ? blockSize : 0).name()));
     SmallVector<int64_t> outShape(aType.getShape().drop_back());
     outShape.push_back(n);
-    result = buildReshape(b, loc, product.getResult(), outShape);
+    result = buildFloatConversion(b, loc, buildReshape(b, loc, product.getResult(), outShape),
+                                  activationType);
   }
   if (!result) {
     // Otherwise the weight is dequantized where it is multiplied.
@@ -855,14 +862,14 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
     llvm::Expected<OnnxValue> bias = imp.input(5);
     if (!bias)
       return bias.takeError();
-    result = buildElementwise(b, loc, {result, bias->value}, b.getF32Type(),
+    result = buildElementwise(b, loc, {result, bias->value}, activationType,
                               [](OpBuilder &nb, Location nl, ValueRange args) {
                                 return arith::AddFOp::create(nb, nl, args[0], args[1]);
                               });
     if (!result)
       return imp.fail("bias does not broadcast to [..., N]");
   }
-  imp.setOutput(0, result, onnx::TensorProto::FLOAT);
+  imp.setOutput(0, result, a->onnxType);
   return llvm::Error::success();
 }
 

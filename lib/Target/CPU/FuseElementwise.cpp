@@ -2,6 +2,8 @@
 
 #include "nibble/Target/CPU/Passes.h"
 
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -14,11 +16,12 @@ namespace mlir::nibble {
 using namespace mlir;
 
 /// Fuse only into all-parallel consumers, and only producers nobody else
-/// reads (otherwise the producer would be computed twice).
+/// reads (otherwise the producer would be computed twice) that no kernel
+/// pass means to take as its epilogue.
 static bool shouldFuse(OpOperand *fusedOperand) {
   Operation *producer = fusedOperand->get().getDefiningOp();
   auto consumer = dyn_cast<linalg::LinalgOp>(fusedOperand->getOwner());
-  if (!producer || !consumer)
+  if (!producer || !consumer || producer->hasAttr(mlir::nibble::kKernelEpilogueAttrName))
     return false;
   return consumer.getNumReductionLoops() == 0 && producer->hasOneUse();
 }

@@ -36,9 +36,10 @@ inline int64_t chooseKSplit(int64_t warps, int64_t steps, int64_t warpsPerBlock)
 }
 
 /// Emits, before `op` (a bufferized generic over weights in the MMA layout,
-/// MmaLayout.h), the tensor-core kernel computing its output. Does not
-/// erase `op`.
-void emitMmaMatmulKernel(linalg::GenericOp op, const DequantKernelShape &shape);
+/// MmaLayout.h), the tensor-core kernel computing its output into `out`:
+/// `op`'s f32 output, or a float16/bfloat16 buffer receiving it rounded.
+/// Does not erase `op`.
+void emitMmaMatmulKernel(linalg::GenericOp op, const DequantKernelShape &shape, Value out);
 
 } // namespace mlir::nibble
 

@@ -11,6 +11,7 @@
 
 #include "DequantKernels.h"
 
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 #include "nibble/Target/CUDA/GemvLayout.h"
 #include "nibble/Target/CUDA/MmaLayout.h"
@@ -78,10 +79,12 @@ std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
 /// Emits the kernel for `op` at its position and erases `op`.
 class KernelEmitter {
 public:
-  KernelEmitter(linalg::GenericOp op, const KernelShape &shape)
+  /// `out`: `op`'s f32 output, or a float16/bfloat16 buffer receiving it
+  /// rounded.
+  KernelEmitter(linalg::GenericOp op, const KernelShape &shape, Value out)
       : b(op.getLoc(), op), shape(shape), lhs(op.getDpsInputs()[0]),
         words(op.getDpsInputs()[1]), scales(op.getDpsInputs()[2]),
-        scaledZeros(op.getDpsInputs()[3]), out(op.getDpsInits()[0]) {}
+        scaledZeros(op.getDpsInputs()[3]), out(out) {}
 
   void emit() {
     kSplit = chooseKSplit(llvm::divideCeil(shape.n, kColumnsPerWarp),
@@ -215,9 +218,12 @@ private:
           Value columnOk =
               b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, columns[c], index(shape.n));
           Value ok = b.create<arith::AndIOp>(rowOk, columnOk);
+          Value total = totals[r * kColumnsPerWarp + c];
+          Type outElement = cast<MemRefType>(out.getType()).getElementType();
+          if (outElement != total.getType())
+            total = b.create<arith::TruncFOp>(outElement, total);
           b.create<scf::IfOp>(ok, [&](OpBuilder &, Location) {
-            b.create<memref::StoreOp>(totals[r * kColumnsPerWarp + c], out,
-                                      ValueRange{row, columns[c]});
+            b.create<memref::StoreOp>(total, out, ValueRange{row, columns[c]});
             b.create<scf::YieldOp>();
           });
         }
@@ -298,7 +304,11 @@ private:
       }
 
     SmallVector<Value> updated(accumulators);
-    auto xVector = VectorType::get({gemv::kValuesPerRun}, b.getF32Type());
+    // float16/bfloat16 activations are widened (exactly) as they are loaded.
+    Type lhsElement = cast<MemRefType>(lhs.getType()).getElementType();
+    auto xVector = VectorType::get({gemv::kValuesPerRun}, lhsElement);
+    auto wideVector = VectorType::get({gemv::kValuesPerRun}, b.getF32Type());
+    int64_t xBytes = gemv::kValuesPerRun * lhsElement.getIntOrFloatBitWidth() / 8;
     Value fieldScale = f32(static_cast<float>(levels));
     Value negSumScale = f32(-static_cast<float>(levels + offset));
     // Run by run: the warp's coalesced activation loads, then every column.
@@ -315,7 +325,9 @@ private:
       }
       for (auto [r, row] : llvm::enumerate(rows)) {
         Value quad = b.create<vector::LoadOp>(xVector, lhs, ValueRange{row, chunk.runK[j]},
-                                              /*nontemporal=*/false, llvm::MaybeAlign(16));
+                                              /*nontemporal=*/false, llvm::MaybeAlign(xBytes));
+        if (xVector != wideVector)
+          quad = b.create<arith::ExtFOp>(wideVector, quad);
         SmallVector<Value> x;
         Value xSum;
         for (int64_t e = 0; e < gemv::kValuesPerRun; ++e) {
@@ -403,6 +415,45 @@ Operation *findInitFill(linalg::GenericOp op) {
   return yieldsInput || yieldsCapture ? fill.getOperation() : nullptr;
 }
 
+/// The rounding of `op`'s f32 output to float16/bfloat16 that the kernel
+/// can store directly: a generic marked as a kernel epilogue
+/// (nibble-cuda-pack-matmul-weights marks them) that is the only reader of
+/// the output buffer, whose own output buffer exists before `op` or can be
+/// allocated there, and that nothing else touches before the epilogue.
+linalg::GenericOp findRoundingEpilogue(linalg::GenericOp op) {
+  Value out = op.getDpsInits()[0];
+  if (!out.getDefiningOp<memref::AllocOp>())
+    return {};
+  linalg::GenericOp epilogue;
+  for (Operation *user : out.getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (epilogue || !generic || !generic->hasAttr(kKernelEpilogueAttrName) ||
+        !isNarrowingToHalf(generic) || generic.getDpsInputs()[0] != out)
+      return {};
+    epilogue = generic;
+  }
+  if (!epilogue || epilogue->getBlock() != op->getBlock() || !op->isBeforeInBlock(epilogue) ||
+      !epilogue.hasPureBufferSemantics())
+    return {};
+  Value narrow = epilogue.getDpsInits()[0];
+  auto narrowType = cast<MemRefType>(narrow.getType());
+  if (!narrowType.hasStaticShape() || !narrowType.getLayout().isIdentity())
+    return {};
+  if (auto alloc = narrow.getDefiningOp<memref::AllocOp>()) {
+    if (!alloc->getOperands().empty() || alloc->getBlock() != op->getBlock())
+      return {};
+  } else if (!isa<BlockArgument>(narrow)) {
+    return {};
+  }
+  for (Operation *user : narrow.getUsers())
+    if (user != epilogue && user->getBlock() == op->getBlock() &&
+        user->isBeforeInBlock(epilogue) && !isa<memref::AllocOp>(user))
+      return {};
+  return epilogue;
+}
+
 struct NibbleCUDADequantMatmulKernelsPass final
     : nibble::impl::NibbleCUDADequantMatmulKernelsPassBase<NibbleCUDADequantMatmulKernelsPass> {
   void runOnOperation() override {
@@ -416,11 +467,27 @@ struct NibbleCUDADequantMatmulKernelsPass final
       // initialized the reference's accumulator is dead.
       if (Operation *fill = findInitFill(op))
         fill->erase();
+      // float16/bfloat16 layers: the kernel stores the rounded output, and
+      // the f32 buffer goes.
+      Value out = op.getDpsInits()[0];
+      linalg::GenericOp epilogue = findRoundingEpilogue(op);
+      if (epilogue) {
+        out = epilogue.getDpsInits()[0];
+        if (auto alloc = out.getDefiningOp<memref::AllocOp>(); alloc && op->isBeforeInBlock(alloc))
+          alloc->moveBefore(op);
+      }
       if (shape.layout == DequantKernelLayout::Mma)
-        emitMmaMatmulKernel(op, shape);
+        emitMmaMatmulKernel(op, shape, out);
       else
-        KernelEmitter(op, shape).emit();
+        KernelEmitter(op, shape, out).emit();
+      Value wideOut = op.getDpsInits()[0];
       op.erase();
+      if (epilogue) {
+        epilogue.erase();
+        for (Operation *user : llvm::make_early_inc_range(wideOut.getUsers()))
+          user->erase(); // the deallocations
+        wideOut.getDefiningOp()->erase();
+      }
     }
   }
 };

@@ -48,10 +48,9 @@ constexpr int64_t kFragmentRegisters = 4;
 
 class MmaKernelEmitter {
 public:
-  MmaKernelEmitter(linalg::GenericOp op, const DequantKernelShape &shape)
+  MmaKernelEmitter(linalg::GenericOp op, const DequantKernelShape &shape, Value out)
       : b(op.getLoc(), op), shape(shape), lhs(op.getDpsInputs()[0]),
-        words(op.getDpsInputs()[1]), scales(op.getDpsInputs()[2]),
-        out(op.getDpsInits()[0]) {
+        words(op.getDpsInputs()[1]), scales(op.getDpsInputs()[2]), out(out) {
     if (shape.hasZeroPoint)
       zeros = op.getDpsInputs()[3];
     rowTiles = llvm::divideCeil(shape.m, mma::kTileM);
@@ -76,7 +75,7 @@ private:
   }
   Value f32(float v) { return b.create<arith::ConstantFloatOp>(b.getF32Type(), APFloat(v)); }
   Value splat(VectorType type, float v) {
-    Attribute element = type.getElementType().isF16() ? b.getF16FloatAttr(v) : b.getF32FloatAttr(v);
+    Attribute element = b.getFloatAttr(type.getElementType(), v);
     return b.create<arith::ConstantOp>(DenseElementsAttr::get(type, element));
   }
   Value minIndex(Value v, int64_t bound) { return b.create<arith::MinUIOp>(v, index(bound)); }
@@ -117,7 +116,8 @@ private:
       Value k = b.create<arith::AddIOp>(
           b.create<arith::MulIOp>(step, index(mma::kStepK)),
           b.create<arith::MulIOp>(b.create<arith::RemUIOp>(lane, index(4)), index(2)));
-      auto pairType = VectorType::get({2}, b.getF32Type());
+      Type lhsElement = cast<MemRefType>(lhs.getType()).getElementType();
+      auto pairType = VectorType::get({2}, lhsElement);
       auto halfPairType = VectorType::get({2}, b.getF16Type());
       Value zeroPair = splat(pairType, 0.0f);
       SmallVector<Value> registers;
@@ -131,7 +131,12 @@ private:
                                               ValueRange{minIndex(r, shape.m - 1),
                                                          minIndex(kk, shape.k - 2)});
         pair = b.create<arith::SelectOp>(ok, pair, zeroPair);
-        Value half = b.create<arith::TruncFOp>(halfPairType, pair);
+        // f16 activations are the fragments already; bf16 ones round to
+        // f16 through f32, as f32 ones do.
+        if (lhsElement.isBF16())
+          pair = b.create<arith::ExtFOp>(VectorType::get({2}, b.getF32Type()), pair);
+        Value half =
+            lhsElement.isF16() ? pair : b.create<arith::TruncFOp>(halfPairType, pair).getResult();
         Value word = b.create<vector::BitCastOp>(VectorType::get({1}, b.getI32Type()), half);
         registers.push_back(b.create<vector::ExtractOp>(word, ArrayRef<int64_t>{0}));
       }
@@ -397,6 +402,9 @@ private:
             if (stores)
               ok = b.create<arith::AndIOp>(ok, stores);
             Value value = values[((r * kTilesPerWarp + t) * 2 + h) * 2 + e];
+            Type outElement = cast<MemRefType>(out.getType()).getElementType();
+            if (outElement != value.getType())
+              value = b.create<arith::TruncFOp>(outElement, value);
             b.create<scf::IfOp>(ok, [&](OpBuilder &, Location) {
               b.create<memref::StoreOp>(value, out, ValueRange{row, column});
               b.create<scf::YieldOp>();
@@ -419,6 +427,7 @@ private:
 
 } // namespace
 
-void mlir::nibble::emitMmaMatmulKernel(linalg::GenericOp op, const DequantKernelShape &shape) {
-  MmaKernelEmitter(op, shape).emit();
+void mlir::nibble::emitMmaMatmulKernel(linalg::GenericOp op, const DequantKernelShape &shape,
+                                       Value out) {
+  MmaKernelEmitter(op, shape, out).emit();
 }

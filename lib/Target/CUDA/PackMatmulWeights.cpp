@@ -15,6 +15,7 @@
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+#include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -249,7 +250,11 @@ Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWe
             weight = arith::SubFOp::create(nb, nloc, scaled, args[3]);
           }
         }
-        Value product = arith::MulFOp::create(nb, nloc, args[0], weight);
+        // float16/bfloat16 activations widen exactly.
+        Value x = args[0];
+        if (!x.getType().isF32())
+          x = arith::ExtFOp::create(nb, nloc, f32, x);
+        Value product = arith::MulFOp::create(nb, nloc, x, weight);
         Value sum = arith::AddFOp::create(nb, nloc, args.back(), product);
         linalg::YieldOp::create(nb, nloc, sum);
       });
@@ -337,8 +342,12 @@ struct NibbleCUDAPackMatmulWeightsPass final
             makeFloatConstant(scaleType, packed->zeros,
                               (layer + (isMma ? ".zeros" : ".scaled_zeros")).str()));
 
-      // Collapse leading batch dimensions into M.
+      // The activations of float16 and bfloat16 layers are read as they are
+      // (the generic widens them), not through an f32 copy.
       Value lhs2d = op.getLhs();
+      if (Value narrow = getWidenedSource(lhs2d))
+        lhs2d = narrow;
+      // Collapse leading batch dimensions into M.
       SmallVector<ReassociationIndices> reassociation;
       if (rank > 2) {
         ReassociationIndices batch;
@@ -355,6 +364,12 @@ struct NibbleCUDAPackMatmulWeightsPass final
       if (rank > 2)
         result = tensor::ExpandShapeOp::create(rewriter, loc, op.getType(), result,
                                                reassociation);
+      // The kernel stores a following rounding to float16/bfloat16 itself
+      // (nibble-cuda-dequant-matmul-kernels).
+      if (!bias && rank == 2 && op->hasOneUse())
+        if (auto narrowing = dyn_cast<linalg::GenericOp>(*op->getUsers().begin());
+            narrowing && isNarrowingToHalf(narrowing))
+          narrowing->setAttr(kKernelEpilogueAttrName, rewriter.getUnitAttr());
       rewriter.replaceOp(op, result);
     }
   }

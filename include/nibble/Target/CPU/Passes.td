@@ -288,4 +288,20 @@ def NibbleEmptyBufferArgumentsPass
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def NibbleDistinctReturnBuffersPass
+    : Pass<"nibble-distinct-return-buffers", "func::FuncOp"> {
+  let summary = "return a buffer at most once per return, copying repeats";
+  let description = [{
+    A function may return the same buffer at several results (a graph that
+    outputs one tensor under two names, or a calibration build returning
+    the input shared by several matmuls). `buffer-results-to-out-params`
+    with `hoist-static-allocs` replaces an allocation by the out-parameter
+    of its first result and then reads the erased allocation for the
+    second. This pass, run just before it, copies each repeated result
+    into a fresh allocation of its own, so every result of a return is a
+    distinct value.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // NIBBLE_TARGET_CPU_PASSES_TD

@@ -269,6 +269,9 @@ static bool readScaleAndZeroPoint(SchemeAttr scheme, Attribute scaleAttr,
 
 OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
   SchemeAttr scheme = getScheme();
+  // The fold computes in f32, as the lowering does for f32 inputs only.
+  if (!getInput().getType().getElementType().isF32())
+    return {};
   std::optional<SmallVector<float>> input = readFloatElements(adaptor.getInput());
   SmallVector<float> scales;
   SmallVector<int64_t> zeroPoints;

@@ -251,7 +251,7 @@ struct NibbleQuantizeWeightsPass final
       return success();
 
     int64_t k = match.k, n = match.n;
-    SmallVector<float> weights = *readFloatElements(getConstantElements(match.weight));
+    SmallVector<float> weights = *readFloatElements(getConstantElements(match.data));
     StringRef layer = layerNameOf(matmul, "weight"), opType = "MatMul";
     if (auto type = matmul->getAttrOfType<StringAttr>(kOpTypeAttrName))
       opType = type.getValue();

@@ -60,9 +60,10 @@ struct NibbleSelectPrecisionPass final
     int64_t fixedBytes = floatBytes;
     SmallVector<FreeLayer> layers;
     // A layer's weight is K x N (an embedding table [V, D] counts as
-    // K = D, N = V: one scale per table row).
-    auto visit = [&](Operation *op, int64_t k, int64_t n) -> WalkResult {
-      fixedBytes -= WeightPrecision::fp32().weightBytes(k, n);
+    // K = D, N = V: one scale per table row), stored unquantized in
+    // `storedBytes` (2 bytes a value in float16 and bfloat16 models).
+    auto visit = [&](Operation *op, int64_t k, int64_t n, int64_t storedBytes) -> WalkResult {
+      fixedBytes -= storedBytes;
       if (auto forced = op->getAttrOfType<StringAttr>(kPrecisionAttrName)) {
         std::optional<WeightPrecision> precision = WeightPrecision::parse(forced.getValue());
         if (!precision)
@@ -75,7 +76,7 @@ struct NibbleSelectPrecisionPass final
         return op->emitError("layer has neither nibble.precision nor "
                              "nibble.sensitivity; calibrate the model first");
       FreeLayer layer{op, {"fp32"}, {}};
-      layer.options.bytes.push_back(WeightPrecision::fp32().weightBytes(k, n));
+      layer.options.bytes.push_back(storedBytes);
       layer.options.noise.push_back(0.0);
       for (NamedAttribute entry : sensitivity) {
         std::optional<WeightPrecision> precision = WeightPrecision::parse(entry.getName());
@@ -94,15 +95,17 @@ struct NibbleSelectPrecisionPass final
     };
     WalkResult walk = func.walk([&](linalg::MatmulOp op) -> WalkResult {
       if (std::optional<QuantizableMatmul> match = matchQuantizableMatmul(op))
-        return visit(op, match->k, match->n);
+        return visit(op, match->k, match->n,
+                     match->k * match->n *
+                         getElementTypeOrSelf(match->data.getType()).getIntOrFloatBitWidth() / 8);
       return WalkResult::advance();
     });
     if (!walk.wasInterrupted())
       walk = func.walk([&](linalg::GenericOp op) -> WalkResult {
         if (std::optional<EmbeddingGather> match = matchEmbeddingGather(op))
-          return visit(op, match->columns, match->rows);
+          return visit(op, match->columns, match->rows, match->columns * match->rows * 4);
         if (std::optional<ConvFilter> conv = matchConvFilter(op))
-          return visit(op, conv->columns, conv->rows);
+          return visit(op, conv->columns, conv->rows, conv->columns * conv->rows * 4);
         return WalkResult::advance();
       });
     if (walk.wasInterrupted())

@@ -63,14 +63,28 @@ static std::optional<SmallVector<char>> readRawElements(Attribute attr,
 
 std::optional<SmallVector<float>> mlir::nibble::readFloatElements(Attribute attr) {
   auto typed = dyn_cast_or_null<TypedAttr>(attr);
-  if (!typed || !cast<ShapedType>(typed.getType()).getElementType().isF32())
+  if (!typed)
+    return std::nullopt;
+  Type elementType = cast<ShapedType>(typed.getType()).getElementType();
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(elementType))
     return std::nullopt;
   unsigned bitWidth = 0;
   std::optional<SmallVector<char>> raw = readRawElements(attr, bitWidth);
   if (!raw)
     return std::nullopt;
-  SmallVector<float> values(raw->size() / sizeof(float));
-  std::memcpy(values.data(), raw->data(), values.size() * sizeof(float));
+  if (elementType.isF32()) {
+    SmallVector<float> values(raw->size() / sizeof(float));
+    std::memcpy(values.data(), raw->data(), values.size() * sizeof(float));
+    return values;
+  }
+  // 16-bit floats widen to f32 exactly.
+  const llvm::fltSemantics &semantics = cast<FloatType>(elementType).getFloatSemantics();
+  SmallVector<float> values(raw->size() / 2);
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, raw->data() + 2 * i, 2);
+    values[i] = llvm::APFloat(semantics, llvm::APInt(16, bits)).convertToFloat();
+  }
   return values;
 }
 

@@ -5,6 +5,7 @@
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Matchers.h"
 
 using namespace mlir;
@@ -23,6 +24,46 @@ bool mlir::nibble::isPlainZeroInitMatmul(linalg::MatmulOp matmul) {
          matchPattern(fillValue, m_Zero());
 }
 
+/// True if `op` is an elementwise linalg.generic whose body is one `Cast`
+/// of its only input between f32 and a 16-bit float.
+template <typename Cast>
+static bool isFloatConversion(linalg::GenericOp op) {
+  if (!op || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+      !llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  Block &body = op.getRegion().front();
+  auto cast = dyn_cast<Cast>(body.front());
+  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+  if (!cast || cast->getOperand(0) != body.getArgument(0) || yield.getNumOperands() != 1 ||
+      yield.getOperand(0) != cast->getResult(0))
+    return false;
+  Type narrow = std::is_same_v<Cast, arith::ExtFOp> ? cast->getOperand(0).getType()
+                                                     : cast->getResult(0).getType();
+  Type wide = std::is_same_v<Cast, arith::ExtFOp> ? cast->getResult(0).getType()
+                                                   : cast->getOperand(0).getType();
+  return isa<Float16Type, BFloat16Type>(narrow) && wide.isF32();
+}
+
+Value mlir::nibble::getWidenedSource(Value value) {
+  auto widen = value.getDefiningOp<linalg::GenericOp>();
+  return isFloatConversion<arith::ExtFOp>(widen) ? widen.getDpsInputs()[0] : Value();
+}
+
+bool mlir::nibble::isNarrowingToHalf(linalg::GenericOp op) {
+  return isFloatConversion<arith::TruncFOp>(op);
+}
+
+/// The constant holding `weight`'s values: `weight` itself, or the
+/// float16/bfloat16 constant that an elementwise arith.extf widens into it
+/// (how the importer builds the layers of float16 and bfloat16 models).
+static Value findWeightConstant(Value weight) {
+  using mlir::nibble::getConstantElements;
+  if (getConstantElements(weight))
+    return weight;
+  Value narrow = mlir::nibble::getWidenedSource(weight);
+  return narrow && getConstantElements(narrow) ? narrow : Value();
+}
+
 std::optional<nibble::QuantizableMatmul>
 mlir::nibble::matchQuantizableMatmul(linalg::MatmulOp matmul) {
   if (!isPlainZeroInitMatmul(matmul))
@@ -30,7 +71,10 @@ mlir::nibble::matchQuantizableMatmul(linalg::MatmulOp matmul) {
   Value weight = matmul.getInputs()[1];
   auto weightType = cast<RankedTensorType>(weight.getType());
   if (weightType.getRank() != 2 || !weightType.getElementType().isF32() ||
-      !weightType.hasStaticShape() || !getConstantElements(weight))
+      !weightType.hasStaticShape())
+    return std::nullopt;
+  Value data = findWeightConstant(weight);
+  if (!data)
     return std::nullopt;
   // nibble.matmul computes in its lhs type, which must be its result type:
   // a mixed-precision product (f16 x f32 -> f32) has no nibble.matmul form.
@@ -38,7 +82,7 @@ mlir::nibble::matchQuantizableMatmul(linalg::MatmulOp matmul) {
   if (!isa<Float32Type, Float16Type, BFloat16Type>(lhsElementType) ||
       lhsElementType != getElementTypeOrSelf(matmul.getResultTypes()[0]))
     return std::nullopt;
-  return QuantizableMatmul{matmul, weight, weightType.getDimSize(0),
+  return QuantizableMatmul{matmul, weight, data, weightType.getDimSize(0),
                            weightType.getDimSize(1)};
 }
 

@@ -19,7 +19,8 @@
 
 namespace mlir::nibble {
 
-/// The elements of a constant f32 tensor, or nullopt if `attr` is not one.
+/// The elements of a constant f32, f16 or bf16 tensor (widened exactly to
+/// float), or nullopt if `attr` is not one.
 std::optional<SmallVector<float>> readFloatElements(Attribute attr);
 
 /// The elements of a constant integer tensor (any width up to 64), read as

@@ -35,6 +35,11 @@ inline constexpr llvm::StringLiteral kSensitivityAttrName = "nibble.sensitivity"
 inline constexpr llvm::StringLiteral kActivationScaleAttrName = "nibble.activation_scale";
 inline constexpr llvm::StringLiteral kSmoothAttrName = "nibble.smooth";
 
+/// Marks an elementwise op that a kernel pass later folds into the kernel
+/// producing its input (the rounding of a GPU matmul's f32 output to
+/// float16); elementwise fusion leaves it alone so it stays recognizable.
+inline constexpr llvm::StringLiteral kKernelEpilogueAttrName = "nibble.kernel_epilogue";
+
 /// Tags `op` as coming from ONNX node `nodeName` of type `opType`.
 inline void setLayerAttrs(Operation *op, StringRef nodeName, StringRef opType) {
   Builder b(op->getContext());

@@ -13,11 +13,23 @@ namespace mlir::nibble {
 /// be replaced by a nibble.matmul.
 bool isPlainZeroInitMatmul(linalg::MatmulOp matmul);
 
+/// The float16/bfloat16 tensor that an elementwise linalg.generic of one
+/// arith.extf widens into the f32 `value` (how float16 and bfloat16 layers
+/// are imported: computed in f32), or null.
+Value getWidenedSource(Value value);
+
+/// True if `op` is an elementwise linalg.generic rounding its f32 input to
+/// float16 or bfloat16 with one arith.truncf.
+bool isNarrowingToHalf(linalg::GenericOp op);
+
 /// A matmul weight quantization can rewrite: a plain zero-init product of
-/// float activations (of the result's type) and a constant 2-D f32 weight.
+/// float activations (of the result's type) and a constant 2-D f32 weight,
+/// or a float16/bfloat16 constant widened to f32 elementwise.
 struct QuantizableMatmul {
   linalg::MatmulOp op;
-  Value weight;
+  /// The matmul's operand, and the constant holding its values (the
+  /// operand itself, or the 16-bit constant it widens).
+  Value weight, data;
   int64_t k = 0, n = 0;
 };
 
@@ -66,7 +78,9 @@ struct MeasurableLayer {
   Value weight() const {
     return matmul ? matmul->weight : table ? table->table : conv->filter;
   }
-  Value weightData() const { return conv ? conv->data : weight(); }
+  Value weightData() const {
+    return matmul ? matmul->data : conv ? conv->data : weight();
+  }
   /// Rows and columns of a row-scaled weight (tables and filters).
   int64_t rows() const { return table ? table->rows : conv->rows; }
   int64_t columns() const { return table ? table->columns : conv->columns; }
