@@ -102,6 +102,15 @@ def e2e_cases():
     # The fp32 decoder is left out: its 18 MB of weights add nothing the fp32
     # encoder does not check, and the folder has to travel.
     cases.append(("decoder_int4", transformers.decoder(), "int4", ids))
+    # float16 models: the kernels read float16 activations and store float16
+    # (GEMV at M = 3, tensor cores at M = 20), and a whole float16 decoder.
+    for m in (3, 20):
+        weights = models.nbits_weights(4, 32, True, k=256, n=72)
+        model = models.to_float16(models.matmul_nbits(weights, m=m))
+        cases.append((f"nbits16_b4_bs32_zp_k256_n72_m{m}", model, "none",
+                      {"A": models.random_inputs(models.matmul_nbits(weights, m=m))["A"]
+                       .astype(np.float16)}))
+    cases.append(("decoder16_int4", models.to_float16(transformers.decoder()), "int4", ids))
     return cases
 
 
@@ -130,6 +139,7 @@ def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
             np.save(case_dir / f"ort_{key}.npy", value)
         entries.append({"name": name, "quantize": quantize, "dir": f"e2e/{name}",
                         "inputs": sorted(inputs), "outputs": sorted(cpu),
+                        "float16": any(v.dtype == np.float16 for v in cpu.values()),
                         "tensor_cores": uses_tensor_cores(bin_dir, model_path, work, *flags)})
         print(f"e2e {name}: compiled", flush=True)
     return entries

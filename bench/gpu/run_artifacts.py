@@ -62,7 +62,7 @@ def run_e2e(root: Path, case: dict, work: Path) -> dict:
         ort = np.load(case_dir / f"ort_{name}.npy")
         check = {"output": name,
                  "rel_l2_vs_cpu": rel_l2(gpu, cpu),
-                 "max_abs_vs_cpu": float(np.max(np.abs(gpu - cpu))),
+                 "max_abs_vs_cpu": float(np.max(np.abs(gpu.astype(np.float64) - cpu))),
                  "sqnr_gpu_vs_ort_db": sqnr_db(gpu, ort),
                  "sqnr_cpu_vs_ort_db": sqnr_db(cpu, ort),
                  "finite": bool(np.all(np.isfinite(gpu)))}
@@ -70,9 +70,14 @@ def run_e2e(root: Path, case: dict, work: Path) -> dict:
         # agree with it to float rounding (f16 rounding of the activations
         # where tensor cores run: ~2^-12 per value), and be as close to
         # onnxruntime (above 60 dB both are rounding, whose size differs).
-        tolerance = 3e-3 if case.get("tensor_cores") else 1e-4
+        # float16 models round every op's result to float16 (2^-11), so one
+        # f32 difference of the GPU's math can move a value by one ulp.
+        tolerance = (5e-3 if case.get("float16") else
+                     3e-3 if case.get("tensor_cores") else 1e-4)
+        margin_db = 0.3 if case.get("float16") else 0.1
         check["ok"] = (check["finite"] and check["rel_l2_vs_cpu"] <= tolerance and
-                       check["sqnr_gpu_vs_ort_db"] >= min(check["sqnr_cpu_vs_ort_db"], 60) - 0.1)
+                       check["sqnr_gpu_vs_ort_db"] >=
+                       min(check["sqnr_cpu_vs_ort_db"], 60) - margin_db)
         checks.append(check)
     result["checks"] = checks
     result["ok"] = all(c["ok"] for c in checks)

@@ -25,6 +25,7 @@ DEFAULT_OPSET = 17
 
 _ELEM_TYPES = {
     np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.float16): TensorProto.FLOAT16,
     np.dtype(np.uint8): TensorProto.UINT8,
     np.dtype(np.int8): TensorProto.INT8,
     np.dtype(np.int32): TensorProto.INT32,
@@ -117,12 +118,18 @@ def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of `model` with every float32 tensor in float16 (initializers,
     graph inputs and outputs, Constant values, Cast targets), as a float16
     export of the same network looks."""
+    def narrow(values: np.ndarray) -> np.ndarray:
+        # Beyond float16's range (e.g. a -1e9 mask) clamps to its largest
+        # finite value, as float16 converters do.
+        limit = float(np.finfo(np.float16).max)
+        return np.clip(values, -limit, limit).astype(np.float16)
+
     half = onnx.ModelProto()
     half.CopyFrom(model)
     graph = half.graph
     for i, tensor in enumerate(graph.initializer):
         if tensor.data_type == TensorProto.FLOAT:
-            values = numpy_helper.to_array(tensor).astype(np.float16)
+            values = narrow(numpy_helper.to_array(tensor))
             graph.initializer[i].CopyFrom(numpy_helper.from_array(values, tensor.name))
     for value in [*graph.input, *graph.output]:
         if value.type.tensor_type.elem_type == TensorProto.FLOAT:
@@ -132,7 +139,7 @@ def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
             if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT:
                 attr.i = TensorProto.FLOAT16
             if attr.type == onnx.AttributeProto.TENSOR and attr.t.data_type == TensorProto.FLOAT:
-                values = numpy_helper.to_array(attr.t).astype(np.float16)
+                values = narrow(numpy_helper.to_array(attr.t))
                 attr.t.CopyFrom(numpy_helper.from_array(values, attr.t.name))
     del graph.value_info[:]
     return half

@@ -51,8 +51,10 @@ def gemv_model() -> "onnx.ModelProto":
 
 @needs_toolkit
 @pytest.mark.parametrize("chip", CHIPS)
-def test_transformer_compiles_for_gpu(chip, write_model, nibble_compile, tmp_path):
-    path = write_model(transformers.decoder(layers=1), "decoder")
+@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16"])
+def test_transformer_compiles_for_gpu(chip, half, write_model, nibble_compile, tmp_path):
+    model = transformers.decoder(layers=1)
+    path = write_model(models.to_float16(model) if half else model, "decoder")
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "decoder",
                              target=f"cuda-{chip}", quantize="int4")
     info = subprocess.run([str(exe), "--info"], capture_output=True, text=True, timeout=60)
@@ -271,6 +273,22 @@ def _check_mma_layer(case, nibble_bin_dir, write_model, tmp_path, force):
     assert harness.relative_error(y, x16 @ weights.dequantized()) <= 1e-6
     # What the f16 activations cost against the f32 layer: ~2^-12 relative.
     assert harness.relative_error(y, x.astype(np.float64) @ weights.dequantized()) <= 1e-3
+
+
+@pytest.mark.parametrize("m, kernel", [(3, "gemv"), (20, "mma")])
+def test_float16_layer_kernels_emulated(m, kernel, nibble_bin_dir, write_model, tmp_path):
+    """A float16 layer: the kernel reads the float16 activations itself and
+    stores float16 (the widening and rounding around the f32 product are
+    folded in, or the emulator would meet them as host linalg ops); the
+    result is the exact product rounded once to float16. The tensor-core
+    kernel takes the float16 activations as they are, so it is exact too."""
+    weights = models.nbits_weights(4, 32, True, k=256, n=40)
+    path = write_model(models.to_float16(models.matmul_nbits(weights, m=m)), "layer16")
+    x = np.random.default_rng(7).standard_normal((m, 256)).astype(np.float16)
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((m, 40), np.float16)],
+                          kernel=kernel)
+    exact = x.astype(np.float64) @ weights.dequantized()
+    assert harness.relative_error(y, exact.astype(np.float16)) <= 1e-3
 
 
 # (quantize, group size, M, kernel): nibble's quantizer's int8 per channel

@@ -176,3 +176,54 @@ func.func @mma_groups_straddling_blocks(%x: memref<20x96xf32>, %w: memref<1x128x
   }
   return
 }
+
+// -----
+
+// A float16 layer: the kernel loads the float16 activations (8 bytes per
+// run of 4) and widens them, and stores its f32 totals rounded into the
+// float16 output of the marked epilogue, which goes with the f32 buffer.
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k floordiv 8)>
+#s = affine_map<(m, n, k) -> (n, k floordiv 128)>
+#o = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// CHECK-LABEL: func.func @float16_gemv_epilogue(
+// CHECK-SAME:    %[[X:.*]]: memref<2x1024xf16>, %{{.*}}: memref<8x128xi32>, %{{.*}}: memref<8x8xf32>, %{{.*}}: memref<8x8xf32>, %[[OUT:.*]]: memref<2x8xf16>)
+// CHECK-NOT:     memref.alloc
+// CHECK:         gpu.launch
+// CHECK:             vector.load %[[X]][{{.*}}] {alignment = 8 : i64} : memref<2x1024xf16>, vector<4xf16>
+// CHECK-NEXT:        arith.extf %{{.*}} : vector<4xf16> to vector<4xf32>
+// CHECK:           arith.truncf %{{.*}} : f32 to f16
+// CHECK:           memref.store %{{.*}}, %[[OUT]][{{.*}}] : memref<2x8xf16>
+// CHECK-NOT:     linalg.generic
+// CHECK-NOT:     memref.dealloc
+// CHECK:         return
+func.func @float16_gemv_epilogue(%x: memref<2x1024xf16>, %w: memref<8x128xi32>, %s: memref<8x8xf32>, %z: memref<8x8xf32>, %out: memref<2x8xf16>) {
+  %zero = arith.constant 0.0 : f32
+  %wide = memref.alloc() : memref<2x8xf32>
+  linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%wide : memref<2x8xf32>) {
+  ^bb0(%o: f32):
+    linalg.yield %zero : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #s, #s, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w, %s, %z : memref<2x1024xf16>, memref<8x128xi32>, memref<8x8xf32>, memref<8x8xf32>)
+      outs(%wide : memref<2x8xf32>)
+      attrs = {nibble.dequant_matmul = {bits = 4 : i64, group_size = 128 : i64, has_zero_point = false, layout = "gemv", signed = true}} {
+  ^bb0(%a: f16, %q: i32, %sc: f32, %sz: f32, %acc: f32):
+    %af = arith.extf %a : f16 to f32
+    %qf = arith.sitofp %q : i32 to f32
+    %p = arith.mulf %af, %qf : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%wide : memref<2x8xf32>) outs(%out : memref<2x8xf16>) attrs = {nibble.kernel_epilogue} {
+  ^bb0(%in: f32, %o: f16):
+    %h = arith.truncf %in : f32 to f16
+    linalg.yield %h : f16
+  }
+  memref.dealloc %wide : memref<2x8xf32>
+  return
+}

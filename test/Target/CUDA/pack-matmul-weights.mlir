@@ -118,3 +118,41 @@ func.func @not_packed(%x: tensor<1x46xf32>, %w: tensor<64x8xi4>, %x2: tensor<1x6
   %y2 = nibble.matmul %x2, %w scale(%s : tensor<8xf32>) scheme <i4, per_channel<axis = 1>, symmetric, scale = f32> : tensor<1x64xf32>, tensor<64x8xi4> -> tensor<1x8xf32>
   return %y, %y2 : tensor<1x8xf32>, tensor<1x8xf32>
 }
+
+// -----
+
+// A float16 layer (activations widened to f32 around the product, the
+// output rounded back): the generic reads the float16 activations as they
+// are and widens them in its body, and the rounding is marked as the
+// kernel's epilogue (the kernel stores float16 itself).
+
+// CHECK-LABEL: func.func @float16_layer(
+// CHECK-SAME:    %[[X:.*]]: tensor<3x32xf16>
+// CHECK:         %[[Y:.*]] = linalg.generic {{.*}} ins(%[[X]], %{{.*}}, %{{.*}}, %{{.*}} : tensor<3x32xf16>, tensor<2x128xi32>, tensor<2x1xf32>, tensor<2x1xf32>)
+// CHECK-SAME:      outs(%{{.*}} : tensor<3x2xf32>)
+// CHECK:           arith.extf %{{.*}} : f16 to f32
+// CHECK:         %[[H:.*]] = linalg.generic {{.*}} ins(%[[Y]] : tensor<3x2xf32>)
+// CHECK-SAME:      nibble.kernel_epilogue
+// CHECK:           arith.truncf
+// CHECK:         return %[[H]]
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @float16_layer(%x: tensor<3x32xf16>) -> tensor<3x2xf16> {
+  %w = arith.constant dense<1> : tensor<32x2xi4>
+  %s = arith.constant dense<[[0.5, 0.25]]> : tensor<1x2xf32>
+  %e = tensor.empty() : tensor<3x32xf32>
+  %wide = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<3x32xf16>) outs(%e : tensor<3x32xf32>) {
+  ^bb0(%in: f16, %out: f32):
+    %v = arith.extf %in : f16 to f32
+    linalg.yield %v : f32
+  } -> tensor<3x32xf32>
+  %y = nibble.matmul %wide, %w scale(%s : tensor<1x2xf32>) scheme <i4, per_group<axis = 0, size = 32>, symmetric, scale = f32> {nibble.layer = "fc", nibble.op_type = "MatMul"} : tensor<3x32xf32>, tensor<32x2xi4> -> tensor<3x2xf32>
+  %e16 = tensor.empty() : tensor<3x2xf16>
+  %h = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%y : tensor<3x2xf32>) outs(%e16 : tensor<3x2xf16>) {
+  ^bb0(%in: f32, %out: f16):
+    %v = arith.truncf %in : f32 to f16
+    linalg.yield %v : f16
+  } -> tensor<3x2xf16>
+  return %h : tensor<3x2xf16>
+}

@@ -9,17 +9,21 @@ from onnx_test_util import dispatch, save
 F = TensorProto.FLOAT
 
 
-def weight(path):
+def weight(path, dtype=np.float32, elem_type=F):
     # y[2, 3] = x[2, 4] @ w[4, 3], w = 0, 1, ..., 11 row-major.
-    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "w")
+    w = numpy_helper.from_array(np.arange(12, dtype=dtype).reshape(4, 3), "w")
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc1")],
         "matmul_weight",
-        [helper.make_tensor_value_info("x", F, [2, 4])],
-        [helper.make_tensor_value_info("y", F, [2, 3])],
+        [helper.make_tensor_value_info("x", elem_type, [2, 4])],
+        [helper.make_tensor_value_info("y", elem_type, [2, 3])],
         [w],
     )
     save(graph, path)
+
+
+def weight_f16(path):
+    weight(path, np.float16, TensorProto.FLOAT16)
 
 
 def batched_weight(path):
@@ -61,6 +65,7 @@ def inner_mismatch(path):
 
 dispatch({
     "weight": weight,
+    "weight_f16": weight_f16,
     "batched_weight": batched_weight,
     "activations": activations,
     "activations_f16": lambda path: activations(path, TensorProto.FLOAT16),

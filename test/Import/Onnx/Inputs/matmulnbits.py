@@ -27,7 +27,8 @@ def column_values(n, k):
 
 
 def build(path, k=32, n=2, block=16, bits=4, zero_points=None, bias=False,
-          g_idx=False, attrs=None, name="nbits"):
+          g_idx=False, attrs=None, name="nbits", elem_type=F):
+    dtype = {F: np.float32, TensorProto.FLOAT16: np.float16}.get(elem_type, np.float32)
     n_blocks = -(-k // block)
     q = column_values(n, k)                                  # [N, K]
     if bits == 4:
@@ -35,7 +36,7 @@ def build(path, k=32, n=2, block=16, bits=4, zero_points=None, bias=False,
     else:
         b = q.reshape(n, n_blocks, block) + 100              # 100..115, 115..100
     # scales[n][blk] = 1 + n_blocks * n + blk: 1, 2 for column 0; 3, 4 for column 1.
-    scales = np.arange(1, n * n_blocks + 1, dtype=np.float32)
+    scales = np.arange(1, n * n_blocks + 1, dtype=dtype)
     inits = [numpy_helper.from_array(b.astype(np.uint8), "B"),
              numpy_helper.from_array(scales, "scales")]
     inputs = ["A", "B", "scales"]
@@ -50,7 +51,7 @@ def build(path, k=32, n=2, block=16, bits=4, zero_points=None, bias=False,
         while len(inputs) < 5:
             inputs.append("")
         inputs.append("bias")
-        inits.append(numpy_helper.from_array(np.array([0.5, -0.5], dtype=np.float32), "bias"))
+        inits.append(numpy_helper.from_array(np.array([0.5, -0.5], dtype=dtype), "bias"))
     attributes = dict(K=k, N=n, bits=bits, block_size=block)
     attributes.update(attrs or {})
     attributes = {key: value for key, value in attributes.items() if value is not None}
@@ -58,8 +59,8 @@ def build(path, k=32, n=2, block=16, bits=4, zero_points=None, bias=False,
                             domain="com.microsoft", **attributes)
     graph = helper.make_graph(
         [node], "matmulnbits",
-        [helper.make_tensor_value_info("A", F, [3, k])],
-        [helper.make_tensor_value_info("Y", F, [3, n])],
+        [helper.make_tensor_value_info("A", elem_type, [3, k])],
+        [helper.make_tensor_value_info("Y", elem_type, [3, n])],
         inits,
     )
     save(graph, path, extra_opsets=[("com.microsoft", 1)])
@@ -75,6 +76,9 @@ dispatch({
     "int8_one_block": lambda path: build(path, k=16, bits=8),
     "int4_bias": lambda path: build(path, bias=True),
     "g_idx": lambda path: build(path, g_idx=True),
+    # float16 A, scales and bias (how GPU language models are exported).
+    "float16_bias": lambda path: build(path, bias=True, elem_type=TensorProto.FLOAT16),
+    "float64": lambda path: build(path, elem_type=TensorProto.DOUBLE),
     "bits_3": lambda path: build(path, attrs={"bits": 3}),
     "block_8": lambda path: build(path, k=32, block=8, attrs={"block_size": 8}),
     "missing_k": lambda path: build(path, attrs={"K": None}),

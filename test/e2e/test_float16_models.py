@@ -1,0 +1,146 @@
+"""float16 models: their MatMul and MatMulNBits layers are quantized like
+float32 ones (computed in float32 between a widening of the activations and
+one rounding of the output), and cost what the float32 model's layers cost.
+
+The transformers are the coverage tests' encoder and decoder with every
+float32 tensor turned float16 (`models.to_float16`); the reference is
+onnxruntime on the float32 model, so every SQNR below includes float16's own
+rounding (about 63 dB for onnxruntime's float16 run of the same models).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import harness
+import models
+import transformers
+
+TRANSFORMERS = {"encoder": transformers.encoder, "decoder": transformers.decoder}
+VARIANTS = {"none": {"quantize": "none"}, "int8": {"quantize": "int8"},
+            "int4": {"quantize": "int4"}}
+
+
+@dataclass
+class HalfBuilds:
+    work: Path
+    half_model: Path
+    inputs: dict
+    reference: np.ndarray               # onnxruntime, float32 model
+    float32: dict[str, np.ndarray]      # nibble, float32 model, per variant
+    float16: dict[str, np.ndarray]      # nibble, float16 model, per variant
+    float16_bytes: dict[str, int]       # binary sizes of the float16 builds
+
+
+@pytest.fixture(scope="module", params=list(TRANSFORMERS))
+def builds(request, nibble_compile: Path, tmp_path_factory) -> HalfBuilds:
+    name = request.param
+    work = tmp_path_factory.mktemp(f"{name}16")
+    model32 = TRANSFORMERS[name]()
+    path32, path16 = work / f"{name}32.onnx", work / f"{name}16.onnx"
+    onnx.save(model32, path32)
+    onnx.save(models.to_float16(model32), path16)
+    inputs = transformers.token_ids()
+    (output,) = harness.graph_output_names(path32)
+    reference = harness.ort_run(path32, inputs)[output]
+    outputs = {"float32": {}, "float16": {}}
+    sizes = {}
+    for kind, path in (("float32", path32), ("float16", path16)):
+        for variant, flags in VARIANTS.items():
+            if kind == "float32" and variant == "none":
+                continue
+            build = work / f"{kind}-{variant}"
+            build.mkdir()
+            exe = harness.compile_ok(nibble_compile, path, build / "model", emit="exe", **flags)
+            outputs[kind][variant] = harness.run_executable(exe, inputs, build, [output])[output]
+            if kind == "float16":
+                sizes[variant] = exe.stat().st_size
+    return HalfBuilds(work, path16, inputs, reference, outputs["float32"], outputs["float16"],
+                      sizes)
+
+
+def test_outputs_stay_float16(builds):
+    for variant, y in builds.float16.items():
+        assert y.dtype == np.float16, variant
+
+
+def test_unquantized_float16_build_is_float16_accurate(builds):
+    assert harness.sqnr_db(builds.float16["none"], builds.reference) >= 45.0
+
+
+@pytest.mark.parametrize("variant", ["int8", "int4"])
+def test_quantized_float16_layers_cost_what_float32_layers_cost(builds, variant):
+    """Quantizing the float16 model's layers loses no more than quantizing the
+    float32 model's (the float16 rounding is far below the weight noise); a
+    layer left in float16 would instead show the float16 build's figure."""
+    half = harness.sqnr_db(builds.float16[variant], builds.reference)
+    full = harness.sqnr_db(builds.float32[variant], builds.reference)
+    assert half >= full - 1.0, f"float16 model {half:.2f} dB, float32 model {full:.2f} dB"
+    assert half < harness.sqnr_db(builds.float16["none"], builds.reference) - 10.0
+
+
+def test_quantized_float16_binaries_shrink(builds):
+    """Weights dominate these binaries: int8 weights are half the float16
+    ones and int4 a quarter (embedding tables stay float16)."""
+    assert builds.float16_bytes["int8"] <= 0.65 * builds.float16_bytes["none"]
+    assert builds.float16_bytes["int4"] <= 0.45 * builds.float16_bytes["none"]
+
+
+def test_report_counts_float16_bytes_and_compares_float16_outputs(builds, nibble_compile):
+    """The report's float bytes are the float16 weights', and its end-to-end
+    figures compare the float16 outputs: measured on the test input, its
+    SQNR is the one between the binary's and the float16 build's outputs."""
+    work = builds.work / "report"
+    work.mkdir()
+    np.savez(work / "sample.npz", **builds.inputs)
+    exe = harness.compile_ok(nibble_compile, builds.half_model, work / "model", emit="exe",
+                             quantize="int4", calibration=work / "sample.npz",
+                             report=work / "report.json")
+    (output,) = harness.graph_output_names(builds.half_model)
+    quantized = harness.run_executable(exe, builds.inputs, work, [output])[output]
+    report = json.loads((work / "report.json").read_text())
+    matmuls = [layer for layer in report["layers"] if layer["op_type"] == "MatMul"]
+    assert matmuls, "no MatMul layer was quantized"
+    for layer in matmuls:
+        k, n = layer["shape"]
+        assert layer["float_bytes"] == 2 * k * n, layer["name"]
+        assert layer["precision"].startswith("int4"), layer["name"]
+    e2e = report["end_to_end"]
+    assert e2e["outputs_not_compared"] == []
+    measured = harness.sqnr_db(quantized, builds.float16["none"])
+    assert abs(e2e["sqnr_db"] - measured) <= 0.5, (e2e["sqnr_db"], measured)
+
+
+@pytest.mark.parametrize("zero_points", [False, True], ids=["symmetric", "zero-points"])
+def test_float16_matmul_nbits_matches_onnxruntime(zero_points, write_model, compile_and_run):
+    """com.microsoft.MatMulNBits with float16 activations and scales (how
+    int4 language models are exported for GPUs)."""
+    weights = models.nbits_weights(4, 32, zero_points, k=256, n=64)
+    path = write_model(models.to_float16(models.matmul_nbits(weights, m=3)), "nbits16")
+    x = np.random.default_rng(1).standard_normal((3, 256)).astype(np.float16)
+    y = compile_and_run(path, {"A": x})["Y"]
+    assert y.dtype == np.float16
+    expected = harness.ort_run(path, {"A": x})["Y"]
+    assert harness.relative_error(y, expected) <= 2e-3
+
+
+def test_one_tensor_under_two_output_names(write_model, compile_and_run):
+    """A graph output twice (Identity) is two distinct output buffers."""
+    g = models.GraphBuilder("twice", seed=0)
+    x = g.input("x", np.float32, [3, 4])
+    y = g.op("Relu", x)
+    g.op("Identity", y, out="a")
+    g.op("Identity", y, out="b")
+    g.output("a", np.float32, [3, 4])
+    g.output("b", np.float32, [3, 4])
+    path = write_model(g.build(), "twice")
+    value = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    out = compile_and_run(path, {"x": value})
+    np.testing.assert_array_equal(out["a"], np.maximum(value, 0))
+    np.testing.assert_array_equal(out["b"], np.maximum(value, 0))
