@@ -240,6 +240,10 @@ class _Machine:
             # float16 results round the exact float32 result once.
             out = fn(np.float32(get[0]), np.float32(get[1])).astype(
                 np.float16 if _is_f16(op) else np.float32)
+        elif name in ("arith.maximumf", "arith.minimumf"):
+            # NaN-propagating, as numpy's maximum and minimum are.
+            fn = np.maximum if name == "arith.maximumf" else np.minimum
+            out = fn(np.float32(get[0]), np.float32(get[1]))
         elif name == "arith.truncf":
             # To f16 or bf16 (the last type named), rounding to nearest even.
             target = _DTYPES[re.findall(r"b?f16", _result_type(op))[-1]]

@@ -275,6 +275,20 @@ def _check_mma_layer(case, nibble_bin_dir, write_model, tmp_path, force):
     assert harness.relative_error(y, x.astype(np.float64) @ weights.dequantized()) <= 1e-3
 
 
+def test_mma_kernel_saturates_beyond_float16(nibble_bin_dir, write_model, tmp_path):
+    """f32 activations beyond f16's range saturate at its largest finite
+    value in the tensor-core kernel instead of becoming infinite."""
+    weights = models.nbits_weights(4, 128, False, k=256, n=24)
+    path = write_model(models.matmul_nbits(weights, m=20), "layer")
+    x = np.random.default_rng(7).standard_normal((20, 256)).astype(np.float32)
+    x[3, 5], x[7, 100] = 1e6, -3e5
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((20, 24), np.float32)],
+                          kernel="mma")
+    assert np.all(np.isfinite(y))
+    x16 = np.clip(x, -65504, 65504).astype(np.float16).astype(np.float64)
+    assert harness.relative_error(y, x16 @ weights.dequantized()) <= 1e-6
+
+
 @pytest.mark.parametrize("m, kernel", [(3, "gemv"), (20, "mma")])
 def test_float16_layer_kernels_emulated(m, kernel, nibble_bin_dir, write_model, tmp_path):
     """A float16 layer: the kernel reads the float16 activations itself and

@@ -5,10 +5,11 @@
 // f16 and multiplied by f16 activations with `mma.sync.m16n8k16`, summed in
 // f32. Two launches:
 //
-//  1. The activations are rounded to f16 once and laid out as the A
-//     fragments of the mma (one 16-byte run per lane, rows and K zero-padded
-//     to whole tiles), so the GEMM reads each fragment with one load and
-//     needs no bounds checks on them.
+//  1. The activations are rounded to f16 once (saturating at f16's largest
+//     finite value; float16 activations are taken as they are) and laid out
+//     as the A fragments of the mma (one 16-byte run per lane, rows and K
+//     zero-padded to whole tiles), so the GEMM reads each fragment with one
+//     load and needs no bounds checks on them.
 //  2. The GEMM: each warp takes kTilesPerWarp tiles of 8 columns and up to
 //     kMaxRowTiles tiles of 16 rows, and walks K in 128-wide blocks: one
 //     16-byte (int4) or 32-byte (int8) load per tile and block gives a
@@ -42,6 +43,8 @@ constexpr int64_t kMaxRowTiles = 4;
 constexpr int64_t kBlocksInFlight = 2;
 // Threads per block of the activation conversion.
 constexpr int64_t kConvertThreads = 256;
+// The largest finite f16, where activations beyond f16's range saturate.
+constexpr float kLargestHalf = 65504.0f;
 // f16x2 registers of one lane's A fragment: rows g and g + 8, k = 2c, 2c + 1
 // and 8 + 2c, 8 + 2c + 1 (g = lane / 4, c = lane % 4).
 constexpr int64_t kFragmentRegisters = 4;
@@ -135,6 +138,14 @@ private:
         // f16 through f32, as f32 ones do.
         if (lhsElement.isBF16())
           pair = b.create<arith::ExtFOp>(VectorType::get({2}, b.getF32Type()), pair);
+        if (!lhsElement.isF16()) {
+          // Beyond f16's range saturates to its largest finite value instead
+          // of becoming infinite (NaN stays NaN).
+          auto widePair = VectorType::get({2}, b.getF32Type());
+          pair = b.create<arith::MinimumFOp>(
+              b.create<arith::MaximumFOp>(pair, splat(widePair, -kLargestHalf)),
+              splat(widePair, kLargestHalf));
+        }
         Value half =
             lhsElement.isF16() ? pair : b.create<arith::TruncFOp>(halfPairType, pair).getResult();
         Value word = b.create<vector::BitCastOp>(VectorType::get({1}, b.getI32Type()), half);
