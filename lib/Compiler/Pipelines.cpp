@@ -73,8 +73,11 @@ void mlir::nibble::buildFusePhase(OpPassManager &pm) {
 ///  - the other large linalg ops (attention matmuls, softmax, norms,
 ///    elementwise chains) are split into chunks of their outer parallel
 ///    loops, scf.parallel loops as well;
-///  - linalg becomes loops, float32 erf/exp/tanh/log become polynomials
-///    (libm calls would keep LLVM from vectorizing the loops), then
+///  - linalg becomes loops; float16/bfloat16 arithmetic and math compute
+///    in f32 and round per op (the same results for arithmetic, x86 has no
+///    float16 math, and the math then meets the next step); float32
+///    erf/exp/tanh/log become polynomials (libm calls would keep LLVM from
+///    vectorizing the loops), then
 ///    everything goes to LLVM with the
 ///    bare-pointer calling convention for the entry (empty buffers retyped
 ///    first: that convention refuses zero-size memrefs);
@@ -92,7 +95,9 @@ static constexpr llvm::StringLiteral kCPUUpstreamPipelineHead =
     "func.func(";
 static constexpr llvm::StringLiteral kCPUUpstreamPipelineTail =
     "nibble-cpu-strided-copies-to-linalg,nibble-cpu-parallel-loops,"
-    "convert-linalg-to-loops,nibble-cpu-approximate-math),"
+    "convert-linalg-to-loops,math-extend-to-supported-types{target-type=f32},"
+    "arith-emulate-unsupported-floats{source-types=f16,bf16 target-type=f32},"
+    "nibble-cpu-approximate-math),"
     "convert-scf-to-openmp,nibble-cpu-inline-alloca-free-scopes,"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,"
