@@ -30,36 +30,41 @@ def copies_for(layer_bytes: int, rotation_bytes: int) -> int:
     return max(2, -(-rotation_bytes // layer_bytes))
 
 
-def _model(nodes, inits, k, m, outputs, name, domains) -> onnx.ModelProto:
+def _model(nodes, inits, k, m, outputs, name, domains,
+           input_type=TensorProto.FLOAT) -> onnx.ModelProto:
     graph = helper.make_graph(
-        nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
+        nodes, name, [helper.make_tensor_value_info("x", input_type, [m, k])],
         outputs, inits)
     return helper.make_model(graph, ir_version=IR_VERSION,
                              opset_imports=[helper.make_opsetid(d, v) for d, v in domains])
 
 
 def nbits_layer_model(k: int, n: int, m: int, copies: int, seed: int, bits: int = 4,
-                      block: int = 128, accuracy_level: int | None = None) -> onnx.ModelProto:
+                      block: int = 128, accuracy_level: int | None = None,
+                      float16: bool = False) -> onnx.ModelProto:
     """`copies` com.microsoft MatMulNBits layers (symmetric, no zero points)
     of K x N on one [m, K] input; `accuracy_level` is onnxruntime's knob for
-    the arithmetic it may use (4: int8 activations)."""
+    the arithmetic it may use (4: int8 activations); `float16` makes the
+    activations, scales and outputs float16 (a float16 model's layers)."""
     rng = np.random.default_rng(seed)
+    float_type = TensorProto.FLOAT16 if float16 else TensorProto.FLOAT
     blocks = k // block
     nodes, inits, outputs = [], [], []
     attrs = {} if accuracy_level is None else {"accuracy_level": accuracy_level}
     for c in range(copies):
         pattern = rng.integers(0, 256, size=8192, dtype=np.uint8)
         packed = np.resize(pattern, n * blocks * (block * bits // 8))
-        scale_pattern = (0.01 + 0.01 * rng.random(1024)).astype(np.float32)
+        scale_pattern = (0.01 + 0.01 * rng.random(1024)).astype(
+            np.float16 if float16 else np.float32)
         scales = np.resize(scale_pattern, n * blocks)
         inits += [numpy_helper.from_array(packed.reshape(n, blocks, block * bits // 8), f"B{c}"),
                   numpy_helper.from_array(scales, f"S{c}")]
         nodes.append(helper.make_node(
             "MatMulNBits", ["x", f"B{c}", f"S{c}"], [f"y{c}"], name=f"layer{c}",
             domain="com.microsoft", K=k, N=n, bits=bits, block_size=block, **attrs))
-        outputs.append(helper.make_tensor_value_info(f"y{c}", TensorProto.FLOAT, [m, n]))
+        outputs.append(helper.make_tensor_value_info(f"y{c}", float_type, [m, n]))
     return _model(nodes, inits, k, m, outputs, f"nbits{bits}_{k}x{n}_m{m}",
-                  [("", 21), ("com.microsoft", 1)])
+                  [("", 21), ("com.microsoft", 1)], input_type=float_type)
 
 
 def fp32_layer_model(k: int, n: int, m: int, copies: int, seed: int) -> onnx.ModelProto:

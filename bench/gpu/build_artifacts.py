@@ -11,7 +11,8 @@ compiled here and shipped in one folder (see scripts/gpu-check.sh):
   (the compiler's choice, and the other one forced at M = 1, 4 and 16), each holding
   several copies of an int4 g128 MatMulNBits layer (distinct weights, more than
   the GPU's L2 cache together) applied to the same input, so that a run streams
-  every weight from HBM;
+  every weight from HBM; at M = 1, 16 and 128 also the layer's float16 form
+  (float16 activations and outputs);
 - manifest.json describing all of it.
 
 The benchmark layers come from bench/layers.py.
@@ -45,6 +46,9 @@ BATCHES = [1, 4, 16, 64, 128]
 # ("auto": the GEMV up to 4 rows, tensor cores above) and, around the
 # switch, the other kernel forced, so one run measures both.
 KERNEL_VARIANTS = {1: ["auto", "mma"], 4: ["auto", "mma"], 16: ["auto", "gemv"]}
+# Batches at which the float16 form of the layer (float16 activations and
+# outputs, as float16 models run) is measured too, with the compiler's kernel.
+FLOAT16_BATCHES = [1, 16, 128]
 BLOCK = 128
 # Copies of a layer together exceed this many bytes (the H100/H200 L2 is 50 MB).
 ROTATION_BYTES = 120 << 20
@@ -156,12 +160,24 @@ def build_bench(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]
             base = f"int4_g{BLOCK}_{k}x{n}_m{m}"
             model_path = work / f"{base}.onnx"
             onnx.save(nbits_layer_model(k, n, m, copies, seed=k + n + m), model_path)
-            for kernel in KERNEL_VARIANTS.get(m, ["auto"]):
-                name = base if kernel == "auto" else f"{base}_{kernel}"
-                compile_model(bin_dir, model_path, out / "bench" / name, "--target=cuda-sm90",
+            variants = [(kernel, False) for kernel in KERNEL_VARIANTS.get(m, ["auto"])]
+            if m in FLOAT16_BATCHES:
+                variants.append(("auto", True))
+            for kernel, float16 in variants:
+                name = (base + ("" if kernel == "auto" else f"_{kernel}") +
+                        ("_f16" if float16 else ""))
+                path = model_path
+                if float16:
+                    path = work / f"{base}_f16.onnx"
+                    onnx.save(nbits_layer_model(k, n, m, copies, seed=k + n + m, float16=True),
+                              path)
+                compile_model(bin_dir, path, out / "bench" / name, "--target=cuda-sm90",
                               f"--cuda-matmul-kernel={kernel}")
+                if float16:
+                    path.unlink()
                 entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,
                                 "kernel": kernel, "copies": copies, "bits": 4,
+                                "activations": "f16" if float16 else "f32",
                                 "group_size": BLOCK, "weight_bytes_per_layer": layer_bytes})
                 print(f"bench {name}: {copies} copies", flush=True)
             model_path.unlink()

@@ -176,8 +176,8 @@ def main() -> int:
         print(f"device: {info.get('device')}; read probe "
               f"{(measured or 0) / 1e9:.0f} GB/s; spec peak "
               f"{(peak or 0) / 1e9:.0f} GB/s", flush=True)
-    print(f"{'layer':<22} {'kernel':<6} {'M':>4} {'us/layer':>9} {'GB/s':>7} {'%probe':>7} {'%peak':>6} "
-          f"{'cuBLAS us':>9} {'speedup':>8}")
+    print(f"{'layer':<22} {'kernel':<6} {'act':<4} {'M':>4} {'us/layer':>9} {'GB/s':>7} "
+          f"{'%probe':>7} {'%peak':>6} {'cuBLAS us':>9} {'speedup':>8}")
     for case in manifest["bench"]:
         timing = bench_exe(root, case, args.runs)
         entry = dict(case)
@@ -200,7 +200,8 @@ def main() -> int:
         if peak:
             entry["fraction_of_peak_bandwidth"] = entry["weight_bytes_per_s"] / peak
         report["bench"].append(entry)
-        print(f"{case['k']}x{case['n']:<16} {case.get('kernel', 'auto'):<6} {case['m']:>4} "
+        print(f"{case['k']}x{case['n']:<16} {case.get('kernel', 'auto'):<6} "
+              f"{case.get('activations', 'f32'):<4} {case['m']:>4} "
               f"{seconds * 1e6:>9.1f} "
               f"{entry['weight_bytes_per_s'] / 1e9:>7.0f} "
               f"{100 * entry.get('fraction_of_probe_bandwidth', 0):>6.0f}% "
