@@ -144,3 +144,25 @@ def test_one_tensor_under_two_output_names(write_model, compile_and_run):
     out = compile_and_run(path, {"x": value})
     np.testing.assert_array_equal(out["a"], np.maximum(value, 0))
     np.testing.assert_array_equal(out["b"], np.maximum(value, 0))
+
+
+def test_float16_gemm(write_model, compile_and_run):
+    """Gemm in float16 (transposed constant B, alpha, beta, bias): alpha A B
+    + beta C in float32, rounded once, as onnxruntime; int8 quantizes it."""
+    rng = np.random.default_rng(0)
+    k, n, m = 64, 48, 5
+    g = models.GraphBuilder("gemm16", seed=0)
+    a = g.input("a", np.float16, [m, k])
+    w = g.const((rng.standard_normal((n, k)) / 8).astype(np.float16), "w")
+    c = g.const(rng.standard_normal(n).astype(np.float16), "c")
+    g.op("Gemm", a, w, c, out="y", transB=1, alpha=0.5, beta=2.0)
+    g.output("y", np.float16, [m, n])
+    path = write_model(g.build(), "gemm16")
+    x = rng.standard_normal((m, k)).astype(np.float16)
+    expected = harness.ort_run(path, {"a": x})["y"]
+    y = compile_and_run(path, {"a": x})["y"]
+    assert y.dtype == np.float16
+    # One float16 rounding of the same float32 sum (in another order).
+    assert harness.relative_error(y, expected) <= 1e-3
+    quantized = compile_and_run(path, {"a": x}, quantize="int8")["y"]
+    assert 40.0 <= harness.sqnr_db(quantized, expected) < 100.0

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -154,20 +155,30 @@ static llvm::Error convertMatMul(NodeImporter &imp) {
 /// so the weight stays a constant the quantize phase can see.
 static Value transpose2D(OpBuilder &b, Location loc, Value v) {
   RankedTensorType type = tensorTypeOf(v);
+  Type elementType = type.getElementType();
   std::optional<SmallVector<float>> values;
-  if (type.getElementType().isF32())
+  if (isa<Float32Type, Float16Type>(elementType))
     values = readFloatElements(getConstantElements(v));
-  if (values) {
-    int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-    SmallVector<float> transposed(values->size());
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        transposed[c * rows + r] = (*values)[r * cols + c];
-    auto newType = RankedTensorType::get({cols, rows}, type.getElementType());
-    return arith::ConstantOp::create(
-        b, loc, makeFloatConstant(newType, transposed, "weight_t"));
+  if (!values)
+    return buildTranspose(b, loc, v, {1, 0});
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  SmallVector<float> transposed(values->size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      transposed[c * rows + r] = (*values)[r * cols + c];
+  auto newType = RankedTensorType::get({cols, rows}, elementType);
+  if (elementType.isF32())
+    return arith::ConstantOp::create(b, loc, makeFloatConstant(newType, transposed, "weight_t"));
+  // float16 values came from float16: converting back is exact.
+  SmallVector<char> bytes(transposed.size() * 2);
+  for (size_t i = 0; i < transposed.size(); ++i) {
+    llvm::APFloat half(transposed[i]);
+    bool losesInfo = false;
+    half.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+    auto bits = static_cast<uint16_t>(half.bitcastToAPInt().getZExtValue());
+    std::memcpy(bytes.data() + 2 * i, &bits, 2);
   }
-  return buildTranspose(b, loc, v, {1, 0});
+  return arith::ConstantOp::create(b, loc, makeRawConstant(newType, bytes, "weight_t"));
 }
 
 static llvm::Error convertGemm(NodeImporter &imp) {
@@ -177,10 +188,14 @@ static llvm::Error convertGemm(NodeImporter &imp) {
   OnnxValue *a = &(*operands)[0], *bIn = &(*operands)[1];
   if (tensorTypeOf(a->value).getRank() != 2 || tensorTypeOf(bIn->value).getRank() != 2)
     return imp.fail("A and B must be 2-D");
-  if (!tensorTypeOf(a->value).getElementType().isF32())
-    return imp.fail("expects float32 inputs, got " + onnxTypeName(a->onnxType));
+  Type elementType = tensorTypeOf(a->value).getElementType();
+  if (!isa<Float32Type, Float16Type>(elementType) ||
+      tensorTypeOf(bIn->value).getElementType() != elementType)
+    return imp.fail("expects float32 or float16 inputs of one type, got " +
+                    onnxTypeName(a->onnxType) + " and " + onnxTypeName(bIn->onnxType));
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
+  Type f32 = b.getF32Type();
   Value lhs = a->value, rhs = bIn->value;
   if (imp.intAttr("transA").value_or(0))
     lhs = transpose2D(b, loc, lhs);
@@ -190,8 +205,9 @@ static llvm::Error convertGemm(NodeImporter &imp) {
     return imp.fail("inner dimensions differ after transA/transB");
   float alpha = imp.floatAttr("alpha").value_or(1.0f);
   float beta = imp.floatAttr("beta").value_or(1.0f);
-  Value result = buildWeightMatmul(imp, lhs, rhs);
-  Type f32 = b.getF32Type();
+  // float16: alpha A B + beta C is computed in float32 and rounded once (the
+  // float16 weight is widened where it is read, so it stays quantizable).
+  Value result = buildWeightMatmul(imp, buildFloatConversion(b, loc, lhs, f32), rhs);
   if (alpha != 1.0f) {
     Value alphaValue = buildF32Constant(b, loc, alpha);
     result = buildElementwise(b, loc, {result}, f32,
@@ -205,7 +221,7 @@ static llvm::Error convertGemm(NodeImporter &imp) {
       return c.takeError();
     Value betaValue = buildF32Constant(b, loc, beta);
     Value sum = buildElementwise(
-        b, loc, {result, c->value}, f32,
+        b, loc, {result, buildFloatConversion(b, loc, c->value, f32)}, f32,
         [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
           Value scaled = beta == 1.0f ? args[1]
                                       : arith::MulFOp::create(nb, nl, args[1], betaValue);
@@ -215,7 +231,7 @@ static llvm::Error convertGemm(NodeImporter &imp) {
       return imp.fail("C does not broadcast to the [M, N] output");
     result = sum;
   }
-  imp.setOutput(0, result, a->onnxType);
+  imp.setOutput(0, buildFloatConversion(b, loc, result, elementType), a->onnxType);
   return llvm::Error::success();
 }
 

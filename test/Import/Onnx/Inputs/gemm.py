@@ -9,16 +9,16 @@ from onnx_test_util import dispatch, save
 F = TensorProto.FLOAT
 
 
-def trans_b_bias(path):
+def trans_b_bias(path, dtype=np.float32, elem_type=F):
     # y[2, 3] = x[2, 4] @ b[3, 4]^T + c[3]; b = 0, 1, ..., 11 row-major, so
     # its transpose has rows (0, 4, 8), (1, 5, 9), ...
-    b = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), "b")
-    c = numpy_helper.from_array(np.array([0.5, 1.5, 2.5], dtype=np.float32), "c")
+    b = numpy_helper.from_array(np.arange(12, dtype=dtype).reshape(3, 4), "b")
+    c = numpy_helper.from_array(np.array([0.5, 1.5, 2.5], dtype=dtype), "c")
     graph = helper.make_graph(
         [helper.make_node("Gemm", ["x", "b", "c"], ["y"], name="linear", transB=1)],
         "gemm_trans_b_bias",
-        [helper.make_tensor_value_info("x", F, [2, 4])],
-        [helper.make_tensor_value_info("y", F, [2, 3])],
+        [helper.make_tensor_value_info("x", elem_type, [2, 4])],
+        [helper.make_tensor_value_info("y", elem_type, [2, 3])],
         [b, c],
     )
     save(graph, path)
@@ -69,4 +69,6 @@ dispatch({
     "alpha_beta": alpha_beta,
     "trans_activations": trans_activations,
     "bad_bias": bad_bias,
+    "trans_b_bias_f16": lambda path: trans_b_bias(path, np.float16, TensorProto.FLOAT16),
+    "trans_b_bias_f64": lambda path: trans_b_bias(path, np.float64, TensorProto.DOUBLE),
 })
