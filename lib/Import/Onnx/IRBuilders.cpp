@@ -381,6 +381,13 @@ Value mlir::nibble::onnx_import::buildSoftmax(OpBuilder &b, Location loc, Value 
                                             int64_t axis, bool logarithm) {
   RankedTensorType type = tensorTypeOf(x);
   Type elementType = type.getElementType();
+  // float16/bfloat16 compute in float32 and round once, as onnxruntime
+  // does (a float16 sum of the exponentials loses ~log2(n) bits).
+  if (elementType.getIntOrFloatBitWidth() < 32) {
+    Value wide = buildFloatConversion(b, loc, x, b.getF32Type());
+    return buildFloatConversion(b, loc, buildSoftmax(b, loc, wide, axis, logarithm),
+                                elementType);
+  }
   Value max = buildReduction(
       b, loc, x, axis,
       b.getFloatAttr(elementType, -std::numeric_limits<double>::infinity()),

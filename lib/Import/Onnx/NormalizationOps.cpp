@@ -162,11 +162,17 @@ static llvm::Error convertTrailingNormalization(NodeImporter &imp, bool rms) {
   Location loc = imp.loc();
   ArrayRef<int64_t> shape = type.getShape();
   int64_t rows = product(shape, 0, *axis), cols = product(shape, *axis, rank);
-  Standardized standardized =
-      standardizeRows(b, loc, buildReshape(b, loc, x.value, {rows, cols}), epsilon,
-                      /*center=*/!rms);
+  // The statistics and the normalized values are float32 (stash_type 1)
+  // whatever X is; the normalized values are rounded to X's type before
+  // Scale and B apply, as the ONNX function body does.
+  Type elementType = type.getElementType();
+  Type stashType = elementType.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : elementType;
+  Standardized standardized = standardizeRows(
+      b, loc, buildFloatConversion(b, loc, buildReshape(b, loc, x.value, {rows, cols}), stashType),
+      epsilon, /*center=*/!rms);
+  Value normalized = buildFloatConversion(b, loc, standardized.normalized, elementType);
   Value bias = rms ? Value() : (*operands)[2].value;
-  Value y = scaleAndShift(b, loc, buildReshape(b, loc, standardized.normalized, shape),
+  Value y = scaleAndShift(b, loc, buildReshape(b, loc, normalized, shape),
                           (*operands)[1].value, bias);
   if (!y)
     return imp.fail("Scale and B do not broadcast to the input's shape");
@@ -175,8 +181,9 @@ static llvm::Error convertTrailingNormalization(NodeImporter &imp, bool rms) {
     return llvm::Error::success();
   SmallVector<int64_t> statsShape(shape.take_front(*axis));
   statsShape.append(rank - *axis, 1);
-  imp.setOutput(1, buildReshape(b, loc, standardized.mean, statsShape), x.onnxType);
-  imp.setOutput(2, buildReshape(b, loc, standardized.invStdDev, statsShape), x.onnxType);
+  int32_t stashOnnxType = stashType == elementType ? x.onnxType : onnx::TensorProto::FLOAT;
+  imp.setOutput(1, buildReshape(b, loc, standardized.mean, statsShape), stashOnnxType);
+  imp.setOutput(2, buildReshape(b, loc, standardized.invStdDev, statsShape), stashOnnxType);
   return llvm::Error::success();
 }
 

@@ -33,16 +33,29 @@ struct NibbleInstrumentCalibrationPass final
       auto name = layer.op->getAttrOfType<StringAttr>(kLayerAttrName);
       if (!name)
         name = builder.getStringAttr("");
-      Value weight = layer.weight();
+      // Weights are given in f32 (a float16 table reads the f32 value and
+      // rounds it, which returns it exactly).
+      auto weightType = cast<RankedTensorType>(layer.weight().getType());
       unsigned index = func.getNumArguments();
       auto attrs = builder.getDictionaryAttr(builder.getNamedAttr("nibble.weight_of", name));
-      if (failed(func.insertArgument(index, weight.getType(), attrs, layer.op->getLoc()))) {
+      if (failed(func.insertArgument(index, weightType.clone(builder.getF32Type()), attrs,
+                                     layer.op->getLoc()))) {
         func.emitError("cannot add an argument for the weight of '") << name.getValue() << "'";
         return signalPassFailure();
       }
       Value argument = func.getArgument(index);
       if (layer.table) {
-        layer.table->extract.getTensorMutable().assign(argument);
+        tensor::ExtractOp extract = layer.table->extract;
+        if (weightType.getElementType().isF32()) {
+          extract.getTensorMutable().assign(argument);
+          continue;
+        }
+        OpBuilder at(extract);
+        Value wide = tensor::ExtractOp::create(at, extract.getLoc(), argument,
+                                               extract.getIndices());
+        extract.replaceAllUsesWith(arith::TruncFOp::create(
+            at, extract.getLoc(), weightType.getElementType(), wide).getResult());
+        extract.erase();
         continue;
       }
       if (layer.conv) {

@@ -222,6 +222,9 @@ struct NibbleQuantizeWeightsPass final
     Value scale = tensor::ExtractOp::create(builder, at, scales, indices.take_front(1));
     Value wide = arith::SIToFPOp::create(builder, at, builder.getF32Type(), code);
     Value value = arith::MulFOp::create(builder, at, wide, scale);
+    // A float16 table's lookup still yields float16.
+    if (Type tableElement = table.extract.getType(); !tableElement.isF32())
+      value = arith::TruncFOp::create(builder, at, tableElement, value);
     table.extract.replaceAllUsesWith(value);
     table.extract.erase();
     op->setAttr(kPrecisionAttrName, builder.getStringAttr("int8"));

@@ -103,7 +103,10 @@ struct NibbleSelectPrecisionPass final
     if (!walk.wasInterrupted())
       walk = func.walk([&](linalg::GenericOp op) -> WalkResult {
         if (std::optional<EmbeddingGather> match = matchEmbeddingGather(op))
-          return visit(op, match->columns, match->rows, match->columns * match->rows * 4);
+          return visit(
+              op, match->columns, match->rows,
+              match->columns * match->rows *
+                  getElementTypeOrSelf(match->table.getType()).getIntOrFloatBitWidth() / 8);
         if (std::optional<ConvFilter> conv = matchConvFilter(op))
           return visit(op, conv->columns, conv->rows, conv->columns * conv->rows * 4);
         return WalkResult::advance();

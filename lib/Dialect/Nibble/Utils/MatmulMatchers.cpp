@@ -101,7 +101,8 @@ mlir::nibble::matchEmbeddingGather(linalg::GenericOp op) {
     return std::nullopt;
   Value table = extract.getTensor();
   auto type = dyn_cast<RankedTensorType>(table.getType());
-  if (!type || type.getRank() != 2 || !type.getElementType().isF32() ||
+  if (!type || type.getRank() != 2 ||
+      !isa<Float32Type, Float16Type, BFloat16Type>(type.getElementType()) ||
       !type.hasStaticShape() || !getConstantElements(table))
     return std::nullopt;
   return EmbeddingGather{op, extract, table, type.getDimSize(0), type.getDimSize(1)};

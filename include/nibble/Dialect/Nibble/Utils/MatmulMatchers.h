@@ -37,7 +37,8 @@ struct QuantizableMatmul {
 /// activations, a weight already quantized, a mixed-precision product).
 std::optional<QuantizableMatmul> matchQuantizableMatmul(linalg::MatmulOp matmul);
 
-/// A lookup in a constant f32 table [V, D] (an embedding): the
+/// A lookup in a constant float table [V, D] (an embedding; f32, f16 or
+/// bf16): the
 /// linalg.generic the importer tags as a Gather layer, reading the table
 /// with one tensor.extract in its body.
 struct EmbeddingGather {
