@@ -17,7 +17,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
-#include <cstring>
 #include <map>
 #include <set>
 
@@ -166,19 +165,9 @@ static Value transpose2D(OpBuilder &b, Location loc, Value v) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       transposed[c * rows + r] = (*values)[r * cols + c];
+  // float16 values came from float16: storing them back is exact.
   auto newType = RankedTensorType::get({cols, rows}, elementType);
-  if (elementType.isF32())
-    return arith::ConstantOp::create(b, loc, makeFloatConstant(newType, transposed, "weight_t"));
-  // float16 values came from float16: converting back is exact.
-  SmallVector<char> bytes(transposed.size() * 2);
-  for (size_t i = 0; i < transposed.size(); ++i) {
-    llvm::APFloat half(transposed[i]);
-    bool losesInfo = false;
-    half.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven, &losesInfo);
-    auto bits = static_cast<uint16_t>(half.bitcastToAPInt().getZExtValue());
-    std::memcpy(bytes.data() + 2 * i, &bits, 2);
-  }
-  return arith::ConstantOp::create(b, loc, makeRawConstant(newType, bytes, "weight_t"));
+  return arith::ConstantOp::create(b, loc, makeFloatConstant(newType, transposed, "weight_t"));
 }
 
 static llvm::Error convertGemm(NodeImporter &imp) {

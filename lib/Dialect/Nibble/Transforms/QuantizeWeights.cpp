@@ -263,18 +263,9 @@ struct NibbleQuantizeWeightsPass final
     MLIRContext *ctx = &getContext();
 
     if (precision->kind == WeightPrecision::Kind::Float16) {
-      SmallVector<char> halfBytes(weights.size() * 2);
-      for (size_t i = 0; i < weights.size(); ++i) {
-        llvm::APFloat half(weights[i]);
-        bool losesInfo = false;
-        half.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven,
-                     &losesInfo);
-        uint16_t bits = static_cast<uint16_t>(half.bitcastToAPInt().getZExtValue());
-        std::memcpy(halfBytes.data() + 2 * i, &bits, 2);
-      }
       auto halfType = RankedTensorType::get({k, n}, Float16Type::get(ctx));
       Value halfWeight = arith::ConstantOp::create(
-          builder, loc, makeRawConstant(halfType, halfBytes, (layer + ".f16").str()));
+          builder, loc, makeFloatConstant(halfType, weights, (layer + ".f16").str()));
       matmul->setOperand(1, buildExtendToF32(builder, loc, halfWeight));
       matmul->setAttr(kPrecisionAttrName, builder.getStringAttr("fp16"));
       return success();

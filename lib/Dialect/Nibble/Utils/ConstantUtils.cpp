@@ -136,11 +136,24 @@ ElementsAttr mlir::nibble::makeRawConstant(RankedTensorType type,
 ElementsAttr mlir::nibble::makeFloatConstant(RankedTensorType type,
                                              ArrayRef<float> values,
                                              StringRef nameHint) {
-  assert(type.getElementType().isF32() && "expected an f32 tensor type");
-  return makeRawConstant(
-      type, ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
-                           values.size() * sizeof(float)),
-      nameHint);
+  Type elementType = type.getElementType();
+  assert((isa<Float32Type, Float16Type, BFloat16Type>(elementType)) &&
+         "expected an f32, f16 or bf16 tensor type");
+  if (elementType.isF32())
+    return makeRawConstant(type,
+                           ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
+                                          values.size() * sizeof(float)),
+                           nameHint);
+  const llvm::fltSemantics &semantics = cast<FloatType>(elementType).getFloatSemantics();
+  SmallVector<char> bytes(values.size() * 2);
+  for (size_t i = 0; i < values.size(); ++i) {
+    llvm::APFloat value(values[i]);
+    bool losesInfo = false;
+    value.convert(semantics, llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+    auto bits = static_cast<uint16_t>(value.bitcastToAPInt().getZExtValue());
+    std::memcpy(bytes.data() + 2 * i, &bits, 2);
+  }
+  return makeRawConstant(type, bytes, nameHint);
 }
 
 ElementsAttr mlir::nibble::makeIntConstant(RankedTensorType type,

@@ -35,7 +35,8 @@ Attribute getConstantElements(Value value);
 /// Makes a constant attribute of `type` from row-major values. Types of at
 /// least 8 bits become a `dense_resource` blob named after `nameHint`
 /// (weights are never stored one attribute per element); sub-byte integers
-/// and tensors of at most 16 elements become a dense attribute.
+/// and tensors of at most 16 elements become a dense attribute. Float
+/// values are rounded to nearest even for f16 and bf16 element types.
 ElementsAttr makeFloatConstant(RankedTensorType type, ArrayRef<float> values,
                                StringRef nameHint);
 ElementsAttr makeIntConstant(RankedTensorType type, ArrayRef<int64_t> values,
