@@ -114,33 +114,42 @@ class GraphBuilder:
                                  producer_name="nibble-e2e")
 
 
-def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
+def to_float16(model: onnx.ModelProto, bfloat16: bool = False) -> onnx.ModelProto:
     """A copy of `model` with every float32 tensor in float16 (initializers,
     graph inputs and outputs, Constant values, Cast targets), as a float16
-    export of the same network looks."""
-    def narrow(values: np.ndarray) -> np.ndarray:
+    export of the same network looks; in bfloat16 with `bfloat16`."""
+    half_type = TensorProto.BFLOAT16 if bfloat16 else TensorProto.FLOAT16
+
+    def narrow_array(values: np.ndarray) -> np.ndarray:
+        if bfloat16:
+            return values.astype(ml_dtypes.bfloat16)
         # Beyond float16's range (e.g. a -1e9 mask) clamps to its largest
         # finite value, as float16 converters do.
         limit = float(np.finfo(np.float16).max)
         return np.clip(values, -limit, limit).astype(np.float16)
+
+    def narrow(tensor: onnx.TensorProto) -> onnx.TensorProto:
+        values = narrow_array(numpy_helper.to_array(tensor))
+        if not bfloat16:
+            return numpy_helper.from_array(values, tensor.name)
+        return helper.make_tensor(tensor.name, half_type, values.shape,
+                                  values.view(np.uint16).tobytes(), raw=True)
 
     half = onnx.ModelProto()
     half.CopyFrom(model)
     graph = half.graph
     for i, tensor in enumerate(graph.initializer):
         if tensor.data_type == TensorProto.FLOAT:
-            values = narrow(numpy_helper.to_array(tensor))
-            graph.initializer[i].CopyFrom(numpy_helper.from_array(values, tensor.name))
+            graph.initializer[i].CopyFrom(narrow(tensor))
     for value in [*graph.input, *graph.output]:
         if value.type.tensor_type.elem_type == TensorProto.FLOAT:
-            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+            value.type.tensor_type.elem_type = half_type
     for node in graph.node:
         for attr in node.attribute:
             if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT:
-                attr.i = TensorProto.FLOAT16
+                attr.i = half_type
             if attr.type == onnx.AttributeProto.TENSOR and attr.t.data_type == TensorProto.FLOAT:
-                values = narrow(numpy_helper.to_array(attr.t))
-                attr.t.CopyFrom(numpy_helper.from_array(values, attr.t.name))
+                attr.t.CopyFrom(narrow(attr.t))
     del graph.value_info[:]
     return half
 

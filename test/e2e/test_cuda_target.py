@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -287,6 +288,28 @@ def test_mma_kernel_saturates_beyond_float16(nibble_bin_dir, write_model, tmp_pa
     assert np.all(np.isfinite(y))
     x16 = np.clip(x, -65504, 65504).astype(np.float16).astype(np.float64)
     assert harness.relative_error(y, x16 @ weights.dequantized()) <= 1e-6
+
+
+@pytest.mark.parametrize("m, kernel", [(3, "gemv"), (20, "mma")])
+def test_bfloat16_layer_kernels_emulated(m, kernel, nibble_bin_dir, write_model, tmp_path):
+    """A bfloat16 layer quantized by nibble (int4 g32): the kernels read the
+    bfloat16 activations (the tensor-core kernel rounds them to f16, exact
+    for these values) and store bfloat16, as the CPU build computes."""
+    g = models.GraphBuilder("layer", seed=4)
+    x = g.input("x", np.float32, [m, 256])
+    g.op("MatMul", x, g.weight(256, 40), out="y")
+    g.output("y", np.float32, [m, 40])
+    path = write_model(models.to_float16(g.build(opset=17), bfloat16=True), "layer_bf16")
+    inputs = {"x": np.random.default_rng(7).standard_normal((m, 256)).astype(ml_dtypes.bfloat16)}
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [inputs["x"]],
+                          [((m, 40), ml_dtypes.bfloat16)], kernel=kernel, quantize="int4",
+                          group_size=32)
+    work = tmp_path / "cpu"
+    work.mkdir()
+    exe = harness.compile_ok(nibble_bin_dir / "nibble-compile", path, work / "layer",
+                             emit="exe", quantize="int4", group_size=32)
+    expected = harness.run_executable(exe, inputs, work, ["y"])["y"].view(ml_dtypes.bfloat16)
+    assert harness.relative_error(y.astype(np.float64), expected.astype(np.float64)) <= 8e-3
 
 
 @pytest.mark.parametrize("m, kernel", [(3, "gemv"), (20, "mma")])

@@ -33,7 +33,7 @@ Value ElementContext::constant(OpBuilder &b, Location loc, double value) const {
 
 unsigned mlir::nibble::onnx_import::elementClassOf(Type type) {
   // Narrow floats and sub-byte integers are storage types (NarrowTypes.h).
-  if (isa<Float16Type, Float32Type, Float64Type>(type))
+  if (isa<Float16Type, BFloat16Type, Float32Type, Float64Type>(type))
     return kFloatElements;
   if (type.isInteger(1))
     return kBoolElements;

@@ -156,7 +156,7 @@ static Value transpose2D(OpBuilder &b, Location loc, Value v) {
   RankedTensorType type = tensorTypeOf(v);
   Type elementType = type.getElementType();
   std::optional<SmallVector<float>> values;
-  if (isa<Float32Type, Float16Type>(elementType))
+  if (isa<Float32Type, Float16Type, BFloat16Type>(elementType))
     values = readFloatElements(getConstantElements(v));
   if (!values)
     return buildTranspose(b, loc, v, {1, 0});
@@ -165,7 +165,7 @@ static Value transpose2D(OpBuilder &b, Location loc, Value v) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       transposed[c * rows + r] = (*values)[r * cols + c];
-  // float16 values came from float16: storing them back is exact.
+  // 16-bit values widened to float are stored back exactly.
   auto newType = RankedTensorType::get({cols, rows}, elementType);
   return arith::ConstantOp::create(b, loc, makeFloatConstant(newType, transposed, "weight_t"));
 }
@@ -178,9 +178,9 @@ static llvm::Error convertGemm(NodeImporter &imp) {
   if (tensorTypeOf(a->value).getRank() != 2 || tensorTypeOf(bIn->value).getRank() != 2)
     return imp.fail("A and B must be 2-D");
   Type elementType = tensorTypeOf(a->value).getElementType();
-  if (!isa<Float32Type, Float16Type>(elementType) ||
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(elementType) ||
       tensorTypeOf(bIn->value).getElementType() != elementType)
-    return imp.fail("expects float32 or float16 inputs of one type, got " +
+    return imp.fail("expects float32, float16 or bfloat16 inputs of one type, got " +
                     onnxTypeName(a->onnxType) + " and " + onnxTypeName(bIn->onnxType));
   OpBuilder &b = imp.builder();
   Location loc = imp.loc();
@@ -194,8 +194,9 @@ static llvm::Error convertGemm(NodeImporter &imp) {
     return imp.fail("inner dimensions differ after transA/transB");
   float alpha = imp.floatAttr("alpha").value_or(1.0f);
   float beta = imp.floatAttr("beta").value_or(1.0f);
-  // float16: alpha A B + beta C is computed in float32 and rounded once (the
-  // float16 weight is widened where it is read, so it stays quantizable).
+  // float16/bfloat16: alpha A B + beta C is computed in float32 and rounded
+  // once (the 16-bit weight is widened where it is read, so it stays
+  // quantizable).
   Value result = buildWeightMatmul(imp, buildFloatConversion(b, loc, lhs, f32), rhs);
   if (alpha != 1.0f) {
     Value alphaValue = buildF32Constant(b, loc, alpha);

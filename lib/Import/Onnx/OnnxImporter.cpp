@@ -355,8 +355,9 @@ llvm::Error GraphImporter::importInitializers() {
   return llvm::Error::success();
 }
 
-/// Narrow floats (bfloat16, float8, float4) are storage formats here: only
-/// conversions and ops that move data without computing take them.
+/// Narrow floats (float8, float4) are storage formats here: only conversions
+/// and ops that move data without computing take them. bfloat16 computes
+/// like float16 (its arithmetic in f32, rounded per op).
 static llvm::Error checkNarrowFloatInputs(NodeImporter &imp) {
   static const llvm::StringSet<> movesOrConverts = {
       "Cast", "CastLike", "QuantizeLinear", "DequantizeLinear", "Identity", "Reshape",
@@ -371,7 +372,8 @@ static llvm::Error checkNarrowFloatInputs(NodeImporter &imp) {
     llvm::Expected<OnnxValue> input = imp.input(i);
     if (!input)
       return input.takeError();
-    if (isNarrowFloat(tensorTypeOf(input->value).getElementType()))
+    Type elementType = tensorTypeOf(input->value).getElementType();
+    if (isNarrowFloat(elementType) && !elementType.isBF16())
       return imp.fail("input " + llvm::Twine(i) + " is " + onnxTypeName(input->onnxType) +
                       ", which nibble only casts, quantizes and dequantizes; Cast it to "
                       "float32 first");

@@ -724,11 +724,12 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
   llvm::Expected<OnnxValue> a = imp.input(0);
   if (!a)
     return a.takeError();
-  // float16 layers compute in float32 and round once (the bias is added in
-  // float16).
+  // float16/bfloat16 layers compute in float32 and round once (the bias is
+  // added in their type).
   Type activationType = tensorTypeOf(a->value).getElementType();
-  if (!isa<Float32Type, Float16Type>(activationType))
-    return imp.fail("A must be float32 or float16, got " + onnxTypeName(a->onnxType));
+  if (!isa<Float32Type, Float16Type, BFloat16Type>(activationType))
+    return imp.fail("A must be float32, float16 or bfloat16, got " +
+                    onnxTypeName(a->onnxType));
   std::optional<int64_t> kAttr = imp.intAttr("K"), nAttr = imp.intAttr("N");
   std::optional<int64_t> blockAttr = imp.intAttr("block_size");
   int64_t bits = imp.intAttr("bits").value_or(4);
@@ -757,7 +758,8 @@ static llvm::Error convertMatMulNBits(NodeImporter &imp) {
     return scaleAttr.takeError();
   std::optional<SmallVector<float>> scales = readFloatElements(*scaleAttr);
   if (!scales || static_cast<int64_t>(scales->size()) != n * numBlocks)
-    return imp.fail("scales must be float32 or float16 with N * ceil(K/block_size) elements");
+    return imp.fail("scales must be float32, float16 or bfloat16 with N * ceil(K/block_size) "
+                    "elements");
 
   std::optional<SmallVector<int64_t>> zeroPoints;
   if (imp.hasInput(3)) {
