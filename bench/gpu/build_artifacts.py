@@ -84,7 +84,8 @@ def run_cpu(exe: Path, inputs: dict[str, np.ndarray], work: Path) -> dict[str, n
 
 
 def e2e_cases():
-    """(name, model, quantize flag, inputs)."""
+    """(name, model, quantize flag, inputs[, model onnxruntime runs for the
+    reference when it cannot run `model` itself])."""
     cases = []
     mlp = models.mlp()
     cases += [("mlp_int4", mlp, "int4", models.random_inputs(mlp)),
@@ -115,12 +116,16 @@ def e2e_cases():
                       {"A": models.random_inputs(models.matmul_nbits(weights, m=m))["A"]
                        .astype(np.float16)}))
     cases.append(("decoder16_int4", models.to_float16(transformers.decoder()), "int4", ids))
+    # bfloat16 (onnxruntime's CPU kernels mostly lack it: the reference is
+    # the float32 decoder).
+    cases.append(("decoderbf16_int4", models.to_float16(transformers.decoder(), bfloat16=True),
+                  "int4", ids, transformers.decoder()))
     return cases
 
 
 def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
     entries = []
-    for name, model, quantize, inputs in e2e_cases():
+    for name, model, quantize, inputs, *reference_model in e2e_cases():
         case_dir = out / "e2e" / name
         case_dir.mkdir(parents=True, exist_ok=True)
         model_path = work / f"{name}.onnx"
@@ -134,7 +139,12 @@ def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
         case_work = work / name
         case_work.mkdir(exist_ok=True)
         cpu = run_cpu(cpu_exe, inputs, case_work)
-        ort = ort_run(model_path, inputs)
+        if reference_model:
+            reference_path = work / f"{name}_reference.onnx"
+            onnx.save(reference_model[0], reference_path)
+            ort = ort_run(reference_path, inputs)
+        else:
+            ort = ort_run(model_path, inputs)
         for key, value in inputs.items():
             np.save(case_dir / f"input_{key}.npy", value)
         for key, value in cpu.items():
@@ -144,6 +154,8 @@ def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
         entries.append({"name": name, "quantize": quantize, "dir": f"e2e/{name}",
                         "inputs": sorted(inputs), "outputs": sorted(cpu),
                         "float16": any(v.dtype == np.float16 for v in cpu.values()),
+                        # numpy saves bfloat16 as raw 2-byte values
+                        "bfloat16": any(v.dtype.kind == "V" for v in cpu.values()),
                         "tensor_cores": uses_tensor_cores(bin_dir, model_path, work, *flags)})
         print(f"e2e {name}: compiled", flush=True)
     return entries
