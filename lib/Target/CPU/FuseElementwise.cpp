@@ -3,6 +3,7 @@
 #include "nibble/Target/CPU/Passes.h"
 
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+#include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
@@ -15,15 +16,30 @@ namespace mlir::nibble {
 
 using namespace mlir;
 
-/// Fuse only into all-parallel consumers, and only producers nobody else
-/// reads (otherwise the producer would be computed twice) that no kernel
-/// pass means to take as its epilogue.
+/// True if `op` carries a discardable attribute other than the layer tags:
+/// a marker some kernel pass matches its operands against.
+static bool isMarkedForAKernel(Operation *op) {
+  return llvm::any_of(op->getDiscardableAttrs(), [](NamedAttribute attr) {
+    return attr.getName() != mlir::nibble::kLayerAttrName &&
+           attr.getName() != mlir::nibble::kOpTypeAttrName;
+  });
+}
+
+/// Fuse only producers nobody else reads (otherwise the producer would be
+/// computed twice) that no kernel pass means to take as its epilogue, into
+/// all-parallel consumers; and the widening of float16/bfloat16 values into
+/// unmarked reductions (an unquantized float16 matmul then widens its
+/// float16 weight in the loop rather than writing an f32 copy every run).
 static bool shouldFuse(OpOperand *fusedOperand) {
   Operation *producer = fusedOperand->get().getDefiningOp();
   auto consumer = dyn_cast<linalg::LinalgOp>(fusedOperand->getOwner());
-  if (!producer || !consumer || producer->hasAttr(mlir::nibble::kKernelEpilogueAttrName))
+  if (!producer || !consumer || producer->hasAttr(mlir::nibble::kKernelEpilogueAttrName) ||
+      !producer->hasOneUse())
     return false;
-  return consumer.getNumReductionLoops() == 0 && producer->hasOneUse();
+  if (consumer.getNumReductionLoops() == 0)
+    return true;
+  return mlir::nibble::getWidenedSource(fusedOperand->get()) &&
+         !isMarkedForAKernel(consumer);
 }
 
 namespace {

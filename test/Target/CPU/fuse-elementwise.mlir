@@ -1,8 +1,8 @@
 // RUN: nibble-opt %s -split-input-file --pass-pipeline="builtin.module(func.func(nibble-cpu-fuse-elementwise))" | FileCheck %s
 
 // An elementwise producer is fused into an all-parallel consumer when the
-// consumer is its only user; never into a reduction, and a producer with
-// other users is kept.
+// consumer is its only user; into a reduction only a 16-bit widening (last
+// cases), and a producer with other users is kept.
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #col = affine_map<(d0, d1) -> (d1)>
@@ -130,4 +130,66 @@ func.func @negative_reshape_not_propagated(%x: tensor<2x3xf32>) -> tensor<6xf32>
     linalg.yield %r : f32
   } -> tensor<6xf32>
   return %exp : tensor<6xf32>
+}
+
+// -----
+
+// The widening of a float16 weight fuses into an unmarked reduction (the
+// matmul reads float16 and widens it in its body, no f32 copy); into a
+// reduction a kernel pass has marked, it does not.
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#wid = affine_map<(d0, d1) -> (d0, d1)>
+
+// CHECK-LABEL: func.func @widening_into_matmul(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x4xf32>, %[[W:.*]]: tensor<4x3xf16>
+// CHECK:         linalg.generic {{.*}} ins(%[[X]], %[[W]] : tensor<2x4xf32>, tensor<4x3xf16>)
+// CHECK:           arith.extf %{{.*}} : f16 to f32
+// CHECK:           arith.mulf
+// CHECK-NOT:     linalg.generic
+// CHECK:         return
+func.func @widening_into_matmul(%x: tensor<2x4xf32>, %w: tensor<4x3xf16>,
+                                %acc: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %e = tensor.empty() : tensor<4x3xf32>
+  %wide = linalg.generic {indexing_maps = [#wid, #wid], iterator_types = ["parallel", "parallel"]}
+      ins(%w : tensor<4x3xf16>) outs(%e : tensor<4x3xf32>) {
+  ^bb0(%in: f16, %o: f32):
+    %v = arith.extf %in : f16 to f32
+    linalg.yield %v : f32
+  } -> tensor<4x3xf32>
+  %y = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wide : tensor<2x4xf32>, tensor<4x3xf32>) outs(%acc : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}
+
+// CHECK-LABEL: func.func @negative_widening_into_marked_kernel(
+// CHECK:         %[[WIDE:.*]] = linalg.generic
+// CHECK:           arith.extf
+// CHECK:         linalg.generic {{.*}} ins(%{{.*}}, %[[WIDE]] : tensor<2x4xf32>, tensor<4x3xf32>)
+// CHECK-SAME:      nibble.lowered_matmul
+func.func @negative_widening_into_marked_kernel(%x: tensor<2x4xf32>, %w: tensor<4x3xf16>,
+                                                %acc: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %e = tensor.empty() : tensor<4x3xf32>
+  %wide = linalg.generic {indexing_maps = [#wid, #wid], iterator_types = ["parallel", "parallel"]}
+      ins(%w : tensor<4x3xf16>) outs(%e : tensor<4x3xf32>) {
+  ^bb0(%in: f16, %o: f32):
+    %v = arith.extf %in : f16 to f32
+    linalg.yield %v : f32
+  } -> tensor<4x3xf32>
+  %y = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wide : tensor<2x4xf32>, tensor<4x3xf32>) outs(%acc : tensor<2x3xf32>)
+      attrs = {nibble.lowered_matmul} {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
 }

@@ -246,8 +246,12 @@ def NibbleCPUFuseElementwisePass
 
     Unlike upstream's `linalg-fuse-elementwise-ops`, it does not propagate
     reshapes into generics (that splits matmul loops into many short ones)
-    and never fuses into a reduction, where the producer would be
-    recomputed once per reduction step.
+    and does not fuse into a reduction, where the producer would be
+    recomputed once per reduction step; the exception is the widening of
+    float16/bfloat16 values to f32 (one `arith.extf`), which a reduction no
+    kernel pass has marked takes into its body, so an unquantized float16
+    matmul reads its weight in float16 instead of an f32 copy written every
+    run. Producers marked `nibble.kernel_epilogue` stay as they are.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
