@@ -197,3 +197,18 @@ def test_float16_gemm(write_model, compile_and_run):
     assert harness.relative_error(y, expected) <= 1e-3
     quantized = compile_and_run(path, {"a": x}, quantize="int8")["y"]
     assert 40.0 <= harness.sqnr_db(quantized, expected) < 100.0
+
+
+def test_bfloat16_matmul_nbits(write_model, compile_and_run):
+    """MatMulNBits with bfloat16 activations and scales (onnxruntime has no
+    CPU kernel for it): the float32 layer's product on the same activations,
+    to bfloat16's precision (its scales are rounded to bfloat16 too)."""
+    weights = models.nbits_weights(4, 32, True, k=256, n=64)
+    model = models.matmul_nbits(weights, m=3)
+    path = write_model(models.to_float16(model, bfloat16=True), "nbits_bf16")
+    x = np.random.default_rng(1).standard_normal((3, 256)).astype(ml_dtypes.bfloat16)
+    y = compile_and_run(path, {"A": x})["Y"]
+    y = y.view(ml_dtypes.bfloat16) if y.dtype.kind == "V" else y
+    assert y.dtype == ml_dtypes.bfloat16
+    expected = x.astype(np.float64) @ weights.dequantized()
+    assert harness.relative_error(y.astype(np.float64), expected) <= 1e-2
