@@ -107,3 +107,25 @@ def test_paddleocr_classifier_int8(nibble_compile, tmp_path):
     info = harness.run_tool([exe, "--info"], 60).stdout
     total = int(info.split("total weight bytes: ")[1].split()[0])
     assert total < 0.35 * 505_800  # float: 505.8 KiB of constants
+
+
+def test_float16_filters_are_int8_too(nibble_compile, tmp_path):
+    """The same network in float16: its filters (a strided one phased in
+    float16 at import) become int8 per output channel, and the output stays
+    that of the float32 network's int8 build to float16's precision."""
+    model = small_cnn()
+    path32, path16 = tmp_path / "cnn32.onnx", tmp_path / "cnn16.onnx"
+    onnx.save(model, path32)
+    onnx.save(models.to_float16(model), path16)
+    x = np.random.default_rng(0).standard_normal((1, 3, 16, 16)).astype(np.float16)
+    outputs = {}
+    for name, path, value in (("f32", path32, x.astype(np.float32)), ("f16", path16, x)):
+        exe = harness.compile_ok(nibble_compile, path, tmp_path / name, quantize="int8")
+        outputs[name] = harness.run_executable(exe, {"x": value}, tmp_path / f"run{name}",
+                                               ["y"])["y"]
+        info = harness.run_tool([exe, "--info"], 60).stdout
+        rows = {line.split()[0]: line.split() for line in info.splitlines()
+                if line.strip().startswith("conv")}
+        assert rows["conv2"][1:] == ["Conv", "int8", str(8 * 64 + 4 * 8)], name
+    assert outputs["f16"].dtype == np.float16
+    assert harness.sqnr_db(outputs["f16"], outputs["f32"]) >= 40.0

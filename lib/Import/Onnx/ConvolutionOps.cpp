@@ -165,8 +165,8 @@ static Value buildPhasedConstant(OpBuilder &b, Location loc, ArrayRef<float> val
   }
   return arith::ConstantOp::create(
       b, loc,
-      mlir::nibble::makeFloatConstant(RankedTensorType::get(shape, b.getF32Type()), phased,
-                                      "filter"));
+      mlir::nibble::makeFloatConstant(RankedTensorType::get(shape, type.getElementType()),
+                                      phased, "filter"));
 }
 
 /// The weight as [G, Mg, Cg, phases..., taps...], from [G * Mg, Cg, K...]
@@ -192,8 +192,9 @@ static Value buildPhasedWeight(OpBuilder &b, Location loc, Value weight,
     return buildReshape(b, loc, weight, shape);
   // A constant filter is phased here, so it stays a constant the quantizer
   // can see (the generic below would hide it).
+  // (16-bit values round-trip through float exactly.)
   std::optional<SmallVector<float>> values;
-  if (type.getElementType().isF32())
+  if (isa<Float32Type, Float16Type, BFloat16Type>(type.getElementType()))
     values = mlir::nibble::readFloatElements(mlir::nibble::getConstantElements(weight));
   if (values)
     return buildPhasedConstant(b, loc, *values, type, shape, inPerGroup, outPerGroup,

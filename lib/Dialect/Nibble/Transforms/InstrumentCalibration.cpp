@@ -59,7 +59,27 @@ struct NibbleInstrumentCalibrationPass final
         continue;
       }
       if (layer.conv) {
-        layer.conv->op->setOperand(1, argument);
+        Value filter = argument;
+        if (!weightType.getElementType().isF32()) {
+          // A 16-bit filter: the f32 values rounded back (exactly).
+          OpBuilder at(layer.conv->op);
+          Location loc = layer.conv->op->getLoc();
+          Value empty = tensor::EmptyOp::create(at, loc, weightType.getShape(),
+                                                weightType.getElementType());
+          AffineMap identity = at.getMultiDimIdentityMap(weightType.getRank());
+          filter = linalg::GenericOp::create(
+                       at, loc, weightType, argument, empty, {identity, identity},
+                       SmallVector<utils::IteratorType>(weightType.getRank(),
+                                                        utils::IteratorType::parallel),
+                       [&](OpBuilder &b, Location l, ValueRange args) {
+                         linalg::YieldOp::create(
+                             b, l, arith::TruncFOp::create(b, l, weightType.getElementType(),
+                                                           args[0])
+                                       .getResult());
+                       })
+                       .getResult(0);
+        }
+        layer.conv->op->setOperand(1, filter);
         continue;
       }
       linalg::MatmulOp matmul = layer.matmul->op;

@@ -187,9 +187,13 @@ struct NibbleQuantizeWeightsPass final
         maps, op.getIteratorTypesArray(),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value wide = arith::SIToFPOp::create(b, l, b.getF32Type(), args[1]);
+          Value tap = arith::MulFOp::create(b, l, wide, args[2]);
+          // A 16-bit filter's body still reads its type.
+          if (Type filterElement = oldBody.getArgument(1).getType(); !filterElement.isF32())
+            tap = arith::TruncFOp::create(b, l, filterElement, tap);
           IRMapping mapping;
           mapping.map(oldBody.getArgument(0), args[0]);
-          mapping.map(oldBody.getArgument(1), arith::MulFOp::create(b, l, wide, args[2]));
+          mapping.map(oldBody.getArgument(1), tap);
           mapping.map(oldBody.getArgument(2), args[3]);
           for (Operation &bodyOp : oldBody)
             b.clone(bodyOp, mapping);

@@ -108,7 +108,10 @@ struct NibbleSelectPrecisionPass final
               match->columns * match->rows *
                   getElementTypeOrSelf(match->table.getType()).getIntOrFloatBitWidth() / 8);
         if (std::optional<ConvFilter> conv = matchConvFilter(op))
-          return visit(op, conv->columns, conv->rows, conv->columns * conv->rows * 4);
+          return visit(
+              op, conv->columns, conv->rows,
+              conv->columns * conv->rows *
+                  getElementTypeOrSelf(conv->filter.getType()).getIntOrFloatBitWidth() / 8);
         return WalkResult::advance();
       });
     if (walk.wasInterrupted())

@@ -140,7 +140,8 @@ std::optional<nibble::ConvFilter> mlir::nibble::matchConvFilter(linalg::GenericO
     data = reshape->getOperand(0);
   }
   auto type = dyn_cast<RankedTensorType>(filter.getType());
-  if (!type || type.getRank() < 3 || !type.getElementType().isF32() ||
+  if (!type || type.getRank() < 3 ||
+      !isa<Float32Type, Float16Type, BFloat16Type>(type.getElementType()) ||
       !type.hasStaticShape() || !getConstantElements(data))
     return std::nullopt;
   // The filter's first two dims must be read by the first two results of
