@@ -5,6 +5,7 @@
 #include "nibble/Dialect/Nibble/IR/NibbleOps.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 #include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
+#include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -32,6 +33,24 @@ static int64_t constantBytesRead(linalg::GenericOp generic) {
   for (auto extract : generic.getRegion().getOps<tensor::ExtractOp>())
     add(extract.getTensor());
   return bytes;
+}
+
+/// The precision name of an unquantized weight of element type `type`.
+static std::string floatPrecisionName(Type type) {
+  return type.isF16() ? "fp16" : type.isBF16() ? "bf16" : "fp32";
+}
+
+/// The element type of the first float constant a Gather or convolution
+/// generic reads (its table or filter), or f32.
+static Type floatConstantReadType(linalg::GenericOp generic) {
+  SmallVector<Value> read(generic.getDpsInputs());
+  for (auto extract : generic.getRegion().getOps<tensor::ExtractOp>())
+    read.push_back(extract.getTensor());
+  for (Value value : read)
+    if (value.getDefiningOp<arith::ConstantOp>())
+      if (Type element = getElementTypeOrSelf(value.getType()); isa<FloatType>(element))
+        return element;
+  return Float32Type::get(generic.getContext());
 }
 
 static std::pair<std::string, std::string> layerName(Operation *op) {
@@ -63,19 +82,24 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
         return;
       auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
       if (int64_t bytes = constantBytesRead(generic))
-        description.layers.push_back({name, opType, precision ? precision.str() : "fp32", bytes});
+        description.layers.push_back(
+            {name, opType,
+             precision ? precision.str() : floatPrecisionName(floatConstantReadType(generic)),
+             bytes});
     } else if (auto matmul = dyn_cast<linalg::MatmulOp>(op)) {
       Value weight = matmul.getInputs()[1];
       if (!op->hasAttr(kLayerAttrName))
         return;
       auto [name, opType] = layerName(op);
+      // A 16-bit weight (an fp16 precision, or a float16/bfloat16 model's
+      // layer) is a 16-bit constant widened where the matmul reads it.
+      if (Value narrow = getWidenedSource(weight))
+        weight = narrow;
       auto weightType = cast<ShapedType>(weight.getType());
-      // fp16 weights are a half constant widened in the kernel.
-      auto precision = op->getAttrOfType<StringAttr>(kPrecisionAttrName);
-      if (precision && precision.getValue() == "fp16")
-        description.layers.push_back({name, opType, "fp16", weightType.getNumElements() * 2});
-      else if (getConstantElements(weight))
-        description.layers.push_back({name, opType, "fp32", getStorageBytes(weightType)});
+      if (getConstantElements(weight))
+        description.layers.push_back({name, opType,
+                                      floatPrecisionName(weightType.getElementType()),
+                                      getStorageBytes(weightType)});
     }
   });
   description.weightBytes = getConstantBytes(module);

@@ -38,6 +38,7 @@ class HalfBuilds:
     float32: dict[str, np.ndarray]      # nibble, float32 model, per variant
     float16: dict[str, np.ndarray]      # nibble, float16 model, per variant
     float16_bytes: dict[str, int]       # binary sizes of the float16 builds
+    float16_exes: dict[str, Path]
 
 
 @pytest.fixture(scope="module", params=list(TRANSFORMERS))
@@ -52,7 +53,7 @@ def builds(request, nibble_compile: Path, tmp_path_factory) -> HalfBuilds:
     (output,) = harness.graph_output_names(path32)
     reference = harness.ort_run(path32, inputs)[output]
     outputs = {"float32": {}, "float16": {}}
-    sizes = {}
+    sizes, exes = {}, {}
     for kind, path in (("float32", path32), ("float16", path16)):
         for variant, flags in VARIANTS.items():
             if kind == "float32" and variant == "none":
@@ -63,8 +64,9 @@ def builds(request, nibble_compile: Path, tmp_path_factory) -> HalfBuilds:
             outputs[kind][variant] = harness.run_executable(exe, inputs, build, [output])[output]
             if kind == "float16":
                 sizes[variant] = exe.stat().st_size
+                exes[variant] = exe
     return HalfBuilds(work, path32, path16, inputs, reference, outputs["float32"],
-                      outputs["float16"], sizes)
+                      outputs["float16"], sizes, exes)
 
 
 def test_outputs_stay_float16(builds):
@@ -85,6 +87,23 @@ def test_quantized_float16_layers_cost_what_float32_layers_cost(builds, variant)
     full = harness.sqnr_db(builds.float32[variant], builds.reference)
     assert half >= full - 1.0, f"float16 model {half:.2f} dB, float32 model {full:.2f} dB"
     assert half < harness.sqnr_db(builds.float16["none"], builds.reference) - 10.0
+
+
+def test_info_names_float16_layers(builds):
+    """--info lists the float16 build's MatMul layers as fp16 with 2 bytes a
+    value, and the int4 build's as int4."""
+    model = onnx.load(builds.half_model)
+    initializers = {init.name: init for init in model.graph.initializer}
+    weight_values = sum(int(np.prod(initializers[node.input[1]].dims))
+                        for node in model.graph.node
+                        if node.op_type == "MatMul" and node.input[1] in initializers)
+    for variant, precision in (("none", "fp16"), ("int4", "int4")):
+        info = harness.run_tool([builds.float16_exes[variant], "--info"], 60).stdout
+        rows = [line.split() for line in info.splitlines() if line.split()[1:2] == ["MatMul"]]
+        assert rows, info
+        assert {row[2].split("-")[0] for row in rows} == {precision}, info
+        if variant == "none":
+            assert sum(int(row[3]) for row in rows) == 2 * weight_values
 
 
 def test_quantized_float16_binaries_shrink(builds):
