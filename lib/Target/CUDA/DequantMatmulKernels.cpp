@@ -447,10 +447,13 @@ linalg::GenericOp findRoundingEpilogue(linalg::GenericOp op) {
   } else if (!isa<BlockArgument>(narrow)) {
     return {};
   }
-  for (Operation *user : narrow.getUsers())
-    if (user != epilogue && user->getBlock() == op->getBlock() &&
-        user->isBeforeInBlock(epilogue) && !isa<memref::AllocOp>(user))
+  // Nothing may read or write the 16-bit buffer before the epilogue (ops
+  // nested in kernels count by their ancestor in this block).
+  for (Operation *user : narrow.getUsers()) {
+    Operation *ancestor = op->getBlock()->findAncestorOpInBlock(*user);
+    if (user != epilogue && (!ancestor || ancestor->isBeforeInBlock(epilogue)))
       return {};
+  }
   return epilogue;
 }
 
