@@ -2,6 +2,8 @@
 
 #include "nibble/Compiler/CalibrationData.h"
 
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/ScopeExit.h"
@@ -280,10 +282,7 @@ mlir::nibble::makeRandomSamples(llvm::ArrayRef<GraphTensorInfo> inputs, unsigned
                                                   : llvm::APFloat::BFloat();
         array.Bytes.resize(elements * 2);
         for (int64_t i = 0; i < elements; ++i) {
-          llvm::APFloat value(values[i]);
-          bool losesInfo = false;
-          value.convert(semantics, llvm::APFloat::rmNearestTiesToEven, &losesInfo);
-          auto bits = static_cast<uint16_t>(value.bitcastToAPInt().getZExtValue());
+          uint16_t bits = mlir::nibble::narrowToHalfBits(values[i], semantics);
           std::memcpy(array.Bytes.data() + 2 * i, &bits, 2);
         }
       }

@@ -213,7 +213,7 @@ llvm::Error ProbeModel::run(const CalibrationSample &sample,
     for (size_t i = 0; i < values.size(); ++i) {
       uint16_t bits;
       std::memcpy(&bits, bytes.data() + 2 * i, 2);
-      values[i] = llvm::APFloat(from, llvm::APInt(16, bits)).convertToFloat();
+      values[i] = widenHalfBits(bits, from);
     }
   };
   result.outputs.resize(numGraphOutputs);

@@ -173,3 +173,19 @@ def test_bind_input_freezes_a_shape_parameter(nibble_compile, tmp_path):
     wrong_dtype = harness.compile_model(nibble_compile, model_path, tmp_path / "exe2",
                                         bind_input=f"s={tmp_path / 's32.npy'}")
     harness.assert_one_line_error(wrong_dtype, "nibble-compile: error: ", "'s'", "int32", "int64")
+
+
+def test_one_tensor_under_two_output_names(write_model, compile_and_run):
+    """A graph output twice (Identity) is two distinct output buffers."""
+    g = models.GraphBuilder("twice", seed=0)
+    x = g.input("x", np.float32, [3, 4])
+    y = g.op("Relu", x)
+    g.op("Identity", y, out="a")
+    g.op("Identity", y, out="b")
+    g.output("a", np.float32, [3, 4])
+    g.output("b", np.float32, [3, 4])
+    path = write_model(g.build(), "twice")
+    value = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    out = compile_and_run(path, {"x": value})
+    np.testing.assert_array_equal(out["a"], np.maximum(value, 0))
+    np.testing.assert_array_equal(out["b"], np.maximum(value, 0))

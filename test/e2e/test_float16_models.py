@@ -180,22 +180,6 @@ def test_float16_matmul_nbits_matches_onnxruntime(zero_points, write_model, comp
     assert harness.relative_error(y, expected) <= 2e-3
 
 
-def test_one_tensor_under_two_output_names(write_model, compile_and_run):
-    """A graph output twice (Identity) is two distinct output buffers."""
-    g = models.GraphBuilder("twice", seed=0)
-    x = g.input("x", np.float32, [3, 4])
-    y = g.op("Relu", x)
-    g.op("Identity", y, out="a")
-    g.op("Identity", y, out="b")
-    g.output("a", np.float32, [3, 4])
-    g.output("b", np.float32, [3, 4])
-    path = write_model(g.build(), "twice")
-    value = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
-    out = compile_and_run(path, {"x": value})
-    np.testing.assert_array_equal(out["a"], np.maximum(value, 0))
-    np.testing.assert_array_equal(out["b"], np.maximum(value, 0))
-
-
 def test_float16_gemm(write_model, compile_and_run):
     """Gemm in float16 (transposed constant B, alpha, beta, bias): alpha A B
     + beta C in float32, rounded once, as onnxruntime; int8 quantizes it."""

@@ -61,6 +61,17 @@ static std::optional<SmallVector<char>> readRawElements(Attribute attr,
   return bytes;
 }
 
+float mlir::nibble::widenHalfBits(uint16_t bits, const llvm::fltSemantics &semantics) {
+  return llvm::APFloat(semantics, llvm::APInt(16, bits)).convertToFloat();
+}
+
+uint16_t mlir::nibble::narrowToHalfBits(float value, const llvm::fltSemantics &semantics) {
+  llvm::APFloat narrow(value);
+  bool losesInfo = false;
+  narrow.convert(semantics, llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+  return static_cast<uint16_t>(narrow.bitcastToAPInt().getZExtValue());
+}
+
 std::optional<SmallVector<float>> mlir::nibble::readFloatElements(Attribute attr) {
   auto typed = dyn_cast_or_null<TypedAttr>(attr);
   if (!typed)
@@ -83,7 +94,7 @@ std::optional<SmallVector<float>> mlir::nibble::readFloatElements(Attribute attr
   for (size_t i = 0; i < values.size(); ++i) {
     uint16_t bits;
     std::memcpy(&bits, raw->data() + 2 * i, 2);
-    values[i] = llvm::APFloat(semantics, llvm::APInt(16, bits)).convertToFloat();
+    values[i] = widenHalfBits(bits, semantics);
   }
   return values;
 }
@@ -147,10 +158,7 @@ ElementsAttr mlir::nibble::makeFloatConstant(RankedTensorType type,
   const llvm::fltSemantics &semantics = cast<FloatType>(elementType).getFloatSemantics();
   SmallVector<char> bytes(values.size() * 2);
   for (size_t i = 0; i < values.size(); ++i) {
-    llvm::APFloat value(values[i]);
-    bool losesInfo = false;
-    value.convert(semantics, llvm::APFloat::rmNearestTiesToEven, &losesInfo);
-    auto bits = static_cast<uint16_t>(value.bitcastToAPInt().getZExtValue());
+    uint16_t bits = narrowToHalfBits(values[i], semantics);
     std::memcpy(bytes.data() + 2 * i, &bits, 2);
   }
   return makeRawConstant(type, bytes, nameHint);

@@ -3,6 +3,7 @@
 #include "nibble/Dialect/Nibble/Utils/WeightQuantizer.h"
 
 #include "nibble/Dialect/Nibble/IR/QuantMath.h"
+#include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
@@ -104,11 +105,8 @@ SmallVector<float> QuantizedWeight::dequantize() const {
 }
 
 float mlir::nibble::roundToHalf(float value) {
-  llvm::APFloat half(value);
-  bool losesInfo = false;
-  half.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven, &losesInfo);
-  half.convert(llvm::APFloat::IEEEsingle(), llvm::APFloat::rmNearestTiesToEven, &losesInfo);
-  return half.convertToFloat();
+  const llvm::fltSemantics &half = llvm::APFloat::IEEEhalf();
+  return widenHalfBits(narrowToHalfBits(value, half), half);
 }
 
 static llvm::Error checkFinite(ArrayRef<float> weights) {

@@ -12,12 +12,19 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <optional>
 #include <string>
 
 namespace mlir::nibble {
+
+/// The float held by the 16-bit float (f16 or bf16, as `semantics` says)
+/// with these bits: exact.
+float widenHalfBits(uint16_t bits, const llvm::fltSemantics &semantics);
+/// The bits of `value` rounded to nearest even into a 16-bit float.
+uint16_t narrowToHalfBits(float value, const llvm::fltSemantics &semantics);
 
 /// The elements of a constant f32, f16 or bf16 tensor (widened exactly to
 /// float), or nullopt if `attr` is not one.
