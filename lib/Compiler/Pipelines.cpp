@@ -191,6 +191,13 @@ struct CPULoweringPipelineOptions : public PassPipelineOptions<CPULoweringPipeli
                       llvm::cl::init(true)};
 };
 
+struct CUDAKernelPipelineOptions : public PassPipelineOptions<CUDAKernelPipelineOptions> {
+  Option<std::string> matmulKernel{
+      *this, "matmul-kernel",
+      llvm::cl::desc("fused matmul kernel: auto (by rows), gemv or mma (tensor cores)"),
+      llvm::cl::init("auto")};
+};
+
 struct CUDABinaryPipelineOptions : public PassPipelineOptions<CUDABinaryPipelineOptions> {
   Option<std::string> chip{*this, "chip", llvm::cl::desc("sm_80 or sm_90"),
                            llvm::cl::init("sm_90")};
@@ -213,10 +220,12 @@ void mlir::nibble::registerNibblePipelines() {
       [](OpPassManager &pm, const CPULoweringPipelineOptions &options) {
         buildCPULoweringPhase(pm, CPULoweringOptions{options.vnni, options.avx512});
       });
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CUDAKernelPipelineOptions>(
       "nibble-cuda-kernels",
       "lower nibble/linalg on tensors to outlined GPU kernels (no toolkit needed)",
-      [](OpPassManager &pm) { buildCUDAKernelPhase(pm); });
+      [](OpPassManager &pm, const CUDAKernelPipelineOptions &options) {
+        buildCUDAKernelPhase(pm, options.matmulKernel);
+      });
   PassPipelineRegistration<CUDABinaryPipelineOptions>(
       "nibble-cuda-binary",
       "lower outlined GPU kernels to cubin (or PTX) and the host to the LLVM dialect",

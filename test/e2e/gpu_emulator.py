@@ -251,8 +251,10 @@ class _Machine:
         elif name == "arith.extf":
             out = np.asarray(get[0]).astype(np.float32)
         elif name == "math.fma":
+            # One rounding of the exact result (exact in float64 for the
+            # operands the kernels give it).
             wide = np.float64(get[0]) * np.float64(get[1]) + np.float64(get[2])
-            out = wide.astype(np.float32)
+            out = wide.astype(np.float16 if _is_f16(op) else np.float32)
         elif name == "vector.extract":
             source = op.rest.rsplit("->", 1)[0].rsplit(":", 1)[-1].strip("() ")
             rank = len(_vector_shape(source))

@@ -64,13 +64,15 @@ def test_transformer_compiles_for_gpu(chip, half, write_model, nibble_compile, t
     assert "device:" in info.stdout
 
 
-def ptx_of_kernels(nibble_bin_dir: Path, model_path: Path, chip: str, tmp_path: Path) -> dict:
+def ptx_of_kernels(nibble_bin_dir: Path, model_path: Path, chip: str, tmp_path: Path,
+                   matmul_kernel: str = "auto") -> dict:
     """{kernel module name: PTX text} of the model's GPU kernels."""
     fused = tmp_path / "fuse.mlir"
     subprocess.run([str(nibble_bin_dir / "nibble-compile"), str(model_path),
                     "--compile-to=fuse", "--emit=mlir", "-o", str(fused)], check=True)
     lowered = subprocess.run(
-        [str(nibble_bin_dir / "nibble-opt"), str(fused), "--nibble-cuda-kernels",
+        [str(nibble_bin_dir / "nibble-opt"), str(fused),
+         f"--nibble-cuda-kernels=matmul-kernel={matmul_kernel}",
          f"--nibble-cuda-binary=chip=sm_{chip[2:]} format=isa toolkit={TOOLKIT} "
          f"libdevice={TOOLKIT / 'nvvm' / 'libdevice' / 'libdevice.10.bc'}"],
         check=True, capture_output=True, text=True).stdout
@@ -128,6 +130,26 @@ def test_mma_kernel_instructions(chip, bits, nibble_bin_dir, write_model, tmp_pa
     assert ".local" not in ptx
     # The activations are rounded to f16 once, by a separate kernel.
     assert any("cvt.rn.f16x2.f32" in text for text in kernels.values())
+    report = ptxas_report(ptx, chip, tmp_path)
+    assert "0 bytes spill stores, 0 bytes spill loads" in report, report
+
+
+@needs_toolkit
+@pytest.mark.parametrize("chip", CHIPS)
+def test_small_batch_mma_kernel_instructions(chip, nibble_bin_dir, write_model, tmp_path):
+    """A float16 layer at batch 1 forced onto the tensor-core kernel: one
+    launch (the mma reads the float16 activations themselves, 8 bytes per
+    lane and step), int4 pairs centered by f16x2 subtractions and fused
+    multiply-adds, no conversions, no spills."""
+    weights = models.nbits_weights(4, 128, False, k=1024, n=256)
+    path = write_model(models.to_float16(models.matmul_nbits(weights, m=1)), "decode16")
+    kernels = ptx_of_kernels(nibble_bin_dir, path, chip, tmp_path, matmul_kernel="mma")
+    assert len(kernels) == 1, f"expected the GEMM alone, got {sorted(kernels)}"
+    (ptx,) = kernels.values()
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in ptx
+    assert "ld.global.v2.b32" in ptx, "the A values should come in 8-byte loads"
+    assert "fma.rn.f16x2" in ptx, "odd int4 pairs should be centered by one f16x2 fma"
+    assert not re.search(r"cvt\.(rn\.)?f(16|32)\.(f16|f32|[su]\d+)", ptx)
     report = ptxas_report(ptx, chip, tmp_path)
     assert "0 bytes spill stores, 0 bytes spill loads" in report, report
 
@@ -276,21 +298,23 @@ def _check_mma_layer(case, nibble_bin_dir, write_model, tmp_path, force):
     assert harness.relative_error(y, x.astype(np.float64) @ weights.dequantized()) <= 1e-3
 
 
-def test_mma_kernel_saturates_beyond_float16(nibble_bin_dir, write_model, tmp_path):
+@pytest.mark.parametrize("m", [20, 8])
+def test_mma_kernel_saturates_beyond_float16(m, nibble_bin_dir, write_model, tmp_path):
     """f32 activations beyond f16's range saturate at its largest finite
-    value in the tensor-core kernel instead of becoming infinite."""
+    value in the tensor-core kernel instead of becoming infinite (in the A
+    fragments, and in the f16 copy of up to 8 rows)."""
     weights = models.nbits_weights(4, 128, False, k=256, n=24)
-    path = write_model(models.matmul_nbits(weights, m=20), "layer")
-    x = np.random.default_rng(7).standard_normal((20, 256)).astype(np.float32)
+    path = write_model(models.matmul_nbits(weights, m=m), "layer")
+    x = np.random.default_rng(7).standard_normal((m, 256)).astype(np.float32)
     x[3, 5], x[7, 100] = 1e6, -3e5
-    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((20, 24), np.float32)],
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((m, 24), np.float32)],
                           kernel="mma")
     assert np.all(np.isfinite(y))
     x16 = np.clip(x, -65504, 65504).astype(np.float16).astype(np.float64)
     assert harness.relative_error(y, x16 @ weights.dequantized()) <= 1e-6
 
 
-@pytest.mark.parametrize("m, kernel", [(3, "gemv"), (20, "mma")])
+@pytest.mark.parametrize("m, kernel", [(3, "gemv"), (20, "mma"), (5, "mma")])
 def test_bfloat16_layer_kernels_emulated(m, kernel, nibble_bin_dir, write_model, tmp_path):
     """A bfloat16 layer quantized by nibble (int4 g32): the kernels read the
     bfloat16 activations (the tensor-core kernel rounds them to f16, exact
@@ -312,18 +336,29 @@ def test_bfloat16_layer_kernels_emulated(m, kernel, nibble_bin_dir, write_model,
     assert harness.relative_error(y.astype(np.float64), expected.astype(np.float64)) <= 8e-3
 
 
-@pytest.mark.parametrize("m, kernel", [(3, "gemv"), (20, "mma")])
-def test_float16_layer_kernels_emulated(m, kernel, nibble_bin_dir, write_model, tmp_path):
+# (M, K, kernel, forced): the GEMV, the tensor-core kernel on A fragments
+# (M > 8) and on the activations themselves (M <= 8: read directly over
+# whole 128-wide blocks of K, else rounded into a zero-padded copy), also
+# forced at batch 1.
+FLOAT16_LAYER_CASES = [(3, 256, "gemv", "auto"), (20, 256, "mma", "auto"),
+                       (8, 256, "mma", "auto"), (1, 256, "mma", "mma"),
+                       (2, 160, "mma", "mma")]
+
+
+@pytest.mark.parametrize("case", FLOAT16_LAYER_CASES,
+                         ids=lambda c: f"m{c[0]}-k{c[1]}-{c[2]}-{c[3]}")
+def test_float16_layer_kernels_emulated(case, nibble_bin_dir, write_model, tmp_path):
     """A float16 layer: the kernel reads the float16 activations itself and
     stores float16 (the widening and rounding around the f32 product are
     folded in, or the emulator would meet them as host linalg ops); the
     result is the exact product rounded once to float16. The tensor-core
     kernel takes the float16 activations as they are, so it is exact too."""
-    weights = models.nbits_weights(4, 32, True, k=256, n=40)
+    m, k, kernel, force = case
+    weights = models.nbits_weights(4, 32, True, k=k, n=40)
     path = write_model(models.to_float16(models.matmul_nbits(weights, m=m)), "layer16")
-    x = np.random.default_rng(7).standard_normal((m, 256)).astype(np.float16)
+    x = np.random.default_rng(7).standard_normal((m, k)).astype(np.float16)
     (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x], [((m, 40), np.float16)],
-                          kernel=kernel)
+                          kernel=kernel, force=force)
     exact = x.astype(np.float64) @ weights.dequantized()
     assert harness.relative_error(y, exact.astype(np.float16)) <= 1e-3
 

@@ -9,7 +9,13 @@
 //     finite value; float16 activations are taken as they are) and laid out
 //     as the A fragments of the mma (one 16-byte run per lane, rows and K
 //     zero-padded to whole tiles), so the GEMM reads each fragment with one
-//     load and needs no bounds checks on them.
+//     load and needs no bounds checks on them. With at most 8 rows, rows
+//     g + 8 of the fragments would be padding and most of the 16 rows too:
+//     the activations are then only rounded to f16 (K zero-padded to whole
+//     blocks), and float16 activations over whole blocks need no launch at
+//     all. The GEMM loads a lane's 4 values of a step (MmaLayout.h orders
+//     them consecutively) with one 8-byte load and gives the mma any values
+//     for rows g + 8, whose results are never stored.
 //  2. The GEMM: each warp takes kTilesPerWarp tiles of 8 columns and up to
 //     kMaxRowTiles tiles of 16 rows, and walks K in 128-wide blocks: one
 //     16-byte (int4) or 32-byte (int8) load per tile and block gives a
@@ -39,8 +45,13 @@ using mma::kWarpSize;
 constexpr int64_t kWarpsPerBlock = 4;
 constexpr int64_t kTilesPerWarp = 2;
 constexpr int64_t kMaxRowTiles = 4;
-// Blocks of K whose weight loads a warp issues together.
+// Up to this many rows, the A operand comes from the f16 activations
+// directly (the mma's rows g + 8 are not needed).
+constexpr int64_t kCompactMaxRows = 8;
+// Blocks of K whose weight loads a warp issues together: more when the
+// rows are few, so that a warp keeps as many bytes in flight as the GEMV.
 constexpr int64_t kBlocksInFlight = 2;
+constexpr int64_t kCompactBlocksInFlight = 4;
 // Threads per block of the activation conversion.
 constexpr int64_t kConvertThreads = 256;
 // The largest finite f16, where activations beyond f16's range saturate.
@@ -60,15 +71,27 @@ public:
     steps = mma::paddedK(shape.k) / mma::kStepK;
     blocks = mma::paddedK(shape.k) / mma::kBlockK;
     groups = shape.k / shape.groupSize;
+    compactRows = shape.m <= kCompactMaxRows;
   }
 
   void emit() {
-    auto fragmentsType = MemRefType::get({rowTiles, steps, kWarpSize, kFragmentRegisters},
-                                         b.getI32Type());
-    fragments = b.create<memref::AllocOp>(fragmentsType);
-    emitActivationConversion();
+    Value scratch;
+    if (!compactRows) {
+      auto fragmentsType = MemRefType::get({rowTiles, steps, kWarpSize, kFragmentRegisters},
+                                           b.getI32Type());
+      scratch = fragments = b.create<memref::AllocOp>(fragmentsType);
+      emitActivationConversion();
+    } else if (cast<MemRefType>(lhs.getType()).getElementType().isF16() &&
+               shape.k == mma::paddedK(shape.k)) {
+      halfActivations = lhs;
+    } else {
+      auto halvesType = MemRefType::get({shape.m, mma::paddedK(shape.k)}, b.getF16Type());
+      scratch = halfActivations = b.create<memref::AllocOp>(halvesType);
+      emitHalfActivations();
+    }
     emitGemm();
-    b.create<memref::DeallocOp>(fragments);
+    if (scratch)
+      b.create<memref::DeallocOp>(scratch);
   }
 
 private:
@@ -98,11 +121,31 @@ private:
     return launch;
   }
 
-  /// fragments[tile][step][lane] = the lane's A fragment of rows
-  /// 16 tile .. 16 tile + 15, k = 16 step .. 16 step + 15, in f16 (zero
-  /// beyond M and K).
-  void emitActivationConversion() {
-    int64_t threads = rowTiles * steps * kWarpSize;
+  /// `values` (f32 or bfloat16 activations, scalar or vector) rounded to
+  /// f16, saturating beyond f16's range instead of becoming infinite (NaN
+  /// stays NaN).
+  Value roundToHalf(Value values) {
+    Type type = values.getType();
+    auto vectorType = dyn_cast<VectorType>(type);
+    auto withElement = [&](Type element) -> Type {
+      return vectorType ? Type(VectorType::get(vectorType.getShape(), element)) : element;
+    };
+    if (getElementTypeOrSelf(type).isBF16())
+      values = b.create<arith::ExtFOp>(withElement(b.getF32Type()), values);
+    auto limit = [&](float v) -> Value {
+      Type wide = withElement(b.getF32Type());
+      if (auto wideVector = dyn_cast<VectorType>(wide))
+        return splat(wideVector, v);
+      return f32(v);
+    };
+    values = b.create<arith::MinimumFOp>(b.create<arith::MaximumFOp>(values, limit(-kLargestHalf)),
+                                         limit(kLargestHalf));
+    return b.create<arith::TruncFOp>(withElement(b.getF16Type()), values);
+  }
+
+  /// A launch of `threads` conversion threads (blocks of kConvertThreads),
+  /// each running `body` with its index.
+  void emitConversionLaunch(int64_t threads, function_ref<void(Value)> body) {
     OpBuilder::InsertionGuard guard(b);
     gpu::LaunchOp launch = createLaunch(llvm::divideCeil(threads, kConvertThreads),
                                         kConvertThreads);
@@ -110,6 +153,32 @@ private:
         b.create<arith::MulIOp>(launch.getBlockIds().x, index(kConvertThreads)),
         launch.getThreadIds().x);
     b.create<scf::IfOp>(less(id, threads), [&](OpBuilder &, Location) {
+      body(id);
+      b.create<scf::YieldOp>();
+    });
+  }
+
+  /// halfActivations[row][k] = the activations in f16, zero for k >= K.
+  void emitHalfActivations() {
+    int64_t paddedK = mma::paddedK(shape.k);
+    emitConversionLaunch(shape.m * paddedK, [&](Value id) {
+      Value row = b.create<arith::DivUIOp>(id, index(paddedK));
+      Value k = b.create<arith::RemUIOp>(id, index(paddedK));
+      Value value = b.create<memref::LoadOp>(lhs, ValueRange{row, minIndex(k, shape.k - 1)});
+      if (!value.getType().isF16())
+        value = roundToHalf(value);
+      Value zero = b.create<arith::ConstantFloatOp>(b.getF16Type(), APFloat::getZero(
+                                                                        APFloat::IEEEhalf()));
+      value = b.create<arith::SelectOp>(less(k, shape.k), value, zero);
+      b.create<memref::StoreOp>(value, halfActivations, ValueRange{row, k});
+    });
+  }
+
+  /// fragments[tile][step][lane] = the lane's A fragment of rows
+  /// 16 tile .. 16 tile + 15 and the step's 16 values of k (in the order of
+  /// MmaLayout.h), in f16 (zero beyond M and K).
+  void emitActivationConversion() {
+    emitConversionLaunch(rowTiles * steps * kWarpSize, [&](Value id) {
       Value lane = b.create<arith::RemUIOp>(id, index(kWarpSize));
       Value fragmentIndex = b.create<arith::DivUIOp>(id, index(kWarpSize));
       Value step = b.create<arith::RemUIOp>(fragmentIndex, index(steps));
@@ -118,43 +187,30 @@ private:
                                           b.create<arith::DivUIOp>(lane, index(4)));
       Value k = b.create<arith::AddIOp>(
           b.create<arith::MulIOp>(step, index(mma::kStepK)),
-          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(lane, index(4)), index(2)));
+          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(lane, index(4)), index(4)));
       Type lhsElement = cast<MemRefType>(lhs.getType()).getElementType();
       auto pairType = VectorType::get({2}, lhsElement);
-      auto halfPairType = VectorType::get({2}, b.getF16Type());
       Value zeroPair = splat(pairType, 0.0f);
       SmallVector<Value> registers;
       // Register order of the mma's A operand: (g, k), (g + 8, k),
-      // (g, k + 8), (g + 8, k + 8).
+      // (g, k + 2), (g + 8, k + 2), k = 16 step + 4 c (positions 2 c and
+      // 8 + 2 c).
       for (int64_t reg = 0; reg < 4; ++reg) {
         Value r = b.create<arith::AddIOp>(row, index(reg % 2 * 8));
-        Value kk = b.create<arith::AddIOp>(k, index(reg / 2 * 8));
+        Value kk = b.create<arith::AddIOp>(k, index(reg / 2 * 2));
         Value ok = b.create<arith::AndIOp>(less(r, shape.m), less(kk, shape.k));
         Value pair = b.create<vector::LoadOp>(pairType, lhs,
                                               ValueRange{minIndex(r, shape.m - 1),
                                                          minIndex(kk, shape.k - 2)});
         pair = b.create<arith::SelectOp>(ok, pair, zeroPair);
-        // f16 activations are the fragments already; bf16 ones round to
-        // f16 through f32, as f32 ones do.
-        if (lhsElement.isBF16())
-          pair = b.create<arith::ExtFOp>(VectorType::get({2}, b.getF32Type()), pair);
-        if (!lhsElement.isF16()) {
-          // Beyond f16's range saturates to its largest finite value instead
-          // of becoming infinite (NaN stays NaN).
-          auto widePair = VectorType::get({2}, b.getF32Type());
-          pair = b.create<arith::MinimumFOp>(
-              b.create<arith::MaximumFOp>(pair, splat(widePair, -kLargestHalf)),
-              splat(widePair, kLargestHalf));
-        }
-        Value half =
-            lhsElement.isF16() ? pair : b.create<arith::TruncFOp>(halfPairType, pair).getResult();
+        // f16 activations are the fragments already.
+        Value half = lhsElement.isF16() ? pair : roundToHalf(pair);
         Value word = b.create<vector::BitCastOp>(VectorType::get({1}, b.getI32Type()), half);
         registers.push_back(b.create<vector::ExtractOp>(word, ArrayRef<int64_t>{0}));
       }
       Value fragment = b.create<vector::FromElementsOp>(
           VectorType::get({kFragmentRegisters}, b.getI32Type()), registers);
       b.create<vector::StoreOp>(fragment, fragments, ValueRange{tile, step, lane, index(0)});
-      b.create<scf::YieldOp>();
     });
   }
 
@@ -204,6 +260,9 @@ private:
     Value firstRowTile = b.create<arith::MulIOp>(rowChunk, index(rowTilesPerWarp));
     for (int64_t r = 0; r < rowTilesPerWarp; ++r)
       rowTileIds.push_back(b.create<arith::AddIOp>(firstRowTile, index(r)));
+    // Lanes of rows past M read the last row; their sums are not stored.
+    if (compactRows)
+      compactRow = minIndex(laneRow, shape.m - 1);
 
     emitKLoop();
     emitReductionAndStores();
@@ -235,7 +294,8 @@ private:
 
   void emitKLoop() {
     int64_t warpBlocks = llvm::divideCeil(blocks, kSplit);
-    int64_t blocksPerIteration = std::min(warpBlocks, kBlocksInFlight);
+    int64_t blocksPerIteration =
+        std::min(warpBlocks, compactRows ? kCompactBlocksInFlight : kBlocksInFlight);
     int64_t iterations = llvm::divideCeil(warpBlocks, blocksPerIteration);
     bool mayBePastEnd = blocks % (kSplit * blocksPerIteration) != 0;
     auto accumulatorType = VectorType::get({2, 2}, b.getF32Type());
@@ -275,23 +335,45 @@ private:
     return b.create<vector::BitCastOp>(VectorType::get({2}, b.getF16Type()), asVector);
   }
 
-  /// 1024 + offset + zero point in both halves of an f16x2, for the B
-  /// values of tile `t` in quantization group `group`.
-  Value weightBias(int64_t t, Value group) {
+  /// What centers the B values of tile `t` in quantization group `group`,
+  /// z = offset + zero point, in both halves of an f16x2: `bias` = 1024 + z
+  /// for fields OR-ed into the mantissa of 1024 as they are, and
+  /// `scaledNegBias` = -(64 + z) for int4 fields taken 4 bits up (1024 + 16 u,
+  /// centered as (1024 + 16 u) / 16 - (64 + z)). Both are exact in f16.
+  struct WeightBias {
+    Value bias, scaledNegBias;
+  };
+  WeightBias weightBias(int64_t t, Value group) {
     auto halfPairType = VectorType::get({2}, b.getF16Type());
     if (!shape.hasZeroPoint) {
-      int64_t offset = shape.isSigned ? int64_t(1) << (shape.bits - 1) : 0;
-      return splat(halfPairType, 1024.0f + static_cast<float>(offset));
+      float offset = shape.isSigned ? static_cast<float>(int64_t(1) << (shape.bits - 1)) : 0.0f;
+      return {splat(halfPairType, 1024.0f + offset), splat(halfPairType, -(64.0f + offset))};
     }
     Value zero = b.create<memref::LoadOp>(zeros, ValueRange{weightColumns[t], group});
-    Value biased = b.create<arith::TruncFOp>(b.getF16Type(),
-                                             b.create<arith::AddFOp>(zero, f32(1024.0f)));
-    return b.create<vector::BroadcastOp>(halfPairType, biased);
+    auto halfOf = [&](Value value) -> Value {
+      return b.create<vector::BroadcastOp>(halfPairType,
+                                           b.create<arith::TruncFOp>(b.getF16Type(), value));
+    };
+    return {halfOf(b.create<arith::AddFOp>(zero, f32(1024.0f))),
+            halfOf(b.create<arith::SubFOp>(f32(-64.0f), zero))};
+  }
+
+  /// value / 16 + addend as one fma.rn.f16x2: a multiply and an add that may
+  /// contract (math.fma of f16 would go through f32 in the NVVM lowering).
+  /// The product is exact, so the result does not depend on the fusion.
+  Value scaleDownAndAdd(Value value, Value addend) {
+    auto contract = arith::FastMathFlags::contract;
+    Value sixteenth = splat(cast<VectorType>(value.getType()), 1.0f / 16.0f);
+    Value scaled = b.create<arith::MulFOp>(value, sixteenth, contract);
+    return b.create<arith::AddFOp>(scaled, addend, contract);
   }
 
   /// The lane's B operand (vector<2x2xf16>) of tile `t` at step `step` of a
   /// block: pairs 2 step and 2 step + 1 of its run, unpacked and centered.
-  Value weightFragment(Value tileWords, int64_t step, Value bias) {
+  /// int4 words give pairs 0 and 1 from the word itself and 2 and 3 from
+  /// the word shifted by 8: the odd pair's fields stay 4 bits up and are
+  /// scaled down while centered, which saves two shifts per word.
+  Value weightFragment(Value tileWords, int64_t step, const WeightBias &bias) {
     int64_t bits = shape.bits, pairsPerWord = mma::pairsPerWord(bits);
     uint32_t fieldMask = (1u << bits) - 1;
     uint32_t pairMask = fieldMask | fieldMask << 16;
@@ -300,12 +382,15 @@ private:
     for (int64_t half = 0; half < 2; ++half) {
       int64_t pair = 2 * step + half;
       Value word = b.create<vector::ExtractOp>(tileWords, ArrayRef<int64_t>{pair / pairsPerWord});
-      int64_t shift = bits * (pair % pairsPerWord);
+      int64_t field = pair % pairsPerWord;
+      bool raised = bits == 4 && field % 2 == 1;
+      int64_t shift = bits == 4 ? 8 * (field / 2) : bits * field;
       if (shift)
         word = b.create<arith::ShRUIOp>(word, i32(shift));
-      Value fields = b.create<arith::AndIOp>(word, i32(pairMask));
-      Value biased = b.create<arith::OrIOp>(fields, i32(bitsOf1024));
-      Value centered = b.create<arith::SubFOp>(halfPair(biased), bias);
+      Value fields = b.create<arith::AndIOp>(word, i32(raised ? pairMask << 4 : pairMask));
+      Value biased = halfPair(b.create<arith::OrIOp>(fields, i32(bitsOf1024)));
+      Value centered = raised ? scaleDownAndAdd(biased, bias.scaledNegBias)
+                              : b.create<arith::SubFOp>(biased, bias.bias).getResult();
       fragment = b.create<vector::InsertOp>(centered, fragment, ArrayRef<int64_t>{half});
     }
     return fragment;
@@ -324,7 +409,7 @@ private:
       // K padding past the last group holds zero activations: any group's
       // scale gives zero there.
       Value group = minIndex(b.create<arith::DivUIOp>(k, index(shape.groupSize)), groups - 1);
-      SmallVector<Value> biases;
+      SmallVector<WeightBias> biases;
       for (int64_t t = 0; t < kTilesPerWarp; ++t)
         biases.push_back(weightBias(t, group));
       SmallVector<Value> sums(updated.size(), splat(accumulatorType, 0.0f));
@@ -335,15 +420,33 @@ private:
         Value globalStep = b.create<arith::AddIOp>(
             b.create<arith::MulIOp>(loads.block, index(mma::kStepsPerBlock)), index(step));
         for (int64_t r = 0; r < rowTilesPerWarp; ++r) {
-          Value tile = minIndex(rowTileIds[r], rowTiles - 1);
-          Value flat = b.create<vector::LoadOp>(fragmentType, fragments,
-                                                ValueRange{tile, globalStep, lane, index(0)},
-                                                /*nontemporal=*/false, llvm::MaybeAlign(16));
           Value activations = splat(operandType, 0.0f);
-          for (int64_t reg = 0; reg < kFragmentRegisters; ++reg) {
-            Value word = b.create<vector::ExtractOp>(flat, ArrayRef<int64_t>{reg});
-            activations = b.create<vector::InsertOp>(halfPair(word), activations,
-                                                     ArrayRef<int64_t>{reg});
+          if (compactRows) {
+            // Positions 2 c, 2 c + 1 and 8 + 2 c, 8 + 2 c + 1 of row g are
+            // k = 16 step + 4 c .. + 3; rows g + 8 get the same values.
+            Value k = b.create<arith::AddIOp>(
+                b.create<arith::MulIOp>(globalStep, index(mma::kStepK)),
+                b.create<arith::MulIOp>(laneColumn, index(4)));
+            Value quad = b.create<vector::LoadOp>(VectorType::get({4}, b.getF16Type()),
+                                                  halfActivations, ValueRange{compactRow, k},
+                                                  /*nontemporal=*/false, llvm::MaybeAlign(8));
+            Value pairs =
+                b.create<vector::BitCastOp>(VectorType::get({2}, b.getI32Type()), quad);
+            for (int64_t reg = 0; reg < kFragmentRegisters; ++reg) {
+              Value word = b.create<vector::ExtractOp>(pairs, ArrayRef<int64_t>{reg / 2});
+              activations = b.create<vector::InsertOp>(halfPair(word), activations,
+                                                       ArrayRef<int64_t>{reg});
+            }
+          } else {
+            Value tile = minIndex(rowTileIds[r], rowTiles - 1);
+            Value flat = b.create<vector::LoadOp>(fragmentType, fragments,
+                                                  ValueRange{tile, globalStep, lane, index(0)},
+                                                  /*nontemporal=*/false, llvm::MaybeAlign(16));
+            for (int64_t reg = 0; reg < kFragmentRegisters; ++reg) {
+              Value word = b.create<vector::ExtractOp>(flat, ArrayRef<int64_t>{reg});
+              activations = b.create<vector::InsertOp>(halfPair(word), activations,
+                                                       ArrayRef<int64_t>{reg});
+            }
           }
           for (int64_t t = 0; t < kTilesPerWarp; ++t) {
             Value &sum = sums[r * kTilesPerWarp + t];
@@ -428,7 +531,10 @@ private:
   DequantKernelShape shape;
   Value lhs, words, scales, zeros, out;
   int64_t rowTiles = 0, steps = 0, blocks = 0, groups = 0;
-  Value fragments; // the f16 A fragments (launch 1 -> launch 2)
+  Value fragments; // the f16 A fragments (launch 1 -> launch 2), more than 8 rows
+  bool compactRows = false;
+  Value halfActivations; // the f16 activations [M][padded K], up to 8 rows
+  Value compactRow;      // the row a lane loads its A values from
   // The GEMM's ids and per-warp positions.
   int64_t rowTilesPerWarp = 1, kSplit = 1;
   Value lane, laneRow, laneColumn, warp, kPart, partials;

@@ -163,11 +163,11 @@ AffineExpr gemvFieldExpr(AffineExpr k, int64_t bits) {
 /// mma::positionOf as affine expressions of (k, n).
 AffineExpr mmaPairExpr(AffineExpr k) {
   using namespace mma;
-  return (k % kBlockK).floorDiv(kStepK) * 2 + (k % kStepK).floorDiv(8);
+  return (k % kBlockK).floorDiv(kStepK) * 2 + (k % 4).floorDiv(2);
 }
 AffineExpr mmaWordExpr(AffineExpr k, AffineExpr n, int64_t bits) {
   using namespace mma;
-  AffineExpr lane = (n % kTileN) * 4 + (k % 8).floorDiv(2);
+  AffineExpr lane = (n % kTileN) * 4 + (k % kStepK).floorDiv(4);
   return (k.floorDiv(kBlockK) * kWarpSize + lane) * wordsPerLane(bits) +
          mmaPairExpr(k).floorDiv(pairsPerWord(bits));
 }

@@ -59,13 +59,13 @@ func.func @int8_per_channel_zero_point_bias(%x: tensor<1x3x32xf32>, %b: tensor<2
 
 // More than 4 rows (M = 5) take the tensor-core kernel's layout
 // (MmaLayout.h): one tile of 8 columns (6 of them padding), K padded to 128,
-// lane l = 4 n + c owning, per 16-wide step s, k = 16 s + 8 h + 2 c + e as
+// lane l = 4 n + c owning, per 16-wide step s, k = 16 s + 4 c + 2 h + e as
 // pair P = 2 s + h, first value in field P % 4, second in field P % 4 + 4,
 // stored as u = q + 8. Column 0 holds q = k mod 16 - 8, i.e. u = k mod 16:
-// lane 0's first word has pairs (k 0, 1), (8, 9), (16, 17), (24, 25) with u
-// 0/1, 8/9, 0/1, 8/9, i.e. fields 0 8 0 8 1 9 1 9 = 0x91918080; lanes 1-3
-// likewise 0xB3B3A2A2, 0xD5D5C4C4, 0xF7F7E6E6; its other three words are
-// K padding. Column 1 (u = 15 - k mod 16) is lane 4: 0x6E6E7F7F. Without
+// lane 0's first word has pairs (k 0, 1), (2, 3), (16, 17), (18, 19) with u
+// 0/1, 2/3, 0/1, 2/3, i.e. fields 0 2 0 2 1 3 1 3 = 0x31312020; lanes 1-3
+// likewise 0x75756464, 0xB9B9A8A8, 0xFDFDECEC; its other three words are
+// K padding. Column 1 (u = 15 - k mod 16) is lane 4: 0xCECEDFDF. Without
 // zero points the offset 8 is a constant of the generic, not an operand.
 
 // CHECK-LABEL: func.func @int4_mma_layout(
@@ -78,7 +78,7 @@ func.func @int8_per_channel_zero_point_bias(%x: tensor<1x3x32xf32>, %b: tensor<2
 // CHECK:           arith.andi
 // CHECK:           arith.uitofp
 // CHECK:           arith.subf %{{.*}}, %{{.*}} : f32
-// CHECK:       fc.packed: "0x{{[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]}}80809191000000000000000000000000A2A2B3B3000000000000000000000000C4C4D5D5000000000000000000000000E6E6F7F70000000000000000000000007F7F6E6E
+// CHECK:       fc.packed: "0x{{[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]}}2020313100000000000000000000000064647575000000000000000000000000A8A8B9B9000000000000000000000000ECECFDFD000000000000000000000000DFDFCECE
 func.func @int4_mma_layout(%x: tensor<5x32xf32>) -> tensor<5x2xf32> {
   %w = arith.constant dense<[[-8, 7], [-7, 6], [-6, 5], [-5, 4], [-4, 3], [-3, 2], [-2, 1], [-1, 0], [0, -1], [1, -2], [2, -3], [3, -4], [4, -5], [5, -6], [6, -7], [7, -8], [-8, 7], [-7, 6], [-6, 5], [-5, 4], [-4, 3], [-3, 2], [-2, 1], [-1, 0], [0, -1], [1, -2], [2, -3], [3, -4], [4, -5], [5, -6], [6, -7], [7, -8]]> : tensor<32x2xi4>
   %s = arith.constant dense<[[0.5, 0.25], [0.5, 0.25]]> : tensor<2x2xf32>

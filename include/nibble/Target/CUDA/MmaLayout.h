@@ -4,10 +4,16 @@
 // (f16 inputs, f32 accumulators). In that instruction lane l of a warp holds
 // the B (K x N = 16 x 8) fragment values
 //
-//   column n = l / 4,  k = 2 (l % 4) + e  and  k = 8 + 2 (l % 4) + e,  e = 0, 1
+//   column n = l / 4,  position 2 (l % 4) + e  and  8 + 2 (l % 4) + e,  e = 0, 1
 //
-// i.e. two f16x2 registers per 16-wide step of K. Weights are prepacked at
-// compile time so that each lane finds, for one tile of 8 columns and one
+// i.e. two f16x2 registers per 16-wide step of K, and the same positions of
+// the A fragments. A step may map its 16 positions to its 16 values of k in
+// any order shared by A and B; the kernel takes position 8 h + 2 c + e to be
+//
+//   k = 16 step + 4 c + 2 h + e,  c = l % 4,  h = 0, 1
+//
+// so that a lane's A values of one row are 4 consecutive k (one 8-byte load
+// of f16 activations). Weights are prepacked at compile time so that each lane finds, for one tile of 8 columns and one
 // 128-wide block of K (8 steps), its 32 values in one contiguous run of
 // `bits` 32-bit words (16 bytes for int4, 32 for int8), and the warp reads
 // the block of a tile as one 512-byte (or 1024-byte) run:
@@ -15,8 +21,8 @@
 //   packed[tile = n / 8][(block * 32 + lane) * bits + word]
 //
 // Within a lane's run, the values form 16 pairs P = 2 * step + h (h = 0 for
-// k offset 0..7, 1 for 8..15 of the step), each pair one f16x2 register of
-// the B fragment. A word holds `pairsPerWord` = 16 / bits pairs; pair p of
+// positions 0..7, k = 16 step + 4 c + 0, 1; h = 1 for positions 8..15,
+// k = 16 step + 4 c + 2, 3), each pair one f16x2 register of the B fragment. A word holds `pairsPerWord` = 16 / bits pairs; pair p of
 // a word keeps its first value in field p and its second in field
 // p + pairsPerWord, so `(word >> (bits * p)) & (fieldMask | fieldMask << 16)`
 // puts both values at the bottom of the two 16-bit halves of a register,
@@ -72,7 +78,7 @@ struct Position {
 };
 inline Position positionOf(int64_t k, int64_t n, int64_t bits) {
   int64_t block = k / kBlockK, step = (k % kBlockK) / kStepK, inStep = k % kStepK;
-  int64_t half = inStep / 8, lane = 4 * (n % kTileN) + (inStep % 8) / 2, e = inStep % 2;
+  int64_t half = inStep % 4 / 2, lane = 4 * (n % kTileN) + inStep / 4, e = inStep % 2;
   int64_t pair = 2 * step + half;
   return {n / kTileN, (block * kWarpSize + lane) * wordsPerLane(bits) + pair / pairsPerWord(bits),
           pair % pairsPerWord(bits) + e * pairsPerWord(bits)};

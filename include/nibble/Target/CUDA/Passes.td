@@ -64,21 +64,28 @@ def NibbleCUDADequantMatmulKernelsPass
     `nibble.dequant_matmul` (see `nibble-cuda-pack-matmul-weights`) with
     dense row-major operands becomes fused dequantize+matmul kernels.
 
-    In the `mma` layout (more than 4 rows), two launches on tensor cores:
+    In the `mma` layout (more than 4 rows), on tensor cores:
 
     - the activations are rounded to f16 once, into a temporary buffer
       laid out as the A fragments of `mma.sync.m16n8k16` (a lane's fragment
-      one 16-byte run; rows and K zero-padded to whole tiles);
+      one 16-byte run; rows and K zero-padded to whole tiles). Up to 8
+      rows, the mma's rows g + 8 are never stored and the fragments would
+      be mostly padding: the activations are only rounded into an f16 copy
+      (K zero-padded to 128-wide blocks), and float16 activations over
+      whole blocks are read as they are, with no launch before the GEMM;
     - the GEMM: each warp takes 2 tiles of 8 columns and up to 4 tiles of
       16 rows (more rows: more blocks), and walks K in 128-wide blocks, one
       16-byte (int4) or 32-byte (int8) weight load per tile and block, two
-      blocks in flight. Weights are unpacked to f16 exactly without
-      conversions (a pair of fields OR-ed into the mantissa of 1024.0, then
-      1024 + offset + zero point subtracted in f16x2), multiplied with
-      `nvgpu.mma.sync` into f32 sums, and the sums scaled into the f32
-      accumulators once per group (or block). Warps of a block split K when
-      there are too few tiles for 4096 warps, adding their accumulators
-      through workgroup memory.
+      blocks in flight (four up to 8 rows). Weights are unpacked to f16
+      exactly without conversions (a pair of fields OR-ed into the mantissa
+      of 1024.0, then 1024 + offset + zero point subtracted in f16x2; int4
+      pairs taken 4 bits up, saving a shift, are centered by one f16x2
+      multiply-add), multiplied with `nvgpu.mma.sync` into f32 sums, and
+      the sums scaled into the f32 accumulators once per group (or block).
+      Up to 8 rows, a lane's A values of a step are 4 consecutive k of its
+      row (the order of the layout), one 8-byte load. Warps of a block
+      split K when there are too few tiles for 4096 warps, adding their
+      accumulators through workgroup memory.
 
     In the `gemv` layout, a `gpu.launch` of a fused dequantize+GEMV kernel:
 
