@@ -11,8 +11,8 @@ compiled here and shipped in one folder (see scripts/gpu-check.sh):
   (the compiler's choice, and the other one forced at M = 1, 4 and 16), each holding
   several copies of an int4 g128 MatMulNBits layer (distinct weights, more than
   the GPU's L2 cache together) applied to the same input, so that a run streams
-  every weight from HBM; at M = 1, 16 and 128 also the layer's float16 form
-  (float16 activations and outputs);
+  every weight from HBM; at M = 1, 4, 16 and 128 also the layer's float16
+  form (float16 activations and outputs; at M = 1 and 4 with both kernels);
 - manifest.json describing all of it.
 
 The benchmark layers come from bench/layers.py.
@@ -47,8 +47,11 @@ BATCHES = [1, 4, 16, 64, 128]
 # switch, the other kernel forced, so one run measures both.
 KERNEL_VARIANTS = {1: ["auto", "mma"], 4: ["auto", "mma"], 16: ["auto", "gemv"]}
 # Batches at which the float16 form of the layer (float16 activations and
-# outputs, as float16 models run) is measured too, with the compiler's kernel.
-FLOAT16_BATCHES = [1, 16, 128]
+# outputs, as float16 models run) is measured too, and its kernels: at
+# M = 1 and 4 the tensor-core kernel reads the float16 activations directly
+# (no conversion launch), the case it is most likely to beat the GEMV.
+FLOAT16_KERNEL_VARIANTS = {1: ["auto", "mma"], 4: ["auto", "mma"], 16: ["auto"],
+                           128: ["auto"]}
 BLOCK = 128
 # Copies of a layer together exceed this many bytes (the H100/H200 L2 is 50 MB).
 ROTATION_BYTES = 120 << 20
@@ -92,11 +95,14 @@ def e2e_cases():
               ("mlp_int8", mlp, "int8", models.random_inputs(mlp))]
     # Pre-quantized layers: zero points (the kernels' asymmetric path), 8 bits,
     # the GEMV (M <= 4) and the tensor-core kernel (M = 11 and 37: M not a
-    # multiple of its 16-row tiles, N not a multiple of its 8-column tiles).
+    # multiple of its 16-row tiles, N not a multiple of its 8-column tiles;
+    # M = 7: up to 8 rows, A read from a zero-padded f16 copy, K = 640 not a
+    # multiple of 128).
     for bits, block, zero_points, k, n, m in [(4, 32, True, 256, 72, 11),
                                               (8, 128, True, 256, 64, 3),
                                               (4, 128, False, 1024, 200, 1),
-                                              (8, 64, False, 640, 44, 37)]:
+                                              (8, 64, False, 640, 44, 37),
+                                              (4, 64, True, 640, 40, 7)]:
         weights = models.nbits_weights(bits, block, zero_points, k=k, n=n)
         model = models.matmul_nbits(weights, m=m)
         cases.append((f"nbits_b{bits}_bs{block}_{'zp' if zero_points else 'nozp'}_k{k}_n{n}_m{m}",
@@ -108,8 +114,9 @@ def e2e_cases():
     # encoder does not check, and the folder has to travel.
     cases.append(("decoder_int4", transformers.decoder(), "int4", ids))
     # float16 models: the kernels read float16 activations and store float16
-    # (GEMV at M = 3, tensor cores at M = 20), and a whole float16 decoder.
-    for m in (3, 20):
+    # (GEMV at M = 3, tensor cores at M = 20 and, straight from the
+    # activations, at M = 6), and a whole float16 decoder.
+    for m in (3, 6, 20):
         weights = models.nbits_weights(4, 32, True, k=256, n=72)
         model = models.to_float16(models.matmul_nbits(weights, m=m))
         cases.append((f"nbits16_b4_bs32_zp_k256_n72_m{m}", model, "none",
@@ -173,8 +180,7 @@ def build_bench(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]
             model_path = work / f"{base}.onnx"
             onnx.save(nbits_layer_model(k, n, m, copies, seed=k + n + m), model_path)
             variants = [(kernel, False) for kernel in KERNEL_VARIANTS.get(m, ["auto"])]
-            if m in FLOAT16_BATCHES:
-                variants.append(("auto", True))
+            variants += [(kernel, True) for kernel in FLOAT16_KERNEL_VARIANTS.get(m, [])]
             for kernel, float16 in variants:
                 name = (base + ("" if kernel == "auto" else f"_{kernel}") +
                         ("_f16" if float16 else ""))

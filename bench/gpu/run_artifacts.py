@@ -158,6 +158,30 @@ def peak_for(device: str) -> float | None:
     return None
 
 
+def compare_kernels(entries: list[dict]) -> list[dict]:
+    """Where a layer was timed with more than one kernel (the compiler's
+    choice and a forced one), which was faster and by how much: the data
+    for the compiler's choice between the GEMV and the tensor-core kernel."""
+    timed: dict[tuple, dict[str, float]] = {}
+    for entry in entries:
+        if "seconds_per_layer" in entry:
+            key = (entry["k"], entry["n"], entry["m"], entry.get("activations", "f32"))
+            timed.setdefault(key, {})[entry.get("kernel", "auto")] = entry["seconds_per_layer"]
+    choices = []
+    for (k, n, m, act), kernels in sorted(timed.items()):
+        if len(kernels) < 2:
+            continue
+        fastest = min(kernels, key=kernels.get)
+        others = {kernel: seconds / kernels[fastest] for kernel, seconds in kernels.items()
+                  if kernel != fastest}
+        choices.append({"k": k, "n": n, "m": m, "activations": act, "fastest": fastest,
+                        "slowdown_of_others": others})
+        print(f"kernel choice {k}x{n} M={m} {act}: {fastest} fastest; "
+              + ", ".join(f"{kernel} {ratio:.2f}x its time" for kernel, ratio in others.items()),
+              flush=True)
+    return choices
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifacts", type=Path)
@@ -219,6 +243,8 @@ def main() -> int:
               f"{100 * entry.get('fraction_of_peak_bandwidth', 0):>5.0f}% "
               f"{(peer or 0) * 1e6:>9.1f} {entry.get('speedup_vs_cublas_fp16', 0):>7.2f}x",
               flush=True)
+
+    report["kernel_choice"] = compare_kernels(report["bench"])
 
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=str))
