@@ -122,6 +122,16 @@ def e2e_cases():
         cases.append((f"nbits16_b4_bs32_zp_k256_n72_m{m}", model, "none",
                       {"A": models.random_inputs(models.matmul_nbits(weights, m=m))["A"]
                        .astype(np.float16)}))
+    # Unquantized float16 layers take the tensor-core kernel with float16
+    # weights (M = 3 straight from the activations, M = 20 on fragments).
+    for m in (3, 20):
+        g = models.GraphBuilder("layer", seed=5)
+        g.output("y", np.float32, [m, 72])
+        g.op("MatMul", g.input("x", np.float32, [m, 256]), g.weight(256, 72), out="y")
+        model = models.to_float16(g.build(opset=17))
+        cases.append((f"matmul16_none_k256_n72_m{m}", model, "none",
+                      {"x": np.random.default_rng(m).standard_normal((m, 256))
+                       .astype(np.float16)}))
     cases.append(("decoder16_int4", models.to_float16(transformers.decoder()), "int4", ids))
     # bfloat16 (onnxruntime's CPU kernels mostly lack it: the reference is
     # the float32 decoder).

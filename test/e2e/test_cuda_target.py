@@ -19,6 +19,7 @@ from pathlib import Path
 
 import ml_dtypes
 import numpy as np
+import onnx
 import pytest
 
 import harness
@@ -52,12 +53,14 @@ def gemv_model() -> "onnx.ModelProto":
 
 @needs_toolkit
 @pytest.mark.parametrize("chip", CHIPS)
-@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16"])
-def test_transformer_compiles_for_gpu(chip, half, write_model, nibble_compile, tmp_path):
+@pytest.mark.parametrize("half, quantize", [(False, "int4"), (True, "int4"), (True, "none")],
+                         ids=["float32-int4", "float16-int4", "float16-none"])
+def test_transformer_compiles_for_gpu(chip, half, quantize, write_model, nibble_compile,
+                                      tmp_path):
     model = transformers.decoder(layers=1)
     path = write_model(models.to_float16(model) if half else model, "decoder")
     exe = harness.compile_ok(nibble_compile, path, tmp_path / "decoder",
-                             target=f"cuda-{chip}", quantize="int4")
+                             target=f"cuda-{chip}", quantize=quantize)
     info = subprocess.run([str(exe), "--info"], capture_output=True, text=True, timeout=60)
     assert info.returncode == 0, info.stderr
     assert f"target: cuda sm_{chip[2:]}" in info.stdout
@@ -361,6 +364,28 @@ def test_float16_layer_kernels_emulated(case, nibble_bin_dir, write_model, tmp_p
                           kernel=kernel, force=force)
     exact = x.astype(np.float64) @ weights.dequantized()
     assert harness.relative_error(y, exact.astype(np.float16)) <= 1e-3
+
+
+@pytest.mark.parametrize("m, k", [(1, 200), (6, 640), (20, 200)])
+def test_float16_weights_take_tensor_cores_emulated(m, k, nibble_bin_dir, write_model, tmp_path):
+    """An unquantized float16 layer runs on the tensor-core kernel too (its
+    weights packed as f16 pairs, no unpacking, no scales): the f16 products
+    are exact and summed in f32, so the result is the exact product rounded
+    once to float16, as the CPU build computes it. K = 640 has 4 warps
+    split 5 blocks of K (the last past the end adds nothing)."""
+    g = models.GraphBuilder("layer", seed=4)
+    x = g.input("x", np.float32, [m, k])
+    g.op("MatMul", x, g.weight(k, 44), out="y")
+    g.output("y", np.float32, [m, 44])
+    model = models.to_float16(g.build(opset=17))
+    path = write_model(model, "layer16")
+    x16 = np.random.default_rng(7).standard_normal((m, k)).astype(np.float16)
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x16], [((m, 44), np.float16)],
+                          kernel="mma", quantize="none")
+    weight = onnx.numpy_helper.to_array(model.graph.initializer[0]).astype(np.float64)
+    exact = x16.astype(np.float64) @ weight
+    assert harness.relative_error(y, exact.astype(np.float16)) <= 1e-3
+    assert np.mean(y == exact.astype(np.float16)) >= 0.99
 
 
 # (quantize, group size, M, kernel): nibble's quantizer's int8 per channel

@@ -56,9 +56,11 @@ std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
                     bits.getInt(),          groupSize.getInt(),    isSigned.getValue(),
                     hasZeroPoint.getValue(), DequantKernelLayout::Gemv};
   auto wordsType = cast<MemRefType>(op.getDpsInputs()[1].getType());
-  if (shape.bits != 4 && shape.bits != 8)
+  bool isMma = layout.getValue() == stringifyLayout(DequantKernelLayout::Mma);
+  // 16-bit fields are float16 weights, which only the tensor-core kernel takes.
+  if (shape.bits != 4 && shape.bits != 8 && !(isMma && shape.bits == 16))
     return std::nullopt;
-  if (layout.getValue() == stringifyLayout(DequantKernelLayout::Mma)) {
+  if (isMma) {
     shape.layout = DequantKernelLayout::Mma;
     // The zero points are an operand only when there are any.
     int64_t inputs = shape.hasZeroPoint ? 4 : 3;

@@ -49,7 +49,8 @@ constexpr int64_t kMaxRowTiles = 4;
 // directly (the mma's rows g + 8 are not needed).
 constexpr int64_t kCompactMaxRows = 8;
 // Blocks of K whose weight loads a warp issues together: more when the
-// rows are few, so that a warp keeps as many bytes in flight as the GEMV.
+// rows are few, so that a warp keeps as many bytes in flight as the GEMV
+// (for int4 weights; as many bytes for wider ones).
 constexpr int64_t kBlocksInFlight = 2;
 constexpr int64_t kCompactBlocksInFlight = 4;
 // Threads per block of the activation conversion.
@@ -294,8 +295,12 @@ private:
 
   void emitKLoop() {
     int64_t warpBlocks = llvm::divideCeil(blocks, kSplit);
-    int64_t blocksPerIteration =
-        std::min(warpBlocks, compactRows ? kCompactBlocksInFlight : kBlocksInFlight);
+    // Up to 8 rows, the same bytes in flight for every width of weights;
+    // float16 weights fill the registers with one block.
+    int64_t blocksInFlight = compactRows ? std::max<int64_t>(1, kCompactBlocksInFlight * 4 /
+                                                                    shape.bits)
+                                         : (shape.bits == 16 ? 1 : kBlocksInFlight);
+    int64_t blocksPerIteration = std::min(warpBlocks, blocksInFlight);
     int64_t iterations = llvm::divideCeil(warpBlocks, blocksPerIteration);
     bool mayBePastEnd = blocks % (kSplit * blocksPerIteration) != 0;
     auto accumulatorType = VectorType::get({2, 2}, b.getF32Type());
@@ -344,6 +349,8 @@ private:
     Value bias, scaledNegBias;
   };
   WeightBias weightBias(int64_t t, Value group) {
+    if (shape.bits == 16)
+      return {}; // float16 weights need no centering
     auto halfPairType = VectorType::get({2}, b.getF16Type());
     if (!shape.hasZeroPoint) {
       float offset = shape.isSigned ? static_cast<float>(int64_t(1) << (shape.bits - 1)) : 0.0f;
@@ -382,6 +389,10 @@ private:
     for (int64_t half = 0; half < 2; ++half) {
       int64_t pair = 2 * step + half;
       Value word = b.create<vector::ExtractOp>(tileWords, ArrayRef<int64_t>{pair / pairsPerWord});
+      if (bits == 16) { // float16 weights: the word is the f16x2 register
+        fragment = b.create<vector::InsertOp>(halfPair(word), fragment, ArrayRef<int64_t>{half});
+        continue;
+      }
       int64_t field = pair % pairsPerWord;
       bool raised = bits == 4 && field % 2 == 1;
       int64_t shift = bits == 4 ? 8 * (field / 2) : bits * field;
@@ -412,7 +423,12 @@ private:
       SmallVector<WeightBias> biases;
       for (int64_t t = 0; t < kTilesPerWarp; ++t)
         biases.push_back(weightBias(t, group));
+      // float16 weights have unit scales: their products go straight into
+      // the accumulators (a block past the end of K adds nothing).
+      const bool unscaled = shape.bits == 16;
       SmallVector<Value> sums(updated.size(), splat(accumulatorType, 0.0f));
+      if (unscaled)
+        sums = updated;
       for (int64_t step = first; step < first + flushSteps; ++step) {
         SmallVector<Value> weightOperands;
         for (int64_t t = 0; t < kTilesPerWarp; ++t)
@@ -455,6 +471,11 @@ private:
                                                                mma::kStepK});
           }
         }
+      }
+      if (unscaled) {
+        for (auto [accumulator, sum] : llvm::zip_equal(updated, sums))
+          accumulator = loads.ok ? b.create<arith::SelectOp>(loads.ok, sum, accumulator) : sum;
+        continue;
       }
       // accumulator += scale (of the lane's two columns) * sum, in f32.
       for (int64_t t = 0; t < kTilesPerWarp; ++t) {

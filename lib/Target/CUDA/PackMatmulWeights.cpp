@@ -1,9 +1,10 @@
 //===- PackMatmulWeights.cpp - weights in the GPU kernel's layout ---------===//
 //
-// Turns nibble.matmul ops with constant quantized weights into a
-// linalg.generic over weights prepacked at compile time for the fused GPU
-// kernel (see Passes.td for the layout). The generic computes exactly what
-// the kernel computes, so it doubles as the reference.
+// Turns nibble.matmul ops with constant quantized weights, and matmuls
+// with constant float16 weights, into a linalg.generic over weights
+// prepacked at compile time for the fused GPU kernels (see Passes.td for
+// the layouts). The generic computes exactly what the kernel computes, so
+// it doubles as the reference.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,6 +33,8 @@ namespace {
 
 /// Rows up to which the GEMV kernel runs; more take the tensor-core kernel.
 constexpr int64_t kGemvMaxRows = 4;
+/// Bits of a float16 weight field.
+constexpr int64_t kHalfBits = 16;
 
 /// The constant operands of one matmul, in the kernel's layout.
 struct PackedWeights {
@@ -48,6 +51,30 @@ struct PackedWeights {
   SmallVector<float> zeros;
   int64_t offset = 0; // MMA: 2^(bits-1) for signed weights
 };
+
+/// `k` x `n` fields of `bits` bits (`fieldAt(kk, nn)`, in the low bits) in
+/// `layout`'s order: rows of 32-bit words, one per column (GEMV) or per
+/// tile of 8 columns (MMA).
+SmallVector<int32_t> layOutFields(DequantKernelLayout layout, int64_t k, int64_t n, int64_t bits,
+                                  function_ref<uint32_t(int64_t, int64_t)> fieldAt) {
+  const bool isMma = layout == DequantKernelLayout::Mma;
+  const int64_t wordsPerRow = isMma ? mma::wordsPerTile(k, bits) : gemv::paddedK(k) * bits / 32;
+  SmallVector<int32_t> words((isMma ? mma::tiles(n) : n) * wordsPerRow, 0);
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t nn = 0; nn < n; ++nn) {
+      int64_t row = nn, wordIndex, field;
+      if (isMma) {
+        mma::Position at = mma::positionOf(kk, nn, bits);
+        row = at.tile, wordIndex = at.word, field = at.field;
+      } else {
+        gemv::Position at = gemv::positionOf(kk, bits);
+        wordIndex = at.word, field = at.field;
+      }
+      int32_t &word = words[row * wordsPerRow + wordIndex];
+      word = static_cast<int32_t>(static_cast<uint32_t>(word) | fieldAt(kk, nn) << (field * bits));
+    }
+  return words;
+}
 
 /// Packs `op`'s weights, or returns nullopt when the kernel cannot take
 /// them (non-constant operands, K or groups not multiples of 4, f16 scales).
@@ -110,23 +137,9 @@ std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m, StringRef kerne
   const uint32_t mask = (1u << bits) - 1;
   // The MMA layout stores u = q + offset, unsigned.
   const int64_t offset = isMma && scheme.getIsSigned() ? int64_t(1) << (bits - 1) : 0;
-  const int64_t wordsPerRow =
-      isMma ? mma::wordsPerTile(k, bits) : gemv::paddedK(k) * bits / 32;
-  packed.words.assign((isMma ? mma::tiles(n) : n) * wordsPerRow, 0);
-  for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t nn = 0; nn < n; ++nn) {
-      int64_t row = nn, wordIndex, field;
-      if (isMma) {
-        mma::Position at = mma::positionOf(kk, nn, bits);
-        row = at.tile, wordIndex = at.word, field = at.field;
-      } else {
-        gemv::Position at = gemv::positionOf(kk, bits);
-        wordIndex = at.word, field = at.field;
-      }
-      uint32_t q = static_cast<uint32_t>((*weights)[kk * n + nn] + offset) & mask;
-      int32_t &word = packed.words[row * wordsPerRow + wordIndex];
-      word = static_cast<int32_t>(static_cast<uint32_t>(word) | (q << (field * bits)));
-    }
+  packed.words = layOutFields(packed.layout, k, n, bits, [&](int64_t kk, int64_t nn) {
+    return static_cast<uint32_t>((*weights)[kk * n + nn] + offset) & mask;
+  });
   packed.offset = offset;
   packed.scales.assign(n * groups, 0.0f);
   if (!isMma || packed.hasZeroPoint)
@@ -142,6 +155,40 @@ std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m, StringRef kerne
       else if (!isMma)
         packed.zeros[nn * groups + g] = scale * zero;
     }
+  return packed;
+}
+
+/// The float16 weights of `matmul` (a constant widened to f32) in the MMA
+/// layout as 16-bit fields, with unit scales, or nullopt when it has none.
+/// Only the tensor-core kernel takes them (their products with f16
+/// activations are exact in its f32 sums), so a forced GEMV leaves them.
+std::optional<PackedWeights> packHalfWeights(linalg::MatmulOp matmul, StringRef kernel) {
+  if (kernel == "gemv" || matmul.hasUserDefinedMaps() || !isPlainZeroInitMatmul(matmul))
+    return std::nullopt;
+  Value weight = getWidenedSource(matmul.getInputs()[1]);
+  auto lhsType = dyn_cast<RankedTensorType>(matmul.getInputs()[0].getType());
+  if (!weight || !lhsType || !lhsType.hasStaticShape() || !lhsType.getElementType().isF32())
+    return std::nullopt;
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  if (!weightType.getElementType().isF16() || !weightType.hasStaticShape() ||
+      weightType.getDimSize(0) % 2 != 0)
+    return std::nullopt;
+  Attribute weightAttr = getConstantElements(weight);
+  std::optional<SmallVector<float>> values =
+      weightAttr ? readFloatElements(weightAttr) : std::nullopt;
+  if (!values)
+    return std::nullopt;
+  PackedWeights packed;
+  packed.layout = DequantKernelLayout::Mma;
+  packed.k = weightType.getDimSize(0);
+  packed.n = weightType.getDimSize(1);
+  packed.groupSize = packed.k;
+  packed.words = layOutFields(packed.layout, packed.k, packed.n, kHalfBits,
+                              [&](int64_t kk, int64_t nn) -> uint32_t {
+                                return narrowToHalfBits((*values)[kk * packed.n + nn],
+                                                        APFloat::IEEEhalf());
+                              });
+  packed.scales.assign(packed.n, 1.0f);
   return packed;
 }
 
@@ -181,11 +228,10 @@ AffineExpr mmaFieldExpr(AffineExpr k, int64_t bits) {
 /// (u the stored unsigned field, z' offset + zero point, `zeros` or, when
 /// null, the constant offset).
 Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWeights &packed,
-                         SchemeAttr scheme, Value words, Value scales, Value zeros) {
+                         unsigned bits, bool isSigned, Value words, Value scales, Value zeros) {
   MLIRContext *ctx = b.getContext();
   auto lhsType = cast<RankedTensorType>(lhs2d.getType());
   int64_t m = lhsType.getDimSize(0);
-  unsigned bits = scheme.getBits();
   const bool isMma = packed.layout == DequantKernelLayout::Mma;
   Type f32 = b.getF32Type();
   auto outType = RankedTensorType::get({m, packed.n}, f32);
@@ -210,7 +256,6 @@ Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWe
   SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
                                                 utils::IteratorType::parallel,
                                                 utils::IteratorType::reduction};
-  bool isSigned = scheme.getIsSigned();
   AffineExpr fieldExpr = isMma ? mmaFieldExpr(b.getAffineDimExpr(0), bits)
                                : gemvFieldExpr(b.getAffineDimExpr(0), bits);
   auto generic = linalg::GenericOp::create(
@@ -226,7 +271,14 @@ Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWe
         Value fieldI32 = arith::IndexCastOp::create(nb, nloc, i32, field);
         Value shift = arith::MulIOp::create(nb, nloc, fieldI32, constI32(bits));
         Value weight;
-        if (isSigned && !isMma) {
+        if (bits == kHalfBits) {
+          // A float16 weight (times its unit scale).
+          Value down = arith::ShRUIOp::create(nb, nloc, args[1], shift);
+          Value low = arith::TruncIOp::create(nb, nloc, nb.getI16Type(), down);
+          Value half = arith::BitcastOp::create(nb, nloc, nb.getF16Type(), low);
+          Value wide = arith::ExtFOp::create(nb, nloc, f32, half);
+          weight = arith::MulFOp::create(nb, nloc, wide, args[2]);
+        } else if (isSigned && !isMma) {
           // Move the field to the top, then sign-extend it back down.
           Value up = arith::SubIOp::create(nb, nloc, constI32(32 - bits), shift);
           Value top = arith::ShLIOp::create(nb, nloc, args[1], up);
@@ -289,6 +341,70 @@ Value addBias(OpBuilder &b, Location loc, Value value, Value bias) {
       .getResult(0);
 }
 
+/// Replaces `op` (a matmul of `lhs`, M x K or with leading batch
+/// dimensions, by the weights in `packed`, plus `bias` if any) with the
+/// generic over `packed`.
+void replaceWithPackedGeneric(IRRewriter &rewriter, Operation *op, Value lhs,
+                              const PackedWeights &packed, unsigned bits, bool isSigned,
+                              Value bias) {
+  rewriter.setInsertionPoint(op);
+  Location loc = op->getLoc();
+  StringRef layer = "matmul";
+  if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
+    layer = name.getValue();
+  const bool isMma = packed.layout == DequantKernelLayout::Mma;
+  int64_t groups = packed.k / packed.groupSize;
+  auto wordsType =
+      isMma ? RankedTensorType::get({mma::tiles(packed.n), mma::wordsPerTile(packed.k, bits)},
+                                    rewriter.getI32Type())
+            : RankedTensorType::get({packed.n, gemv::paddedK(packed.k) * bits / 32},
+                                    rewriter.getI32Type());
+  auto scaleType = RankedTensorType::get({packed.n, groups}, rewriter.getF32Type());
+  ArrayRef<char> wordBytes(reinterpret_cast<const char *>(packed.words.data()),
+                           packed.words.size() * sizeof(int32_t));
+  Value words = arith::ConstantOp::create(
+      rewriter, loc, makeRawConstant(wordsType, wordBytes, (layer + ".packed").str()));
+  Value scales = arith::ConstantOp::create(
+      rewriter, loc, makeFloatConstant(scaleType, packed.scales, (layer + ".scales").str()));
+  Value zeros;
+  if (!packed.zeros.empty())
+    zeros = arith::ConstantOp::create(
+        rewriter, loc,
+        makeFloatConstant(scaleType, packed.zeros,
+                          (layer + (isMma ? ".zeros" : ".scaled_zeros")).str()));
+
+  // The activations of float16 and bfloat16 layers are read as they are
+  // (the generic widens them), not through an f32 copy.
+  Value lhs2d = lhs;
+  if (Value narrow = getWidenedSource(lhs2d))
+    lhs2d = narrow;
+  // Collapse leading batch dimensions into M.
+  int64_t rank = cast<RankedTensorType>(lhs.getType()).getRank();
+  SmallVector<ReassociationIndices> reassociation;
+  if (rank > 2) {
+    ReassociationIndices batch;
+    for (int64_t d = 0; d < rank - 1; ++d)
+      batch.push_back(d);
+    reassociation = {batch, {rank - 1}};
+    lhs2d = tensor::CollapseShapeOp::create(rewriter, loc, lhs2d, reassociation);
+  }
+  Value result =
+      buildPackedGeneric(rewriter, loc, lhs2d, packed, bits, isSigned, words, scales, zeros);
+  copyLayerAttrs(op, result.getDefiningOp());
+  if (bias)
+    result = addBias(rewriter, loc, result, bias);
+  if (rank > 2)
+    result = tensor::ExpandShapeOp::create(rewriter, loc, op->getResult(0).getType(), result,
+                                           reassociation);
+  // The kernel stores a following rounding to float16/bfloat16 itself
+  // (nibble-cuda-dequant-matmul-kernels).
+  if (!bias && rank == 2 && op->hasOneUse())
+    if (auto narrowing = dyn_cast<linalg::GenericOp>(*op->getUsers().begin());
+        narrowing && isNarrowingToHalf(narrowing))
+      narrowing->setAttr(kKernelEpilogueAttrName, rewriter.getUnitAttr());
+  rewriter.replaceOp(op, result);
+}
+
 struct NibbleCUDAPackMatmulWeightsPass final
     : nibble::impl::NibbleCUDAPackMatmulWeightsPassBase<NibbleCUDAPackMatmulWeightsPass> {
   using Base::Base;
@@ -300,7 +416,13 @@ struct NibbleCUDAPackMatmulWeightsPass final
       return signalPassFailure();
     }
     SmallVector<MatmulOp> matmuls;
-    getOperation().walk([&](MatmulOp op) { matmuls.push_back(op); });
+    SmallVector<linalg::MatmulOp> halfMatmuls;
+    getOperation().walk([&](Operation *op) {
+      if (auto matmul = dyn_cast<MatmulOp>(op))
+        matmuls.push_back(matmul);
+      else if (auto matmul = dyn_cast<linalg::MatmulOp>(op))
+        halfMatmuls.push_back(matmul);
+    });
     IRRewriter rewriter(&getContext());
     for (MatmulOp op : matmuls) {
       auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
@@ -314,64 +436,14 @@ struct NibbleCUDAPackMatmulWeightsPass final
       auto bias = op.getBias();
       if (bias && !cast<ShapedType>(bias.getType()).getElementType().isF32())
         continue;
-      rewriter.setInsertionPoint(op);
-      Location loc = op.getLoc();
       SchemeAttr scheme = op.getScheme();
-      StringRef layer = "matmul";
-      if (auto name = op->getAttrOfType<StringAttr>(kLayerAttrName))
-        layer = name.getValue();
-      const bool isMma = packed->layout == DequantKernelLayout::Mma;
-      int64_t bits = scheme.getBits();
-      int64_t groups = packed->k / packed->groupSize;
-      auto wordsType =
-          isMma ? RankedTensorType::get({mma::tiles(packed->n), mma::wordsPerTile(packed->k, bits)},
-                                        rewriter.getI32Type())
-                : RankedTensorType::get({packed->n, gemv::paddedK(packed->k) * bits / 32},
-                                        rewriter.getI32Type());
-      auto scaleType = RankedTensorType::get({packed->n, groups}, rewriter.getF32Type());
-      ArrayRef<char> wordBytes(reinterpret_cast<const char *>(packed->words.data()),
-                               packed->words.size() * sizeof(int32_t));
-      Value words = arith::ConstantOp::create(
-          rewriter, loc, makeRawConstant(wordsType, wordBytes, (layer + ".packed").str()));
-      Value scales = arith::ConstantOp::create(
-          rewriter, loc, makeFloatConstant(scaleType, packed->scales, (layer + ".scales").str()));
-      Value zeros;
-      if (!packed->zeros.empty())
-        zeros = arith::ConstantOp::create(
-            rewriter, loc,
-            makeFloatConstant(scaleType, packed->zeros,
-                              (layer + (isMma ? ".zeros" : ".scaled_zeros")).str()));
-
-      // The activations of float16 and bfloat16 layers are read as they are
-      // (the generic widens them), not through an f32 copy.
-      Value lhs2d = op.getLhs();
-      if (Value narrow = getWidenedSource(lhs2d))
-        lhs2d = narrow;
-      // Collapse leading batch dimensions into M.
-      SmallVector<ReassociationIndices> reassociation;
-      if (rank > 2) {
-        ReassociationIndices batch;
-        for (int64_t d = 0; d < rank - 1; ++d)
-          batch.push_back(d);
-        reassociation = {batch, {rank - 1}};
-        lhs2d = tensor::CollapseShapeOp::create(rewriter, loc, lhs2d, reassociation);
-      }
-      Value result =
-          buildPackedGeneric(rewriter, loc, lhs2d, *packed, scheme, words, scales, zeros);
-      copyLayerAttrs(op, result.getDefiningOp());
-      if (bias)
-        result = addBias(rewriter, loc, result, bias);
-      if (rank > 2)
-        result = tensor::ExpandShapeOp::create(rewriter, loc, op.getType(), result,
-                                               reassociation);
-      // The kernel stores a following rounding to float16/bfloat16 itself
-      // (nibble-cuda-dequant-matmul-kernels).
-      if (!bias && rank == 2 && op->hasOneUse())
-        if (auto narrowing = dyn_cast<linalg::GenericOp>(*op->getUsers().begin());
-            narrowing && isNarrowingToHalf(narrowing))
-          narrowing->setAttr(kKernelEpilogueAttrName, rewriter.getUnitAttr());
-      rewriter.replaceOp(op, result);
+      replaceWithPackedGeneric(rewriter, op, op.getLhs(), *packed, scheme.getBits(),
+                               scheme.getIsSigned(), bias);
     }
+    for (linalg::MatmulOp op : halfMatmuls)
+      if (std::optional<PackedWeights> packed = packHalfWeights(op, kernel))
+        replaceWithPackedGeneric(rewriter, op, op.getInputs()[0], *packed, kHalfBits,
+                                 /*isSigned=*/false, /*bias=*/Value());
   }
 };
 

@@ -156,3 +156,63 @@ func.func @float16_layer(%x: tensor<3x32xf16>) -> tensor<3x2xf16> {
   } -> tensor<3x2xf16>
   return %h : tensor<3x2xf16>
 }
+
+// -----
+
+// An unquantized matmul with float16 weights takes the tensor-core layout
+// at any M, its weights as 16-bit fields (k = 16 s + 4 c + 2 h + e as pair
+// P = 2 s + h, one word per pair: the mma's f16x2 B register as it is) with
+// unit scales. Column 0 holds 1.0 (0x3C00): lane 0's words 0-3 (k < 32) are
+// 0x3C003C00, the other twelve K padding; column 1 (-2.0, 0xC000) is lane 4.
+
+// CHECK-LABEL: func.func @float16_weights(
+// CHECK-DAG:     %[[W:.*]] = arith.constant dense_resource<fc16.packed> : tensor<1x512xi32>
+// CHECK-DAG:     %[[S:.*]] = arith.constant dense<1.000000e+00> : tensor<2x1xf32>
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%{{.*}}, %[[W]], %[[S]] : tensor<3x32xf16>, tensor<1x512xi32>, tensor<2x1xf32>)
+// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 16 : i64, group_size = 32 : i64, has_zero_point = false, layout = "mma", signed = false}
+// CHECK:           arith.trunci %{{.*}} : i32 to i16
+// CHECK:           arith.bitcast %{{.*}} : i16 to f16
+// CHECK-NOT:     linalg.matmul
+// CHECK:       fc16.packed: "0x{{[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]}}003C003C003C003C003C003C003C003C000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000003C003C
+// CHECK-SAME:    00C000C000C000C000C000C000C000C0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000
+#id16 = affine_map<(d0, d1) -> (d0, d1)>
+func.func @float16_weights(%x: tensor<3x32xf16>) -> tensor<3x2xf32> {
+  %w16 = arith.constant dense<[[1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0], [1.0, -2.0]]> : tensor<32x2xf16>
+  %ew = tensor.empty() : tensor<32x2xf32>
+  %w = linalg.generic {indexing_maps = [#id16, #id16], iterator_types = ["parallel", "parallel"]}
+      ins(%w16 : tensor<32x2xf16>) outs(%ew : tensor<32x2xf32>) {
+  ^bb0(%in: f16, %out: f32):
+    %v = arith.extf %in : f16 to f32
+    linalg.yield %v : f32
+  } -> tensor<32x2xf32>
+  %ex = tensor.empty() : tensor<3x32xf32>
+  %wide = linalg.generic {indexing_maps = [#id16, #id16], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<3x32xf16>) outs(%ex : tensor<3x32xf32>) {
+  ^bb0(%in: f16, %out: f32):
+    %v = arith.extf %in : f16 to f32
+    linalg.yield %v : f32
+  } -> tensor<3x32xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul {nibble.layer = "fc16", nibble.op_type = "MatMul"} ins(%wide, %w : tensor<3x32xf32>, tensor<32x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
+
+// -----
+
+// float32 weights stay with the generic lowering (rounding them to f16
+// would change the layer).
+
+// CHECK-LABEL: func.func @float32_weights(
+// CHECK:         linalg.matmul
+// CHECK-NOT:     nibble.dequant_matmul
+func.func @float32_weights(%x: tensor<3x32xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<0.5> : tensor<32x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<3x32xf32>, tensor<32x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}

@@ -7,7 +7,7 @@ include "mlir/Pass/PassBase.td"
 
 def NibbleCUDAPackMatmulWeightsPass
     : Pass<"nibble-cuda-pack-matmul-weights", "func::FuncOp"> {
-  let summary = "prepack constant nibble.matmul weights for the GPU kernel";
+  let summary = "prepack constant quantized and float16 matmul weights for the GPU kernels";
   let description = [{
     Rewrites every `nibble.matmul` whose weight, scale and zero point are
     constants, whose K is a multiple of 4 and whose groups (if any) are
@@ -39,6 +39,14 @@ def NibbleCUDAPackMatmulWeightsPass
 
     Both keep the scales as `N x G` (G groups along K; per-channel and
     per-tensor schemes become one group).
+
+    Unquantized `linalg.matmul`s whose weight is a float16 constant
+    (widened to f32, as float16 models and layers kept at fp16 have them)
+    take the `mma` layout too, at any M, with 16-bit fields: each word is
+    an f16x2 B register as it is, and the scales are ones. Their f16
+    products are exact in the kernel's f32 sums. float32 and bfloat16
+    weights are left to the generic lowering (rounding them to f16 would
+    change the layer), as is every float16 weight when the GEMV is forced.
 
     The generic is a faithful reference of that computation, so the IR
     stays correct if no kernel replaces it. Leading batch dimensions of the
