@@ -4,7 +4,8 @@
 #   scripts/gpu-check.sh ARTIFACTS [RESULT.json]
 #
 # ARTIFACTS is the folder (or a .tar.gz / .tar.xz of it) that
-#   .venv/bin/python bench/gpu/build_artifacts.py --bin-dir build/bin --out ARTIFACTS
+#   .venv/bin/python bench/gpu/build_artifacts.py --bin-dir build/bin --out ARTIFACTS \
+#       [--models-dir MODELS]
 # made on a build machine (no GPU needed there). The GPU machine needs only
 # python3 with numpy, and torch for the fp16 cuBLAS peer and bandwidth probe.
 # Optionally a third argument: a NibbleRuntimeTests binary to run there too.

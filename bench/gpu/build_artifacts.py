@@ -4,9 +4,10 @@
 A GPU machine may lack the compiler's dependencies, so every binary is
 compiled here and shipped in one folder (see scripts/gpu-check.sh):
 
-- e2e/: models from the coverage tests compiled with --target=cuda-sm90, their
-  inputs, and the outputs of the CPU build and of onnxruntime on the same
-  inputs, so the GPU outputs can be compared with both;
+- e2e/: models from the coverage tests (and, given --models-dir, the real
+  CNNs of the tests) compiled with --target=cuda-sm90, their inputs, and the
+  outputs of the CPU build and of onnxruntime on the same inputs, so the GPU
+  outputs can be compared with both;
 - bench/: one executable per Llama-2-7B layer shape, batch M and kernel
   (the compiler's choice, and the other one forced at M = 1, 4 and 16), each holding
   several copies of an int4 g128 MatMulNBits layer (distinct weights, more than
@@ -17,7 +18,7 @@ compiled here and shipped in one folder (see scripts/gpu-check.sh):
 
 The benchmark layers come from bench/layers.py.
 
-Usage: build_artifacts.py --bin-dir build/bin --out DIR [--quick]
+Usage: build_artifacts.py --bin-dir build/bin --out DIR [--models-dir DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ sys.path.insert(0, str(REPO / "test" / "e2e"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import models  # noqa: E402
+import test_real_models  # noqa: E402
 import transformers  # noqa: E402
 from harness import ort_run  # noqa: E402
 from layers import LLAMA_SHAPES, copies_for, nbits_layer_bytes, nbits_layer_model  # noqa: E402
@@ -86,13 +89,44 @@ def run_cpu(exe: Path, inputs: dict[str, np.ndarray], work: Path) -> dict[str, n
     return {p.stem: np.load(p) for p in out_dir.glob("*.npy")}
 
 
-def e2e_cases():
-    """(name, model, quantize flag, inputs[, model onnxruntime runs for the
-    reference when it cannot run `model` itself])."""
+@dataclass
+class E2ECase:
+    name: str
+    model: onnx.ModelProto
+    quantize: str
+    inputs: dict
+    # The model onnxruntime runs for the reference when it cannot run
+    # `model` itself.
+    reference: onnx.ModelProto | None = None
+    flags: tuple[str, ...] = ()
+
+
+def real_model_cases(models_dir: Path) -> list[E2ECase]:
+    """The CNNs of the real-model tests (convolutions, depthwise, resize,
+    transposed convolutions), at fixed input shapes."""
+    cases = []
+    for file, shape, modes in [("ch_ppocr_mobile_v2.0_cls_infer.onnx", (1, 3, 48, 192),
+                                ("none", "int8")),
+                               ("ch_PP-OCRv4_det_infer.onnx", (1, 3, 128, 128), ("int8",))]:
+        path = models_dir / file
+        if not path.exists():
+            print(f"e2e: {path} not found, left out", flush=True)
+            continue
+        model = onnx.load(path)
+        # Text-like rows: random noise gives the detector ~1e-7 everywhere.
+        x = test_real_models.synthetic_text_image(shape[2], shape[3])
+        stem = file.split(".onnx")[0].replace(".", "_").replace("-", "_")
+        cases += [E2ECase(f"{stem}_{mode}", model, mode, {"x": x},
+                          flags=(f"--input-shape=x:{'x'.join(map(str, shape))}",))
+                  for mode in modes]
+    return cases
+
+
+def e2e_cases() -> list[E2ECase]:
     cases = []
     mlp = models.mlp()
-    cases += [("mlp_int4", mlp, "int4", models.random_inputs(mlp)),
-              ("mlp_int8", mlp, "int8", models.random_inputs(mlp))]
+    cases += [E2ECase("mlp_int4", mlp, "int4", models.random_inputs(mlp)),
+              E2ECase("mlp_int8", mlp, "int8", models.random_inputs(mlp))]
     # Pre-quantized layers: zero points (the kernels' asymmetric path), 8 bits,
     # the GEMV (M <= 4) and the tensor-core kernel (M = 11 and 37: M not a
     # multiple of its 16-row tiles, N not a multiple of its 8-column tiles;
@@ -105,23 +139,24 @@ def e2e_cases():
                                               (4, 64, True, 640, 40, 7)]:
         weights = models.nbits_weights(bits, block, zero_points, k=k, n=n)
         model = models.matmul_nbits(weights, m=m)
-        cases.append((f"nbits_b{bits}_bs{block}_{'zp' if zero_points else 'nozp'}_k{k}_n{n}_m{m}",
-                      model, "none", models.random_inputs(model)))
+        cases.append(E2ECase(
+            f"nbits_b{bits}_bs{block}_{'zp' if zero_points else 'nozp'}_k{k}_n{n}_m{m}",
+            model, "none", models.random_inputs(model)))
     ids = transformers.token_ids()
     for quantize in ("none", "int8", "int4"):
-        cases.append((f"encoder_{quantize}", transformers.encoder(), quantize, ids))
+        cases.append(E2ECase(f"encoder_{quantize}", transformers.encoder(), quantize, ids))
     # The fp32 decoder is left out: its 18 MB of weights add nothing the fp32
     # encoder does not check, and the folder has to travel.
-    cases.append(("decoder_int4", transformers.decoder(), "int4", ids))
+    cases.append(E2ECase("decoder_int4", transformers.decoder(), "int4", ids))
     # float16 models: the kernels read float16 activations and store float16
     # (GEMV at M = 3, tensor cores at M = 20 and, straight from the
     # activations, at M = 6), and a whole float16 decoder.
     for m in (3, 6, 20):
         weights = models.nbits_weights(4, 32, True, k=256, n=72)
         model = models.to_float16(models.matmul_nbits(weights, m=m))
-        cases.append((f"nbits16_b4_bs32_zp_k256_n72_m{m}", model, "none",
-                      {"A": models.random_inputs(models.matmul_nbits(weights, m=m))["A"]
-                       .astype(np.float16)}))
+        cases.append(E2ECase(f"nbits16_b4_bs32_zp_k256_n72_m{m}", model, "none",
+                             {"A": models.random_inputs(models.matmul_nbits(weights, m=m))["A"]
+                              .astype(np.float16)}))
     # Unquantized float16 layers take the tensor-core kernel with float16
     # weights (M = 3 straight from the activations, M = 20 on fragments).
     for m in (3, 20):
@@ -129,25 +164,28 @@ def e2e_cases():
         g.output("y", np.float32, [m, 72])
         g.op("MatMul", g.input("x", np.float32, [m, 256]), g.weight(256, 72), out="y")
         model = models.to_float16(g.build(opset=17))
-        cases.append((f"matmul16_none_k256_n72_m{m}", model, "none",
-                      {"x": np.random.default_rng(m).standard_normal((m, 256))
-                       .astype(np.float16)}))
-    cases.append(("decoder16_int4", models.to_float16(transformers.decoder()), "int4", ids))
+        cases.append(E2ECase(f"matmul16_none_k256_n72_m{m}", model, "none",
+                             {"x": np.random.default_rng(m).standard_normal((m, 256))
+                              .astype(np.float16)}))
+    cases.append(E2ECase("decoder16_int4", models.to_float16(transformers.decoder()), "int4",
+                         ids))
     # bfloat16 (onnxruntime's CPU kernels mostly lack it: the reference is
     # the float32 decoder).
-    cases.append(("decoderbf16_int4", models.to_float16(transformers.decoder(), bfloat16=True),
-                  "int4", ids, transformers.decoder()))
+    cases.append(E2ECase("decoderbf16_int4",
+                         models.to_float16(transformers.decoder(), bfloat16=True), "int4", ids,
+                         reference=transformers.decoder()))
     return cases
 
 
-def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
+def build_e2e(bin_dir: Path, out: Path, work: Path, cases: list[E2ECase]) -> list[dict]:
     entries = []
-    for name, model, quantize, inputs, *reference_model in e2e_cases():
+    for case in cases:
+        name, quantize, inputs = case.name, case.quantize, case.inputs
         case_dir = out / "e2e" / name
         case_dir.mkdir(parents=True, exist_ok=True)
         model_path = work / f"{name}.onnx"
-        onnx.save(model, model_path)
-        flags = [f"--quantize={quantize}"]
+        onnx.save(case.model, model_path)
+        flags = [f"--quantize={quantize}", *case.flags]
         compile_model(bin_dir, model_path, case_dir / "model", "--target=cuda-sm90", *flags)
         # sm_80 binaries do not run on sm_90: compiling them is the check.
         compile_model(bin_dir, model_path, work / f"{name}_sm80", "--target=cuda-sm80", *flags)
@@ -156,9 +194,9 @@ def build_e2e(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]:
         case_work = work / name
         case_work.mkdir(exist_ok=True)
         cpu = run_cpu(cpu_exe, inputs, case_work)
-        if reference_model:
+        if case.reference is not None:
             reference_path = work / f"{name}_reference.onnx"
-            onnx.save(reference_model[0], reference_path)
+            onnx.save(case.reference, reference_path)
             ort = ort_run(reference_path, inputs)
         else:
             ort = ort_run(model_path, inputs)
@@ -220,6 +258,8 @@ def main() -> None:
                         help="a few cases only (a first smoke run)")
     parser.add_argument("--skip-bench", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--models-dir", type=Path,
+                        help="the real ONNX models of the tests (their CNNs join the e2e cases)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for sub in ("e2e", "bench"):
@@ -227,7 +267,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         manifest = {"e2e": [] if args.skip_e2e else
-                    build_e2e(args.bin_dir.resolve(), args.out, work, args.quick),
+                    build_e2e(args.bin_dir.resolve(), args.out, work,
+                              e2e_cases() + (real_model_cases(args.models_dir)
+                                             if args.models_dir else [])),
                     "bench": [] if args.skip_bench else
                     build_bench(args.bin_dir.resolve(), args.out, work, args.quick)}
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1))

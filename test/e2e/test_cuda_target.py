@@ -24,6 +24,7 @@ import pytest
 
 import harness
 import models
+import test_real_models
 import transformers
 
 CHIPS = ["sm80", "sm90"]
@@ -135,6 +136,20 @@ def test_mma_kernel_instructions(chip, bits, nibble_bin_dir, write_model, tmp_pa
     assert any("cvt.rn.f16x2.f32" in text for text in kernels.values())
     report = ptxas_report(ptx, chip, tmp_path)
     assert "0 bytes spill stores, 0 bytes spill loads" in report, report
+
+
+@needs_toolkit
+@pytest.mark.parametrize("quantize", ["none", "int8"])
+def test_paddleocr_classifier_compiles_for_gpu(quantize, nibble_compile, tmp_path):
+    """A real CNN (convolutions, depthwise, pooling, a MatMul): every loop
+    nest becomes a kernel, including linalg ops whose parallel dimensions
+    follow their reductions."""
+    path = test_real_models.shared_model("ch_ppocr_mobile_v2.0_cls_infer.onnx")
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "cls", target="cuda-sm90",
+                             quantize=quantize, input_shape="x:1x3x48x192")
+    info = subprocess.run([str(exe), "--info"], capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0, info.stderr
+    assert "target: cuda sm_90" in info.stdout
 
 
 @needs_toolkit

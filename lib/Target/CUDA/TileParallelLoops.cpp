@@ -5,6 +5,7 @@
 // gpu-map-parallel-loops gives the outermost dimension to thread x, which
 // makes neighbouring threads touch addresses a whole row apart. Here the
 // innermost (contiguous) dimension goes to x, so a warp's accesses coalesce.
+// Parallel loops nested in a thread's work become scf.for loops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -113,8 +114,19 @@ struct NibbleCUDATileParallelLoopsPass final
       auto [grid, block] = scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
       mapLoop(grid, MapTo::Blocks);
       mapLoop(block, MapTo::Threads);
-      // Loops nested inside a thread's work run sequentially.
-      block.getBody()->walk([&](scf::ParallelOp nested) { mapLoop(nested, MapTo::Sequential); });
+      // Loops nested inside a thread's work run sequentially: as scf.for
+      // nests (convert-parallel-loops-to-gpu fails on a mapped parallel
+      // loop inside an scf.for, as a linalg op whose parallel dimensions
+      // follow its reductions has), or, when they carry reductions, mapped
+      // sequential.
+      SmallVector<scf::ParallelOp> nested;
+      block.getBody()->walk([&](scf::ParallelOp op) { nested.push_back(op); });
+      IRRewriter rewriter(&getContext());
+      for (scf::ParallelOp op : nested) { // innermost first
+        rewriter.setInsertionPoint(op);
+        if (op.getNumResults() != 0 || failed(scf::parallelForToNestedFors(rewriter, op)))
+          mapLoop(op, MapTo::Sequential);
+      }
     }
   }
 };

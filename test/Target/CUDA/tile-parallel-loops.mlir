@@ -69,3 +69,39 @@ func.func @serial_reduction(%in: memref<8xf32>, %out: memref<f32>) {
   }
   return
 }
+
+// -----
+
+// A parallel loop nested in a thread's work under a sequential loop (a
+// linalg op whose parallel dimension follows its reduction) becomes an
+// scf.for: convert-parallel-loops-to-gpu would leave the whole nest on the
+// host otherwise.
+
+// CHECK-LABEL: func.func @parallel_after_reduction(
+// CHECK:         scf.parallel
+// CHECK:           scf.parallel
+// CHECK:             scf.for
+// CHECK-NEXT:          scf.for
+// CHECK-NOT:             scf.parallel
+// CHECK:                 memref.store
+// CHECK:         return
+func.func @parallel_after_reduction(%in: memref<4x3x16xf32>, %out: memref<4x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %c16 = arith.constant 16 : index
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %r = %c0 to %c3 step %c1 {
+      scf.parallel (%j) = (%c0) to (%c16) step (%c1) {
+        %v = memref.load %in[%i, %r, %j] : memref<4x3x16xf32>
+        %acc = memref.load %out[%i, %j] : memref<4x16xf32>
+        %s = arith.addf %acc, %v : f32
+        memref.store %s, %out[%i, %j] : memref<4x16xf32>
+        scf.reduce
+      }
+    }
+    scf.reduce
+  }
+  return
+}
