@@ -157,16 +157,19 @@ def e2e_cases() -> list[E2ECase]:
         cases.append(E2ECase(f"nbits16_b4_bs32_zp_k256_n72_m{m}", model, "none",
                              {"A": models.random_inputs(models.matmul_nbits(weights, m=m))["A"]
                               .astype(np.float16)}))
-    # Unquantized float16 layers take the tensor-core kernel with float16
-    # weights (M = 3 straight from the activations, M = 20 on fragments).
-    for m in (3, 20):
+    # Unquantized layers: float16 weights take the tensor-core kernel (M = 3
+    # straight from the activations, M = 20 on fragments), float32 ones the
+    # GEMV up to 4 rows (K = 4000: padded to whole blocks).
+    for half, k, m in [(True, 256, 3), (True, 256, 20), (False, 4000, 3)]:
         g = models.GraphBuilder("layer", seed=5)
         g.output("y", np.float32, [m, 72])
-        g.op("MatMul", g.input("x", np.float32, [m, 256]), g.weight(256, 72), out="y")
-        model = models.to_float16(g.build(opset=17))
-        cases.append(E2ECase(f"matmul16_none_k256_n72_m{m}", model, "none",
-                             {"x": np.random.default_rng(m).standard_normal((m, 256))
-                              .astype(np.float16)}))
+        g.op("MatMul", g.input("x", np.float32, [m, k]), g.weight(k, 72), out="y")
+        model = g.build(opset=17)
+        x = np.random.default_rng(m).standard_normal((m, k)).astype(np.float32)
+        if half:
+            model, x = models.to_float16(model), x.astype(np.float16)
+        cases.append(E2ECase(f"matmul{16 if half else 32}_none_k{k}_n72_m{m}", model, "none",
+                             {"x": x}))
     cases.append(E2ECase("decoder16_int4", models.to_float16(transformers.decoder()), "int4",
                          ids))
     # bfloat16 (onnxruntime's CPU kernels mostly lack it: the reference is

@@ -139,6 +139,29 @@ def test_mma_kernel_instructions(chip, bits, nibble_bin_dir, write_model, tmp_pa
 
 
 @needs_toolkit
+@pytest.mark.parametrize("chip", CHIPS)
+@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16"])
+def test_unquantized_layer_takes_a_fused_kernel(chip, half, nibble_bin_dir, write_model,
+                                                tmp_path):
+    """An unquantized layer at batch 1 is one fused kernel through the whole
+    CUDA pipeline: the GEMV for float32 weights (16-byte loads, shuffle
+    reduction), the tensor-core kernel for float16 ones; no spills."""
+    g = models.GraphBuilder("layer", seed=4)
+    g.op("MatMul", g.input("x", np.float32, [1, 1024]), g.weight(1024, 256), out="y")
+    g.output("y", np.float32, [1, 256])
+    model = g.build(opset=17)
+    path = write_model(models.to_float16(model) if half else model, "layer")
+    kernels = ptx_of_kernels(nibble_bin_dir, path, chip, tmp_path)
+    assert len(kernels) == 1, f"expected one fused kernel, got {sorted(kernels)}"
+    (ptx,) = kernels.values()
+    assert "ld.global.v4.b32" in ptx
+    assert ("mma.sync.aligned.m16n8k16" in ptx) == half
+    assert ("shfl.sync.bfly" in ptx) == (not half)
+    report = ptxas_report(ptx, chip, tmp_path)
+    assert "0 bytes spill stores, 0 bytes spill loads" in report, report
+
+
+@needs_toolkit
 @pytest.mark.parametrize("quantize", ["none", "int8"])
 def test_paddleocr_classifier_compiles_for_gpu(quantize, nibble_compile, tmp_path):
     """A real CNN (convolutions, depthwise, pooling, a MatMul): every loop
@@ -207,7 +230,8 @@ def test_unknown_cuda_chip_is_one_line(write_model, nibble_compile, tmp_path):
 def _emulate_layer(nibble_bin_dir: Path, model_path: Path, tmp_path: Path, inputs: list,
                    outputs: list, kernel: str = "gemv", force: str = "auto", **flags) -> list:
     """Compiles `model_path` to the IR right after the fused-kernel pass
-    (kernels still inline; `force` is the packing pass's kernel choice),
+    (the CUDA kernel phase's passes up to there; kernels still inline;
+    `force` is the packing pass's kernel choice),
     checks it holds the expected `kernel` ("gemv" or the tensor-core "mma")
     and runs it in the GPU emulator."""
     fused = tmp_path / "fuse.mlir"
@@ -215,7 +239,8 @@ def _emulate_layer(nibble_bin_dir: Path, model_path: Path, tmp_path: Path, input
                     "--emit=mlir", "-o", str(fused), *harness.flag_args(flags)], check=True)
     pipeline = (f"builtin.module(func.func(nibble-cuda-pack-matmul-weights{{kernel={force}}}),"
                 "convert-nibble-to-linalg,canonicalize,cse,"
-                "func.func(linalg-generalize-named-ops),"
+                "func.func(linalg-generalize-named-ops,nibble-cpu-fuse-elementwise),"
+                "canonicalize,cse,"
                 "one-shot-bufferize{bufferize-function-boundaries "
                 "function-boundary-type-conversion=identity-layout-map},"
                 "buffer-results-to-out-params{hoist-static-allocs=true "
@@ -401,6 +426,27 @@ def test_float16_weights_take_tensor_cores_emulated(m, k, nibble_bin_dir, write_
     exact = x16.astype(np.float64) @ weight
     assert harness.relative_error(y, exact.astype(np.float16)) <= 1e-3
     assert np.mean(y == exact.astype(np.float16)) >= 0.99
+
+
+@pytest.mark.parametrize("m, k, force", [(1, 1024, "auto"), (3, 4000, "auto"), (6, 3072, "gemv")])
+def test_float32_weights_take_the_gemv_emulated(m, k, force, nibble_bin_dir, write_model,
+                                                tmp_path):
+    """An unquantized float32 layer with up to 4 rows (or the GEMV forced)
+    runs on the GEMV, its weights packed as whole 32-bit words, one column
+    per warp: the f32 product, in another order of summation. K = 4000 is
+    not a multiple of the 1024-wide step (padding); N = 44 columns make 4
+    warps split K (3 steps: unevenly)."""
+    g = models.GraphBuilder("layer", seed=4)
+    x = g.input("x", np.float32, [m, k])
+    g.op("MatMul", x, g.weight(k, 44), out="y")
+    g.output("y", np.float32, [m, 44])
+    model = g.build(opset=17)
+    path = write_model(model, "layer32")
+    x32 = np.random.default_rng(7).standard_normal((m, k)).astype(np.float32)
+    (y,) = _emulate_layer(nibble_bin_dir, path, tmp_path, [x32], [((m, 44), np.float32)],
+                          kernel="gemv", force=force, quantize="none")
+    weight = onnx.numpy_helper.to_array(model.graph.initializer[0]).astype(np.float64)
+    assert harness.relative_error(y, x32.astype(np.float64) @ weight) <= 1e-6
 
 
 # (quantize, group size, M, kernel): nibble's quantizer's int8 per channel

@@ -33,6 +33,8 @@ namespace {
 using gemv::kWarpSize;
 constexpr int64_t kWarpsPerBlock = 4;
 constexpr int64_t kColumnsPerWarp = 4;
+// float32 weights (32-bit fields) fill a lane's registers with one column.
+constexpr int64_t kFloatBits = 32;
 constexpr int64_t kMaxRowsPerTile = 4;
 // Steps of a lane whose loads are issued together (memory-level parallelism).
 constexpr int64_t kStepsInFlight = 2;
@@ -57,8 +59,10 @@ std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
                     hasZeroPoint.getValue(), DequantKernelLayout::Gemv};
   auto wordsType = cast<MemRefType>(op.getDpsInputs()[1].getType());
   bool isMma = layout.getValue() == stringifyLayout(DequantKernelLayout::Mma);
-  // 16-bit fields are float16 weights, which only the tensor-core kernel takes.
-  if (shape.bits != 4 && shape.bits != 8 && !(isMma && shape.bits == 16))
+  // 16-bit fields are float16 weights, which only the tensor-core kernel
+  // takes; 32-bit fields are float32 weights, which only the GEMV takes.
+  if (shape.bits != 4 && shape.bits != 8 && !(isMma && shape.bits == 16) &&
+      !(!isMma && shape.bits == kFloatBits))
     return std::nullopt;
   if (isMma) {
     shape.layout = DequantKernelLayout::Mma;
@@ -86,12 +90,13 @@ public:
   KernelEmitter(linalg::GenericOp op, const KernelShape &shape, Value out)
       : b(op.getLoc(), op), shape(shape), lhs(op.getDpsInputs()[0]),
         words(op.getDpsInputs()[1]), scales(op.getDpsInputs()[2]),
-        scaledZeros(op.getDpsInputs()[3]), out(out) {}
+        scaledZeros(op.getDpsInputs()[3]), out(out),
+        columnsPerWarp(shape.bits == kFloatBits ? 1 : kColumnsPerWarp) {}
 
   void emit() {
-    kSplit = chooseKSplit(llvm::divideCeil(shape.n, kColumnsPerWarp),
+    kSplit = chooseKSplit(llvm::divideCeil(shape.n, columnsPerWarp),
                           gemv::paddedK(shape.k) / gemv::kBlockK, kWarpsPerBlock);
-    int64_t columnsPerBlock = kWarpsPerBlock / kSplit * kColumnsPerWarp;
+    int64_t columnsPerBlock = kWarpsPerBlock / kSplit * columnsPerWarp;
     Value grid = index(llvm::divideCeil(shape.n, columnsPerBlock));
     Value one = index(1);
     auto launch = gpu::LaunchOp::create(b, grid, one, one, index(kWarpSize * kWarpsPerBlock),
@@ -99,7 +104,7 @@ public:
     rowsPerTile = std::min(shape.m, kMaxRowsPerTile);
     if (kSplit > 1) // every warp's totals, summed by the first warp of each split
       partials = launch.addWorkgroupAttribution(
-          MemRefType::get({kWarpsPerBlock, rowsPerTile * kColumnsPerWarp}, b.getF32Type(),
+          MemRefType::get({kWarpsPerBlock, rowsPerTile * columnsPerWarp}, b.getF32Type(),
                           AffineMap(),
                           gpu::AddressSpaceAttr::get(b.getContext(),
                                                      gpu::AddressSpace::Workgroup)),
@@ -118,8 +123,8 @@ public:
     Value columnGroup = b.create<arith::DivUIOp>(warp, index(kSplit));
     Value blockColumn = b.create<arith::MulIOp>(launch.getBlockIds().x, index(columnsPerBlock));
     Value firstColumn = b.create<arith::AddIOp>(
-        blockColumn, b.create<arith::MulIOp>(columnGroup, index(kColumnsPerWarp)));
-    for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+        blockColumn, b.create<arith::MulIOp>(columnGroup, index(columnsPerWarp)));
+    for (int64_t c = 0; c < columnsPerWarp; ++c) {
       Value column = b.create<arith::AddIOp>(firstColumn, index(c));
       columns.push_back(column);
       // Out-of-range columns read the last column and are not stored.
@@ -148,7 +153,7 @@ private:
     for (int64_t r = 0; r < rowsPerTile; ++r)
       rows.push_back(b.create<arith::MinUIOp>(b.create<arith::AddIOp>(firstRow, index(r)),
                                               index(shape.m - 1)));
-    SmallVector<Value> zeros(rowsPerTile * kColumnsPerWarp, f32(0.0f));
+    SmallVector<Value> zeros(rowsPerTile * columnsPerWarp, f32(0.0f));
 
     // A warp step covers one 1024-wide block of K; each loop iteration
     // handles kStepsInFlight of the warp's steps (every kSplit-th step),
@@ -216,11 +221,11 @@ private:
       for (int64_t r = 0; r < rowsPerTile; ++r) {
         Value row = b.create<arith::AddIOp>(firstRow, index(r));
         Value rowOk = b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, row, index(shape.m));
-        for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+        for (int64_t c = 0; c < columnsPerWarp; ++c) {
           Value columnOk =
               b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, columns[c], index(shape.n));
           Value ok = b.create<arith::AndIOp>(rowOk, columnOk);
-          Value total = totals[r * kColumnsPerWarp + c];
+          Value total = totals[r * columnsPerWarp + c];
           Type outElement = cast<MemRefType>(out.getType()).getElementType();
           if (outElement != total.getType())
             total = b.create<arith::TruncFOp>(outElement, total);
@@ -255,7 +260,7 @@ private:
     Value word0 = b.create<arith::AddIOp>(
         b.create<arith::MulIOp>(loadStep, index(kWarpSize * wordsPerLane)),
         b.create<arith::MulIOp>(lane, index(wordsPerLane)));
-    for (int64_t c = 0; c < kColumnsPerWarp; ++c)
+    for (int64_t c = 0; c < columnsPerWarp; ++c)
       chunk.packed.push_back(b.create<vector::LoadOp>(wordVector, words,
                                                       ValueRange{loadColumns[c], word0},
                                                       /*nontemporal=*/false,
@@ -287,6 +292,8 @@ private:
   /// (offset 2^(bits-1)).
   SmallVector<Value> accumulateChunk(const Chunk &chunk, ArrayRef<Value> rows,
                                      ArrayRef<Value> accumulators) {
+    if (shape.bits == kFloatBits)
+      return accumulateFloatChunk(chunk, rows, accumulators);
     int64_t bits = shape.bits;
     int64_t valuesPerWord = gemv::valuesPerWord(bits);
     int64_t levels = int64_t(1) << bits;
@@ -296,8 +303,8 @@ private:
       signBits |= uint32_t(1) << (field * bits + bits - 1);
 
     // The words of each column, biased to unsigned fields.
-    SmallVector<SmallVector<Value>> columnWords(kColumnsPerWarp);
-    for (int64_t c = 0; c < kColumnsPerWarp; ++c)
+    SmallVector<SmallVector<Value>> columnWords(columnsPerWarp);
+    for (int64_t c = 0; c < columnsPerWarp; ++c)
       for (int64_t w = 0; w < gemv::wordsPerLane(bits); ++w) {
         Value word = b.create<vector::ExtractOp>(chunk.packed[c], ArrayRef<int64_t>{w});
         if (shape.isSigned)
@@ -306,18 +313,13 @@ private:
       }
 
     SmallVector<Value> updated(accumulators);
-    // float16/bfloat16 activations are widened (exactly) as they are loaded.
-    Type lhsElement = cast<MemRefType>(lhs.getType()).getElementType();
-    auto xVector = VectorType::get({gemv::kValuesPerRun}, lhsElement);
-    auto wideVector = VectorType::get({gemv::kValuesPerRun}, b.getF32Type());
-    int64_t xBytes = gemv::kValuesPerRun * lhsElement.getIntOrFloatBitWidth() / 8;
     Value fieldScale = f32(static_cast<float>(levels));
     Value negSumScale = f32(-static_cast<float>(levels + offset));
     // Run by run: the warp's coalesced activation loads, then every column.
     for (int64_t j = 0; j < gemv::kRunsPerLane; ++j) {
       Value group = b.create<arith::DivUIOp>(chunk.runK[j], index(shape.groupSize));
       SmallVector<Value> runScales, runScaledZeros;
-      for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+      for (int64_t c = 0; c < columnsPerWarp; ++c) {
         Value scale = b.create<memref::LoadOp>(scales, ValueRange{loadColumns[c], group});
         runScales.push_back(masked(scale, chunk.runOk[j]));
         if (shape.hasZeroPoint)
@@ -326,18 +328,12 @@ private:
               chunk.runOk[j]));
       }
       for (auto [r, row] : llvm::enumerate(rows)) {
-        Value quad = b.create<vector::LoadOp>(xVector, lhs, ValueRange{row, chunk.runK[j]},
-                                              /*nontemporal=*/false, llvm::MaybeAlign(xBytes));
-        if (xVector != wideVector)
-          quad = b.create<arith::ExtFOp>(wideVector, quad);
-        SmallVector<Value> x;
+        SmallVector<Value> x = loadActivationRun(row, chunk.runK[j]);
         Value xSum;
-        for (int64_t e = 0; e < gemv::kValuesPerRun; ++e) {
-          x.push_back(b.create<vector::ExtractOp>(quad, ArrayRef<int64_t>{e}));
-          xSum = xSum ? b.create<arith::AddFOp>(xSum, x.back()).getResult() : x.back();
-        }
+        for (Value value : x)
+          xSum = xSum ? b.create<arith::AddFOp>(xSum, value).getResult() : value;
         Value sumTerm = b.create<arith::MulFOp>(negSumScale, xSum);
-        for (int64_t c = 0; c < kColumnsPerWarp; ++c) {
+        for (int64_t c = 0; c < columnsPerWarp; ++c) {
           Value dot;
           for (int64_t e = 0; e < gemv::kValuesPerRun; ++e) {
             int64_t value = j * gemv::kValuesPerRun + e;
@@ -346,7 +342,7 @@ private:
                       : b.create<arith::MulFOp>(f, x[e]).getResult();
           }
           Value dotQ = b.create<math::FmaOp>(fieldScale, dot, sumTerm);
-          Value &acc = updated[r * kColumnsPerWarp + c];
+          Value &acc = updated[r * columnsPerWarp + c];
           acc = b.create<math::FmaOp>(runScales[c], dotQ, acc);
           if (shape.hasZeroPoint)
             acc = b.create<arith::SubFOp>(acc,
@@ -354,6 +350,44 @@ private:
         }
       }
     }
+    return updated;
+  }
+
+  /// Loads a run of 4 activations of `row` at `k`, widened to f32 (float16
+  /// and bfloat16 widen exactly).
+  SmallVector<Value> loadActivationRun(Value row, Value k) {
+    Type lhsElement = cast<MemRefType>(lhs.getType()).getElementType();
+    auto xVector = VectorType::get({gemv::kValuesPerRun}, lhsElement);
+    auto wideVector = VectorType::get({gemv::kValuesPerRun}, b.getF32Type());
+    int64_t xBytes = gemv::kValuesPerRun * lhsElement.getIntOrFloatBitWidth() / 8;
+    Value quad = b.create<vector::LoadOp>(xVector, lhs, ValueRange{row, k},
+                                          /*nontemporal=*/false, llvm::MaybeAlign(xBytes));
+    if (xVector != wideVector)
+      quad = b.create<arith::ExtFOp>(wideVector, quad);
+    SmallVector<Value> x;
+    for (int64_t e = 0; e < gemv::kValuesPerRun; ++e)
+      x.push_back(b.create<vector::ExtractOp>(quad, ArrayRef<int64_t>{e}));
+    return x;
+  }
+
+  /// accumulateChunk for float32 weights (one column per warp, unit
+  /// scales): each word is a weight; runs past the end of K add nothing.
+  SmallVector<Value> accumulateFloatChunk(const Chunk &chunk, ArrayRef<Value> rows,
+                                          ArrayRef<Value> accumulators) {
+    SmallVector<Value> updated(accumulators);
+    for (int64_t j = 0; j < gemv::kRunsPerLane; ++j)
+      for (auto [r, row] : llvm::enumerate(rows)) {
+        SmallVector<Value> x = loadActivationRun(row, chunk.runK[j]);
+        Value dot;
+        for (int64_t e = 0; e < gemv::kValuesPerRun; ++e) {
+          Value word = b.create<vector::ExtractOp>(
+              chunk.packed[0], ArrayRef<int64_t>{j * gemv::kValuesPerRun + e});
+          Value weight = b.create<arith::BitcastOp>(b.getF32Type(), word);
+          dot = dot ? b.create<math::FmaOp>(weight, x[e], dot).getResult()
+                    : b.create<arith::MulFOp>(weight, x[e]).getResult();
+        }
+        updated[r] = b.create<arith::AddFOp>(updated[r], masked(dot, chunk.runOk[j]));
+      }
     return updated;
   }
 
@@ -388,6 +422,7 @@ private:
   Value partials;
   SmallVector<Value> columns, loadColumns;
   int64_t rowsPerTile = 1;
+  int64_t columnsPerWarp;
 };
 
 /// The last op before `op` that writes memory, if it only fills `op`'s

@@ -33,8 +33,9 @@ namespace {
 
 /// Rows up to which the GEMV kernel runs; more take the tensor-core kernel.
 constexpr int64_t kGemvMaxRows = 4;
-/// Bits of a float16 weight field.
+/// Bits of a float16 and of a float32 weight field.
 constexpr int64_t kHalfBits = 16;
+constexpr int64_t kFloatBits = 32;
 
 /// The constant operands of one matmul, in the kernel's layout.
 struct PackedWeights {
@@ -158,20 +159,37 @@ std::optional<PackedWeights> packWeights(MatmulOp op, int64_t m, StringRef kerne
   return packed;
 }
 
-/// The float16 weights of `matmul` (a constant widened to f32) in the MMA
-/// layout as 16-bit fields, with unit scales, or nullopt when it has none.
-/// Only the tensor-core kernel takes them (their products with f16
-/// activations are exact in its f32 sums), so a forced GEMV leaves them.
-std::optional<PackedWeights> packHalfWeights(linalg::MatmulOp matmul, StringRef kernel) {
-  if (kernel == "gemv" || matmul.hasUserDefinedMaps() || !isPlainZeroInitMatmul(matmul))
+/// The unquantized constant weights of `matmul` in a kernel's layout, with
+/// unit scales, or nullopt when it has none the kernels take:
+///  - float16 (a constant widened to f32): the tensor-core kernel's layout
+///    as 16-bit fields, at any M (the f16 products are exact in its f32
+///    sums) unless the GEMV is forced;
+///  - float32: the GEMV's layout as 32-bit fields, where M picks the GEMV
+///    and K pads to whole blocks with little waste (rounding them to f16
+///    for the tensor cores would change the layer).
+std::optional<PackedWeights> packFloatWeights(linalg::MatmulOp matmul, StringRef kernel) {
+  if (matmul.hasUserDefinedMaps() || !isPlainZeroInitMatmul(matmul))
     return std::nullopt;
-  Value weight = getWidenedSource(matmul.getInputs()[1]);
   auto lhsType = dyn_cast<RankedTensorType>(matmul.getInputs()[0].getType());
-  if (!weight || !lhsType || !lhsType.hasStaticShape() || !lhsType.getElementType().isF32())
+  if (!lhsType || !lhsType.hasStaticShape() || !lhsType.getElementType().isF32())
     return std::nullopt;
+  Value weight = matmul.getInputs()[1];
+  bool isHalf = false;
+  if (Value narrow = getWidenedSource(weight)) {
+    weight = narrow;
+    isHalf = true;
+  }
   auto weightType = cast<RankedTensorType>(weight.getType());
-  if (!weightType.getElementType().isF16() || !weightType.hasStaticShape() ||
-      weightType.getDimSize(0) % 2 != 0)
+  if (!weightType.hasStaticShape() ||
+      !(isHalf ? weightType.getElementType().isF16() : weightType.getElementType().isF32()))
+    return std::nullopt;
+  int64_t m = lhsType.getDimSize(0), k = weightType.getDimSize(0);
+  bool wantsGemv = kernel == "auto" ? m <= kGemvMaxRows : kernel == "gemv";
+  // The GEMV's layout pads K to whole 1024-wide blocks: float32 weights
+  // that would grow by more than a quarter keep the generic lowering.
+  bool padsLittle = gemv::paddedK(k) * 4 <= k * 5;
+  if (isHalf ? (kernel == "gemv" || k % 2 != 0)
+             : (!wantsGemv || k % gemv::kValuesPerRun != 0 || !padsLittle))
     return std::nullopt;
   Attribute weightAttr = getConstantElements(weight);
   std::optional<SmallVector<float>> values =
@@ -179,16 +197,20 @@ std::optional<PackedWeights> packHalfWeights(linalg::MatmulOp matmul, StringRef 
   if (!values)
     return std::nullopt;
   PackedWeights packed;
-  packed.layout = DequantKernelLayout::Mma;
-  packed.k = weightType.getDimSize(0);
+  packed.layout = isHalf ? DequantKernelLayout::Mma : DequantKernelLayout::Gemv;
+  packed.k = k;
   packed.n = weightType.getDimSize(1);
-  packed.groupSize = packed.k;
-  packed.words = layOutFields(packed.layout, packed.k, packed.n, kHalfBits,
+  packed.groupSize = k;
+  int64_t n = packed.n;
+  packed.words = layOutFields(packed.layout, k, n, isHalf ? kHalfBits : kFloatBits,
                               [&](int64_t kk, int64_t nn) -> uint32_t {
-                                return narrowToHalfBits((*values)[kk * packed.n + nn],
-                                                        APFloat::IEEEhalf());
+                                float value = (*values)[kk * n + nn];
+                                return isHalf ? narrowToHalfBits(value, APFloat::IEEEhalf())
+                                              : llvm::bit_cast<uint32_t>(value);
                               });
-  packed.scales.assign(packed.n, 1.0f);
+  packed.scales.assign(n, 1.0f);
+  if (!isHalf) // the GEMV takes scaled zero points, here none
+    packed.zeros.assign(n, 0.0f);
   return packed;
 }
 
@@ -278,6 +300,13 @@ Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWe
           Value half = arith::BitcastOp::create(nb, nloc, nb.getF16Type(), low);
           Value wide = arith::ExtFOp::create(nb, nloc, f32, half);
           weight = arith::MulFOp::create(nb, nloc, wide, args[2]);
+        } else if (bits == kFloatBits) {
+          // A float32 weight, the whole word, times its unit scale minus its
+          // zero scaled zero point (the operands the GEMV's marker expects;
+          // unused ones would be canonicalized away).
+          Value value = arith::BitcastOp::create(nb, nloc, f32, args[1]);
+          Value scaled = arith::MulFOp::create(nb, nloc, value, args[2]);
+          weight = arith::SubFOp::create(nb, nloc, scaled, args[3]);
         } else if (isSigned && !isMma) {
           // Move the field to the top, then sign-extend it back down.
           Value up = arith::SubIOp::create(nb, nloc, constI32(32 - bits), shift);
@@ -416,12 +445,12 @@ struct NibbleCUDAPackMatmulWeightsPass final
       return signalPassFailure();
     }
     SmallVector<MatmulOp> matmuls;
-    SmallVector<linalg::MatmulOp> halfMatmuls;
+    SmallVector<linalg::MatmulOp> floatMatmuls;
     getOperation().walk([&](Operation *op) {
       if (auto matmul = dyn_cast<MatmulOp>(op))
         matmuls.push_back(matmul);
       else if (auto matmul = dyn_cast<linalg::MatmulOp>(op))
-        halfMatmuls.push_back(matmul);
+        floatMatmuls.push_back(matmul);
     });
     IRRewriter rewriter(&getContext());
     for (MatmulOp op : matmuls) {
@@ -440,10 +469,12 @@ struct NibbleCUDAPackMatmulWeightsPass final
       replaceWithPackedGeneric(rewriter, op, op.getLhs(), *packed, scheme.getBits(),
                                scheme.getIsSigned(), bias);
     }
-    for (linalg::MatmulOp op : halfMatmuls)
-      if (std::optional<PackedWeights> packed = packHalfWeights(op, kernel))
-        replaceWithPackedGeneric(rewriter, op, op.getInputs()[0], *packed, kHalfBits,
-                                 /*isSigned=*/false, /*bias=*/Value());
+    for (linalg::MatmulOp op : floatMatmuls)
+      if (std::optional<PackedWeights> packed = packFloatWeights(op, kernel))
+        replaceWithPackedGeneric(
+            rewriter, op, op.getInputs()[0], *packed,
+            packed->layout == DequantKernelLayout::Mma ? kHalfBits : kFloatBits,
+            /*isSigned=*/false, /*bias=*/Value());
   }
 };
 

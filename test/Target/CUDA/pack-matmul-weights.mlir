@@ -202,13 +202,52 @@ func.func @float16_weights(%x: tensor<3x32xf16>) -> tensor<3x2xf32> {
 
 // -----
 
-// float32 weights stay with the generic lowering (rounding them to f16
-// would change the layer).
+// float32 weights take the GEMV's layout as whole 32-bit words (unit scales,
+// zero scaled zero points) where M picks the GEMV and K pads to whole
+// 1024-wide blocks with little waste: lane 0's first word is k = 0 of
+// column 0 (0.5, 0x3F000000). Rounding them to f16 for the tensor cores
+// would change the layer: with more rows, or a K that would pad to 32x its
+// size, they stay with the generic lowering.
 
 // CHECK-LABEL: func.func @float32_weights(
+// CHECK-DAG:     %[[W:.*]] = arith.constant dense_resource<fc32.packed> : tensor<2x1024xi32>
+// CHECK-DAG:     %[[S:.*]] = arith.constant dense<1.000000e+00> : tensor<2x1xf32>
+// CHECK-DAG:     %[[Z:.*]] = arith.constant dense<0.000000e+00> : tensor<2x1xf32>
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%{{.*}}, %[[W]], %[[S]], %[[Z]] : tensor<3x1024xf32>, tensor<2x1024xi32>, tensor<2x1xf32>, tensor<2x1xf32>)
+// CHECK-SAME:      nibble.dequant_matmul = {{\{}}bits = 32 : i64, group_size = 1024 : i64, has_zero_point = false, layout = "gemv", signed = false}
+// CHECK:           arith.bitcast %{{.*}} : i32 to f32
+// CHECK-NOT:     linalg.matmul
+// CHECK:       fc32.packed: "0x{{[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]}}0000003F0000003F
+func.func @float32_weights(%x: tensor<3x1024xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<0.5> : tensor<1024x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul {nibble.layer = "fc32"} ins(%x, %w : tensor<3x1024xf32>, tensor<1024x2xf32>) outs(%init : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @float32_weights_many_rows(
 // CHECK:         linalg.matmul
 // CHECK-NOT:     nibble.dequant_matmul
-func.func @float32_weights(%x: tensor<3x32xf32>) -> tensor<3x2xf32> {
+func.func @float32_weights_many_rows(%x: tensor<8x1024xf32>) -> tensor<8x2xf32> {
+  %w = arith.constant dense<0.5> : tensor<1024x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<8x2xf32>) -> tensor<8x2xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<8x1024xf32>, tensor<1024x2xf32>) outs(%init : tensor<8x2xf32>) -> tensor<8x2xf32>
+  return %y : tensor<8x2xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @float32_weights_short_k(
+// CHECK:         linalg.matmul
+// CHECK-NOT:     nibble.dequant_matmul
+func.func @float32_weights_short_k(%x: tensor<3x32xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<0.5> : tensor<32x2xf32>
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<3x2xf32>

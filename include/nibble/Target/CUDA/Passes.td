@@ -40,13 +40,18 @@ def NibbleCUDAPackMatmulWeightsPass
     Both keep the scales as `N x G` (G groups along K; per-channel and
     per-tensor schemes become one group).
 
-    Unquantized `linalg.matmul`s whose weight is a float16 constant
-    (widened to f32, as float16 models and layers kept at fp16 have them)
-    take the `mma` layout too, at any M, with 16-bit fields: each word is
-    an f16x2 B register as it is, and the scales are ones. Their f16
-    products are exact in the kernel's f32 sums. float32 and bfloat16
-    weights are left to the generic lowering (rounding them to f16 would
-    change the layer), as is every float16 weight when the GEMV is forced.
+    Unquantized `linalg.matmul`s with constant weights take the kernels
+    too, with unit scales:
+
+    - float16 weights (widened to f32, as float16 models and layers kept
+      at fp16 have them): the `mma` layout at any M (unless the GEMV is
+      forced), with 16-bit fields, each word an f16x2 B register as it is.
+      Their f16 products are exact in the kernel's f32 sums;
+    - float32 weights: the `gemv` layout where M picks the GEMV, with
+      32-bit fields (whole words, zero scaled zero points), when padding K
+      to whole 1024-wide blocks adds at most a quarter. Rounding them to
+      f16 for the tensor cores would change the layer, so more rows keep
+      the generic lowering, as do bfloat16 weights.
 
     The generic is a faithful reference of that computation, so the IR
     stays correct if no kernel replaces it. Leading batch dimensions of the
@@ -97,7 +102,9 @@ def NibbleCUDADequantMatmulKernelsPass
 
     In the `gemv` layout, a `gpu.launch` of a fused dequantize+GEMV kernel:
 
-    - each warp covers 4 output columns; a block has 4 warps. When the
+    - each warp covers 4 output columns (one for float32 weights, whose
+      32 values per lane of a column fill as many registers as 4 columns
+      of int8); a block has 4 warps. When the
       layer has too few columns to give the GPU 4096 warps, 2 or 4 warps
       of a block share the same 4 columns and split the K blocks between
       them (warp w takes every 2nd or 4th block), so more loads are in
