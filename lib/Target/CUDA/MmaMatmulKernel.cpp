@@ -407,12 +407,40 @@ private:
     return fragment;
   }
 
+  /// The lane's A operand (vector<4x2xf16>) of row tile `r` at step
+  /// `globalStep` of K.
+  Value activationOperand(int64_t r, Value globalStep) {
+    Value operand = splat(VectorType::get({4, 2}, b.getF16Type()), 0.0f);
+    // The operand's registers, i32 words of two f16 each: up to 8 rows,
+    // positions 2 c, 2 c + 1 and 8 + 2 c, 8 + 2 c + 1 of row g are
+    // k = 16 step + 4 c .. + 3 (one 8-byte load), and rows g + 8 get the
+    // same values; else the fragment, one 16-byte load.
+    Value words;
+    if (compactRows) {
+      Value k = b.create<arith::AddIOp>(b.create<arith::MulIOp>(globalStep, index(mma::kStepK)),
+                                        b.create<arith::MulIOp>(laneColumn, index(4)));
+      Value quad = b.create<vector::LoadOp>(VectorType::get({4}, b.getF16Type()), halfActivations,
+                                            ValueRange{compactRow, k},
+                                            /*nontemporal=*/false, llvm::MaybeAlign(8));
+      words = b.create<vector::BitCastOp>(VectorType::get({2}, b.getI32Type()), quad);
+    } else {
+      Value tile = minIndex(rowTileIds[r], rowTiles - 1);
+      words = b.create<vector::LoadOp>(VectorType::get({kFragmentRegisters}, b.getI32Type()),
+                                       fragments, ValueRange{tile, globalStep, lane, index(0)},
+                                       /*nontemporal=*/false, llvm::MaybeAlign(16));
+    }
+    for (int64_t reg = 0; reg < kFragmentRegisters; ++reg) {
+      int64_t word = compactRows ? reg / 2 : reg;
+      Value pair = halfPair(b.create<vector::ExtractOp>(words, ArrayRef<int64_t>{word}));
+      operand = b.create<vector::InsertOp>(pair, operand, ArrayRef<int64_t>{reg});
+    }
+    return operand;
+  }
+
   /// Adds one block's products to the accumulators (row tile major).
   SmallVector<Value> accumulateBlock(const BlockLoads &loads, ArrayRef<Value> accumulators) {
     SmallVector<Value> updated(accumulators);
     auto accumulatorType = VectorType::get({2, 2}, b.getF32Type());
-    auto fragmentType = VectorType::get({kFragmentRegisters}, b.getI32Type());
-    auto operandType = VectorType::get({4, 2}, b.getF16Type());
     int64_t flushSteps = stepsPerFlush();
     Value blockK = b.create<arith::MulIOp>(loads.block, index(mma::kBlockK));
     for (int64_t first = 0; first < mma::kStepsPerBlock; first += flushSteps) {
@@ -436,34 +464,7 @@ private:
         Value globalStep = b.create<arith::AddIOp>(
             b.create<arith::MulIOp>(loads.block, index(mma::kStepsPerBlock)), index(step));
         for (int64_t r = 0; r < rowTilesPerWarp; ++r) {
-          Value activations = splat(operandType, 0.0f);
-          if (compactRows) {
-            // Positions 2 c, 2 c + 1 and 8 + 2 c, 8 + 2 c + 1 of row g are
-            // k = 16 step + 4 c .. + 3; rows g + 8 get the same values.
-            Value k = b.create<arith::AddIOp>(
-                b.create<arith::MulIOp>(globalStep, index(mma::kStepK)),
-                b.create<arith::MulIOp>(laneColumn, index(4)));
-            Value quad = b.create<vector::LoadOp>(VectorType::get({4}, b.getF16Type()),
-                                                  halfActivations, ValueRange{compactRow, k},
-                                                  /*nontemporal=*/false, llvm::MaybeAlign(8));
-            Value pairs =
-                b.create<vector::BitCastOp>(VectorType::get({2}, b.getI32Type()), quad);
-            for (int64_t reg = 0; reg < kFragmentRegisters; ++reg) {
-              Value word = b.create<vector::ExtractOp>(pairs, ArrayRef<int64_t>{reg / 2});
-              activations = b.create<vector::InsertOp>(halfPair(word), activations,
-                                                       ArrayRef<int64_t>{reg});
-            }
-          } else {
-            Value tile = minIndex(rowTileIds[r], rowTiles - 1);
-            Value flat = b.create<vector::LoadOp>(fragmentType, fragments,
-                                                  ValueRange{tile, globalStep, lane, index(0)},
-                                                  /*nontemporal=*/false, llvm::MaybeAlign(16));
-            for (int64_t reg = 0; reg < kFragmentRegisters; ++reg) {
-              Value word = b.create<vector::ExtractOp>(flat, ArrayRef<int64_t>{reg});
-              activations = b.create<vector::InsertOp>(halfPair(word), activations,
-                                                       ArrayRef<int64_t>{reg});
-            }
-          }
+          Value activations = activationOperand(r, globalStep);
           for (int64_t t = 0; t < kTilesPerWarp; ++t) {
             Value &sum = sums[r * kTilesPerWarp + t];
             sum = b.create<nvgpu::MmaSyncOp>(activations, weightOperands[t], sum,
