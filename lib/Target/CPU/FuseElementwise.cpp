@@ -48,7 +48,19 @@ struct NibbleCPUFuseElementwisePass final
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     linalg::populateElementwiseOpsFusionPatterns(patterns, shouldFuse);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    // Generics marked for a kernel are left as they are: besides fusion
+    // (which shouldFuse controls), the set folds splat constant inputs into
+    // the body and drops unused operands, rebuilding the op without its
+    // marker; a layer whose scales or zero points are all equal would then
+    // silently miss its kernel.
+    SmallVector<Operation *> unmarked;
+    getOperation()->walk([&](Operation *op) {
+      if (op != getOperation() && !(isa<linalg::LinalgOp>(op) && isMarkedForAKernel(op)))
+        unmarked.push_back(op);
+    });
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    if (failed(applyOpPatternsGreedily(unmarked, std::move(patterns), config)))
       return signalPassFailure();
   }
 };

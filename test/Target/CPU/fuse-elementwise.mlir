@@ -193,3 +193,54 @@ func.func @negative_widening_into_marked_kernel(%x: tensor<2x4xf32>, %w: tensor<
   } -> tensor<2x3xf32>
   return %y : tensor<2x3xf32>
 }
+
+// -----
+
+// A generic marked for a kernel keeps its operands, splat constants
+// included: folding them into the body would rebuild it without its marker.
+
+// CHECK-LABEL: func.func @marked_kernel_keeps_splat_inputs(
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<1x8xf32>, tensor<2x1xf32>, tensor<2x1xf32>)
+// CHECK-SAME:      nibble.dequant_matmul
+// CHECK-LABEL: func.func @unmarked_generic_folds_splat_inputs(
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%{{.*}} : tensor<1x8xf32>)
+#mk_x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#mk_s = affine_map<(d0, d1, d2) -> (d1, 0)>
+#mk_o = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @marked_kernel_keeps_splat_inputs(%x: tensor<1x8xf32>) -> tensor<1x2xf32> {
+  %s = arith.constant dense<0.5> : tensor<2x1xf32>
+  %z = arith.constant dense<0.0> : tensor<2x1xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2xf32>) -> tensor<1x2xf32>
+  %y = linalg.generic {indexing_maps = [#mk_x, #mk_s, #mk_s, #mk_o],
+                       iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %s, %z : tensor<1x8xf32>, tensor<2x1xf32>, tensor<2x1xf32>) outs(%init : tensor<1x2xf32>)
+      attrs = {nibble.dequant_matmul = {bits = 8 : i64}} {
+  ^bb0(%a: f32, %scale: f32, %zp: f32, %acc: f32):
+    %w = arith.subf %scale, %zp : f32
+    %p = arith.mulf %a, %w : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+func.func @unmarked_generic_folds_splat_inputs(%x: tensor<1x8xf32>) -> tensor<1x2xf32> {
+  %s = arith.constant dense<0.5> : tensor<2x1xf32>
+  %z = arith.constant dense<0.0> : tensor<2x1xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2xf32>) -> tensor<1x2xf32>
+  %y = linalg.generic {indexing_maps = [#mk_x, #mk_s, #mk_s, #mk_o],
+                       iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %s, %z : tensor<1x8xf32>, tensor<2x1xf32>, tensor<2x1xf32>) outs(%init : tensor<1x2xf32>) {
+  ^bb0(%a: f32, %scale: f32, %zp: f32, %acc: f32):
+    %w = arith.subf %scale, %zp : f32
+    %p = arith.mulf %a, %w : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}

@@ -251,7 +251,11 @@ def NibbleCPUFuseElementwisePass
     float16/bfloat16 values to f32 (one `arith.extf`), which a reduction no
     kernel pass has marked takes into its body, so an unquantized float16
     matmul reads its weight in float16 instead of an f32 copy written every
-    run. Producers marked `nibble.kernel_epilogue` stay as they are.
+    run. Producers marked `nibble.kernel_epilogue` stay as they are, and
+    so do ops marked for a kernel: the pattern set also folds splat
+    constant inputs into a body and drops unused operands, which would
+    rebuild such an op without its marker (a layer whose scaled zero
+    points are all zero would silently miss its kernel).
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
