@@ -7,6 +7,7 @@
 #include "nibble/Compiler/ModelDescription.h"
 #include "nibble/Compiler/PhaseRunner.h"
 #include "nibble/Dialect/Nibble/Utils/ConstantUtils.h"
+#include "nibble/Dialect/Nibble/Utils/LayerAttrs.h"
 #include "nibble/Target/CPU/CPUTarget.h"
 #include "nibble/Target/CUDA/CUDATarget.h"
 
@@ -173,6 +174,8 @@ llvm::Error mlir::nibble::compileModel(llvm::StringRef modelPath,
             [&](OpPassManager &pm) { buildCUDAKernelPhase(pm, options.cudaMatmulKernel); },
             "lower"))
       return err;
+    describeLayerKernels(module, description);
+    module.walk([](func::FuncOp func) { func->removeAttr(kLayerKernelsAttrName); });
     if (llvm::Error err = runPhase(
             module,
             [&](OpPassManager &pm) {

@@ -8,9 +8,11 @@
 #include "nibble/Dialect/Nibble/Utils/MatmulMatchers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -103,6 +105,20 @@ void mlir::nibble::describeLayers(ModuleOp module, ModelDescription &description
     }
   });
   description.weightBytes = getConstantBytes(module);
+}
+
+void mlir::nibble::describeLayerKernels(ModuleOp module, ModelDescription &description) {
+  llvm::StringMap<std::string> kernels;
+  module.walk([&](func::FuncOp func) {
+    if (auto named = func->getAttrOfType<DictionaryAttr>(kLayerKernelsAttrName))
+      for (NamedAttribute entry : named)
+        if (auto kernel = dyn_cast<StringAttr>(entry.getValue()))
+          kernels[entry.getName().getValue()] = kernel.str();
+  });
+  for (LayerDescription &layer : description.layers) {
+    auto it = kernels.find(layer.name);
+    layer.kernel = it != kernels.end() ? it->second : "generic loops";
+  }
 }
 
 /// A C string literal for `text`.
@@ -207,9 +223,9 @@ std::string mlir::nibble::generateDescriptorSource(const ModelDescription &d,
   os << "static const nibble_layer_desc layers[] = {\n";
   for (const LayerDescription &l : d.layers)
     os << "  {" << cString(l.name) << ", " << cString(l.opType) << ", "
-       << cString(l.precision) << ", " << l.weightBytes << "},\n";
+       << cString(l.precision) << ", " << l.weightBytes << ", " << cString(l.kernel) << "},\n";
   if (d.layers.empty())
-    os << "  {0, 0, 0, 0},\n";
+    os << "  {0, 0, 0, 0, 0},\n";
   os << "};\n\n"
      << "static const nibble_model_desc descriptor = {\n"
      << "  " << cString(d.modelName) << ", " << cString(d.target) << ",\n"

@@ -72,6 +72,7 @@ class LayerDesc(ctypes.Structure):
         ("op_type", c_char_p),
         ("precision", c_char_p),
         ("weight_bytes", c_int64),
+        ("kernel", c_char_p),  # GPU: "gemv", "tensor cores", "generic loops"; CPU: ""
     ]
 
 

@@ -41,6 +41,9 @@ class Layer(NamedTuple):
     op_type: str
     precision: str
     weight_bytes: int
+    # On a GPU, the kernel that runs it: "gemv", "tensor cores" or
+    # "generic loops"; empty on the CPU.
+    kernel: str = ""
 
 
 def _text(value: bytes | None) -> str:
@@ -114,7 +117,7 @@ class Model:
         self.inputs = _tensor_specs(library, desc.inputs, desc.num_inputs)
         self.outputs = _tensor_specs(library, desc.outputs, desc.num_outputs)
         self.layers = [Layer(_text(layer.name), _text(layer.op_type),
-                             _text(layer.precision), layer.weight_bytes)
+                             _text(layer.precision), layer.weight_bytes, _text(layer.kernel))
                        for layer in desc.layers[:desc.num_layers]]
         self.weight_bytes = desc.weight_bytes
         self._measured_report = _measured_report

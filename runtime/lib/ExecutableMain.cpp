@@ -404,12 +404,20 @@ void printInfo(const nibble_model_desc &Desc) {
   }
   printTensors("inputs", Desc.inputs, Desc.num_inputs);
   printTensors("outputs", Desc.outputs, Desc.num_outputs);
+  // GPU models also say which kernel runs each layer.
+  bool HasKernels = false;
+  for (int32_t I = 0; I < Desc.num_layers; ++I)
+    HasKernels |= Desc.layers[I].kernel && *Desc.layers[I].kernel;
   std::vector<std::vector<std::string>> Rows = {
       {"name", "op", "precision", "weight bytes"}};
+  if (HasKernels)
+    Rows.front().push_back("kernel");
   for (int32_t I = 0; I < Desc.num_layers; ++I) {
     const nibble_layer_desc &Layer = Desc.layers[I];
     Rows.push_back({str(Layer.name), str(Layer.op_type), str(Layer.precision),
                     std::to_string(Layer.weight_bytes)});
+    if (HasKernels)
+      Rows.back().push_back(str(Layer.kernel));
   }
   std::printf("\nlayers\n");
   if (Desc.num_layers > 0)

@@ -66,6 +66,20 @@ def test_transformer_compiles_for_gpu(chip, half, quantize, write_model, nibble_
     assert info.returncode == 0, info.stderr
     assert f"target: cuda sm_{chip[2:]}" in info.stdout
     assert "device:" in info.stdout
+    # Every weight matmul (32 rows, int4 or float16 weights) runs on the
+    # tensor cores; the embedding lookup on generic loops.
+    kernels = layer_kernels(info.stdout)
+    assert {kernel for (op, kernel) in kernels.values() if op == "MatMul"} == {"tensor cores"}
+    assert {kernel for (op, kernel) in kernels.values() if op == "Gather"} == {"generic loops"}
+
+
+def layer_kernels(info: str) -> dict:
+    """{layer: (op type, kernel)} from the layer table of --info."""
+    lines = info.split("\nlayers\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    header = re.split(r"\s{2,}", lines[0].strip())
+    assert header[-1] == "kernel", header
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[1:]]
+    return {row[0]: (row[1], row[-1]) for row in rows}
 
 
 def ptx_of_kernels(nibble_bin_dir: Path, model_path: Path, chip: str, tmp_path: Path,
@@ -173,6 +187,12 @@ def test_paddleocr_classifier_compiles_for_gpu(quantize, nibble_compile, tmp_pat
     info = subprocess.run([str(exe), "--info"], capture_output=True, text=True, timeout=60)
     assert info.returncode == 0, info.stderr
     assert "target: cuda sm_90" in info.stdout
+    kernels = layer_kernels(info.stdout)
+    assert {kernel for (op, kernel) in kernels.values() if op == "Conv"} == {"generic loops"}
+    # Its classifier head (K = 200, N = 2, batch 1): int8 per channel on the
+    # GEMV (its all-zero scaled zero points must not fold it out of the
+    # kernel); float32 weights this short stay on generic loops.
+    assert kernels["p2o.MatMul.0"] == ("MatMul", "gemv" if quantize == "int8" else "generic loops")
 
 
 @needs_toolkit

@@ -39,6 +39,7 @@ def test_compile_and_run_matches_onnxruntime(nibble, compiler_extension, mlp_pat
         assert [s.name for s in model.outputs] == ["logits", "probs"]
         assert {layer.name for layer in model.layers} == models.weight_layer_names(onnx.load(mlp_path))
         assert {layer.precision for layer in model.layers} == {"fp32"}
+        assert {layer.kernel for layer in model.layers} == {""}  # named on GPUs only
         assert model.report["weight_bytes"] > 0
         assert len(model.report["layers"]) == len(model.layers)
         outputs = model.run(inputs)

@@ -25,6 +25,9 @@ struct LayerDescription {
   /// "fp32", "int8", "int4-g128", "uint4-g32", ...
   std::string precision;
   int64_t weightBytes = 0;
+  /// On a GPU: the kernel that runs the layer ("gemv", "tensor cores",
+  /// "generic loops"); empty on the CPU.
+  std::string kernel;
 };
 
 struct ModelDescription {
@@ -42,6 +45,9 @@ struct ModelDescription {
 
 /// Fills `layers` and `weightBytes` from a module after the fuse phase.
 void describeLayers(ModuleOp module, ModelDescription &description);
+
+/// Sets each layer's `kernel` from a module after the CUDA kernel phase.
+void describeLayerKernels(ModuleOp module, ModelDescription &description);
 
 /// Writes the C translation unit defining nibble_model_descriptor() and the
 /// entry trampoline calling `entrySymbol` with one pointer per input and

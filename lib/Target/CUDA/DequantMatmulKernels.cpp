@@ -502,7 +502,14 @@ struct NibbleCUDADequantMatmulKernelsPass final
       if (std::optional<KernelShape> shape = matchPackedMatmul(op))
         matches.push_back({op, *shape});
     });
+    NamedAttrList layerKernels(
+        getOperation()->getAttrOfType<DictionaryAttr>(kLayerKernelsAttrName));
     for (auto &[op, shape] : matches) {
+      if (auto layer = op->getAttrOfType<StringAttr>(kLayerAttrName))
+        layerKernels.set(layer, StringAttr::get(&getContext(),
+                                                shape.layout == DequantKernelLayout::Mma
+                                                    ? "tensor cores"
+                                                    : "gemv"));
       // The kernel writes every output element: the zero fill that
       // initialized the reference's accumulator is dead.
       if (Operation *fill = findInitFill(op))
@@ -529,6 +536,8 @@ struct NibbleCUDADequantMatmulKernelsPass final
         wideOut.getDefiningOp()->erase();
       }
     }
+    if (!layerKernels.empty())
+      getOperation()->setAttr(kLayerKernelsAttrName, layerKernels.getDictionary(&getContext()));
   }
 };
 

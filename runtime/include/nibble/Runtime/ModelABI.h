@@ -61,6 +61,7 @@ typedef struct nibble_layer_desc {
   const char *op_type;   /* ONNX op type, e.g. "MatMul" */
   const char *precision; /* "fp32", "int8", "int4-g128", ... */
   int64_t weight_bytes;  /* bytes of weights (and scales) in the binary */
+  const char *kernel;    /* GPU: "gemv", "tensor cores" or "generic loops"; CPU: "" */
 } nibble_layer_desc;
 
 /* Runs the model once. `buffers` holds the inputs in descriptor order, then

@@ -39,6 +39,10 @@ inline constexpr llvm::StringLiteral kSmoothAttrName = "nibble.smooth";
 /// producing its input (the rounding of a GPU matmul's f32 output to
 /// float16); elementwise fusion leaves it alone so it stays recognizable.
 inline constexpr llvm::StringLiteral kKernelEpilogueAttrName = "nibble.kernel_epilogue";
+/// On a function: layer name -> the fused GPU kernel that runs it ("gemv",
+/// "tensor cores"), set by nibble-cuda-dequant-matmul-kernels; layers not
+/// named run as generic loop kernels.
+inline constexpr llvm::StringLiteral kLayerKernelsAttrName = "nibble.layer_kernels";
 
 /// Tags `op` as coming from ONNX node `nodeName` of type `opType`.
 inline void setLayerAttrs(Operation *op, StringRef nodeName, StringRef opType) {
