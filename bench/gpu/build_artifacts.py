@@ -180,6 +180,14 @@ def e2e_cases() -> list[E2ECase]:
     return cases
 
 
+def save_case_arrays(case_dir: Path, inputs: dict, cpu: dict, ort: dict) -> None:
+    """An e2e case's inputs and the CPU build's and onnxruntime's outputs,
+    as run_artifacts.py reads them."""
+    for prefix, arrays in (("input", inputs), ("cpu", cpu), ("ort", ort)):
+        for key, value in arrays.items():
+            np.save(case_dir / f"{prefix}_{key}.npy", value)
+
+
 def build_e2e(bin_dir: Path, out: Path, work: Path, cases: list[E2ECase]) -> list[dict]:
     entries = []
     for case in cases:
@@ -203,12 +211,7 @@ def build_e2e(bin_dir: Path, out: Path, work: Path, cases: list[E2ECase]) -> lis
             ort = ort_run(reference_path, inputs)
         else:
             ort = ort_run(model_path, inputs)
-        for key, value in inputs.items():
-            np.save(case_dir / f"input_{key}.npy", value)
-        for key, value in cpu.items():
-            np.save(case_dir / f"cpu_{key}.npy", value)
-        for key, value in ort.items():
-            np.save(case_dir / f"ort_{key}.npy", value)
+        save_case_arrays(case_dir, inputs, cpu, ort)
         entries.append({"name": name, "quantize": quantize, "dir": f"e2e/{name}",
                         "inputs": sorted(inputs), "outputs": sorted(cpu),
                         "float16": any(v.dtype == np.float16 for v in cpu.values()),

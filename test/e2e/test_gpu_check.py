@@ -21,6 +21,7 @@ import models
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "gpu"))
 
+import build_artifacts  # noqa: E402
 import run_artifacts  # noqa: E402
 
 
@@ -29,12 +30,7 @@ def _artifacts(root: Path, exe: Path, inputs: dict, outputs: dict, reference: di
     case_dir = root / "e2e" / "layer"
     case_dir.mkdir(parents=True)
     (case_dir / "model").symlink_to(exe)
-    for name, value in inputs.items():
-        np.save(case_dir / f"input_{name}.npy", value)
-    for name, value in outputs.items():
-        np.save(case_dir / f"cpu_{name}.npy", value)
-    for name, value in reference.items():
-        np.save(case_dir / f"ort_{name}.npy", value)
+    build_artifacts.save_case_arrays(case_dir, inputs, outputs, reference)
     manifest = {"e2e": [{"name": "layer", "quantize": "int4", "dir": "e2e/layer",
                          "inputs": sorted(inputs), "outputs": sorted(outputs),
                          "float16": False, "bfloat16": False, "tensor_cores": False}],
