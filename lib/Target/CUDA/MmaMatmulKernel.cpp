@@ -1,9 +1,10 @@
 //===- MmaMatmulKernel.cpp - fused dequantize+GEMM on tensor cores --------===//
 //
-// The kernel of nibble-cuda-dequant-matmul-kernels for more than 4 rows:
-// int4/int8 weights in the MMA layout (MmaLayout.h) unpacked in registers to
-// f16 and multiplied by f16 activations with `mma.sync.m16n8k16`, summed in
-// f32. Two launches:
+// The kernel of nibble-cuda-dequant-matmul-kernels for more than 4 rows (and
+// float16 weights at any M): int4/int8 weights in the MMA layout
+// (MmaLayout.h) unpacked in registers to f16 (float16 weights taken as they
+// are) and multiplied by f16 activations with `mma.sync.m16n8k16`, summed in
+// f32. Two launches (one when float16 activations need no conversion):
 //
 //  1. The activations are rounded to f16 once (saturating at f16's largest
 //     finite value; float16 activations are taken as they are) and laid out

@@ -1,8 +1,9 @@
 //===- MmaLayout.h - weight layout of the tensor-core GPU GEMM --*- C++ -*-===//
 //
-// The tensor-core kernel (M > 4 rows) multiplies with `mma.sync.m16n8k16`
-// (f16 inputs, f32 accumulators). In that instruction lane l of a warp holds
-// the B (K x N = 16 x 8) fragment values
+// The tensor-core kernel (quantized weights at M > 4 rows, float16 weights at
+// any M) multiplies with `mma.sync.m16n8k16` (f16 inputs, f32 accumulators).
+// In that instruction lane l of a warp holds the B (K x N = 16 x 8) fragment
+// values
 //
 //   column n = l / 4,  position 2 (l % 4) + e  and  8 + 2 (l % 4) + e,  e = 0, 1
 //
@@ -30,7 +31,8 @@
 //
 // Fields hold the unsigned value u = q + offset (offset 2^(bits-1) for
 // signed weights, 0 for unsigned); the kernel subtracts offset + zero point
-// in f16, exactly. K is zero-padded to a multiple of 128 and N to a multiple
+// in f16, exactly. Unquantized float16 weights are 16-bit fields: a word is
+// one pair, the f16x2 register itself (16 words, 64 bytes, per lane). K is zero-padded to a multiple of 128 and N to a multiple
 // of 8; padded values meet zero activations, or are never stored.
 //
 //===----------------------------------------------------------------------===//

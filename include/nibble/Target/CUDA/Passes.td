@@ -77,7 +77,8 @@ def NibbleCUDADequantMatmulKernelsPass
     `nibble.dequant_matmul` (see `nibble-cuda-pack-matmul-weights`) with
     dense row-major operands becomes fused dequantize+matmul kernels.
 
-    In the `mma` layout (more than 4 rows), on tensor cores:
+    In the `mma` layout (quantized weights with more than 4 rows, float16
+    weights), on tensor cores:
 
     - the activations are rounded to f16 once, into a temporary buffer
       laid out as the A fragments of `mma.sync.m16n8k16` (a lane's fragment
