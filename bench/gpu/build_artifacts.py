@@ -148,6 +148,12 @@ def e2e_cases() -> list[E2ECase]:
     # The fp32 decoder is left out: its 18 MB of weights add nothing the fp32
     # encoder does not check, and the folder has to travel.
     cases.append(E2ECase("decoder_int4", transformers.decoder(), "int4", ids))
+    # Decode-sized steps: every matmul of the whole decoder on the GEMV, the
+    # compiler's choice up to 4 rows (float32 at 4 tokens, float16 at 1).
+    cases.append(E2ECase("decoder_int4_seq4", transformers.decoder(seq=4), "int4",
+                         transformers.token_ids(seq=4)))
+    cases.append(E2ECase("decoder16_int4_seq1", models.to_float16(transformers.decoder(seq=1)),
+                         "int4", transformers.token_ids(seq=1)))
     # float16 models: the kernels read float16 activations and store float16
     # (GEMV at M = 3, tensor cores at M = 20 and, straight from the
     # activations, at M = 6), and a whole float16 decoder.

@@ -73,6 +73,21 @@ def test_transformer_compiles_for_gpu(chip, half, quantize, write_model, nibble_
     assert {kernel for (op, kernel) in kernels.values() if op == "Gather"} == {"generic loops"}
 
 
+@needs_toolkit
+@pytest.mark.parametrize("half, seq", [(False, 4), (True, 1)], ids=["float32-seq4", "float16-seq1"])
+def test_decode_step_takes_the_gemv(half, seq, write_model, nibble_compile, tmp_path):
+    """A decode-sized step (up to 4 tokens) of the whole int4 decoder puts
+    every weight matmul on the GEMV."""
+    model = transformers.decoder(layers=1, seq=seq)
+    path = write_model(models.to_float16(model) if half else model, "decoder")
+    exe = harness.compile_ok(nibble_compile, path, tmp_path / "decoder", target="cuda-sm90",
+                             quantize="int4")
+    info = subprocess.run([str(exe), "--info"], capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0, info.stderr
+    kernels = layer_kernels(info.stdout)
+    assert {kernel for (op, kernel) in kernels.values() if op == "MatMul"} == {"gemv"}
+
+
 def layer_kernels(info: str) -> dict:
     """{layer: (op type, kernel)} from the layer table of --info."""
     lines = info.split("\nlayers\n", 1)[1].split("\n\n", 1)[0].splitlines()
