@@ -67,16 +67,21 @@ def nbits_layer_model(k: int, n: int, m: int, copies: int, seed: int, bits: int 
                   [("", 21), ("com.microsoft", 1)], input_type=float_type)
 
 
-def fp32_layer_model(k: int, n: int, m: int, copies: int, seed: int) -> onnx.ModelProto:
-    """`copies` float32 MatMul layers of K x N on one [m, K] input."""
+def fp32_layer_model(k: int, n: int, m: int, copies: int, seed: int,
+                     float16: bool = False) -> onnx.ModelProto:
+    """`copies` float32 MatMul layers of K x N on one [m, K] input; with
+    `float16`, float16 layers (weights, activations and outputs)."""
     rng = np.random.default_rng(seed)
+    dtype, float_type = ((np.float16, TensorProto.FLOAT16) if float16 else
+                         (np.float32, TensorProto.FLOAT))
     nodes, inits, outputs = [], [], []
     for c in range(copies):
-        pattern = rng.standard_normal(2048).astype(np.float32) * 0.02
+        pattern = (rng.standard_normal(2048) * 0.02).astype(dtype)
         inits.append(numpy_helper.from_array(np.resize(pattern, (k, n)), f"W{c}"))
         nodes.append(helper.make_node("MatMul", ["x", f"W{c}"], [f"y{c}"], name=f"layer{c}"))
-        outputs.append(helper.make_tensor_value_info(f"y{c}", TensorProto.FLOAT, [m, n]))
-    return _model(nodes, inits, k, m, outputs, f"fp32_{k}x{n}_m{m}", [("", 21)])
+        outputs.append(helper.make_tensor_value_info(f"y{c}", float_type, [m, n]))
+    return _model(nodes, inits, k, m, outputs, f"{'fp16' if float16 else 'fp32'}_{k}x{n}_m{m}",
+                  [("", 21)], input_type=float_type)
 
 
 def int8_layer_bytes(k: int, n: int) -> int:

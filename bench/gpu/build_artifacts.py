@@ -13,7 +13,9 @@ compiled here and shipped in one folder (see scripts/gpu-check.sh):
   several copies of an int4 g128 MatMulNBits layer (distinct weights, more than
   the GPU's L2 cache together) applied to the same input, so that a run streams
   every weight from HBM; at M = 1, 4, 16 and 128 also the layer's float16
-  form (float16 activations and outputs; at M = 1 and 4 with both kernels);
+  form (float16 activations and outputs; at M = 1 and 4 with both kernels),
+  and at M = 1, 16 and 128 the unquantized float16 layer (the tensor-core
+  kernel without unpacking, against cuBLAS on the same bytes);
 - manifest.json describing all of it.
 
 The benchmark layers come from bench/layers.py.
@@ -42,7 +44,8 @@ import models  # noqa: E402
 import test_real_models  # noqa: E402
 import transformers  # noqa: E402
 from harness import ort_run  # noqa: E402
-from layers import LLAMA_SHAPES, copies_for, nbits_layer_bytes, nbits_layer_model  # noqa: E402
+from layers import (LLAMA_SHAPES, copies_for, fp32_layer_model, nbits_layer_bytes,  # noqa: E402
+                    nbits_layer_model)
 
 BATCHES = [1, 4, 16, 64, 128]
 # The fused kernel of each benchmark executable: the compiler's choice
@@ -55,6 +58,8 @@ KERNEL_VARIANTS = {1: ["auto", "mma"], 4: ["auto", "mma"], 16: ["auto", "gemv"]}
 # (no conversion launch), the case it is most likely to beat the GEMV.
 FLOAT16_KERNEL_VARIANTS = {1: ["auto", "mma"], 4: ["auto", "mma"], 16: ["auto"],
                            128: ["auto"]}
+# Batches at which unquantized float16 layers are measured too.
+FP16_WEIGHT_BATCHES = [1, 16, 128]
 BLOCK = 128
 # Copies of a layer together exceed this many bytes (the H100/H200 L2 is 50 MB).
 ROTATION_BYTES = 120 << 20
@@ -255,10 +260,33 @@ def build_bench(bin_dir: Path, out: Path, work: Path, quick: bool) -> list[dict]
                     path.unlink()
                 entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,
                                 "kernel": kernel, "copies": copies, "bits": 4,
+                                "weights": f"int4-g{BLOCK}",
                                 "activations": "f16" if float16 else "f32",
                                 "group_size": BLOCK, "weight_bytes_per_layer": layer_bytes})
                 print(f"bench {name}: {copies} copies", flush=True)
             model_path.unlink()
+        if not quick:
+            entries += build_fp16_bench(bin_dir, out, work, k, n)
+    return entries
+
+
+def build_fp16_bench(bin_dir: Path, out: Path, work: Path, k: int, n: int) -> list[dict]:
+    """Unquantized float16 layers (the tensor-core kernel on float16
+    weights): the same GEMM structure as the int4 kernel without the
+    unpacking, against cuBLAS on the very same bytes."""
+    entries = []
+    layer_bytes = 2 * k * n
+    copies = copies_for(layer_bytes, ROTATION_BYTES)
+    for m in FP16_WEIGHT_BATCHES:
+        name = f"fp16_{k}x{n}_m{m}"
+        path = work / f"{name}.onnx"
+        onnx.save(fp32_layer_model(k, n, m, copies, seed=k + n + m, float16=True), path)
+        compile_model(bin_dir, path, out / "bench" / name, "--target=cuda-sm90")
+        path.unlink()
+        entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,
+                        "kernel": "auto", "copies": copies, "bits": 16, "weights": "fp16",
+                        "activations": "f16", "weight_bytes_per_layer": layer_bytes})
+        print(f"bench {name}: {copies} copies", flush=True)
     return entries
 
 

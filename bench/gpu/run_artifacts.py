@@ -165,18 +165,19 @@ def compare_kernels(entries: list[dict]) -> list[dict]:
     timed: dict[tuple, dict[str, float]] = {}
     for entry in entries:
         if "seconds_per_layer" in entry:
-            key = (entry["k"], entry["n"], entry["m"], entry.get("activations", "f32"))
+            key = (entry["k"], entry["n"], entry["m"], entry.get("weights", "int4-g128"),
+                   entry.get("activations", "f32"))
             timed.setdefault(key, {})[entry.get("kernel", "auto")] = entry["seconds_per_layer"]
     choices = []
-    for (k, n, m, act), kernels in sorted(timed.items()):
+    for (k, n, m, weights, act), kernels in sorted(timed.items()):
         if len(kernels) < 2:
             continue
         fastest = min(kernels, key=kernels.get)
         others = {kernel: seconds / kernels[fastest] for kernel, seconds in kernels.items()
                   if kernel != fastest}
-        choices.append({"k": k, "n": n, "m": m, "activations": act, "fastest": fastest,
-                        "slowdown_of_others": others})
-        print(f"kernel choice {k}x{n} M={m} {act}: {fastest} fastest; "
+        choices.append({"k": k, "n": n, "m": m, "weights": weights, "activations": act,
+                        "fastest": fastest, "slowdown_of_others": others})
+        print(f"kernel choice {k}x{n} M={m} {weights} x {act}: {fastest} fastest; "
               + ", ".join(f"{kernel} {ratio:.2f}x its time" for kernel, ratio in others.items()),
               flush=True)
     return choices
@@ -211,7 +212,8 @@ def main() -> int:
         print(f"device: {info.get('device')}; read probe "
               f"{(measured or 0) / 1e9:.0f} GB/s; spec peak "
               f"{(peak or 0) / 1e9:.0f} GB/s", flush=True)
-    print(f"{'layer':<22} {'kernel':<6} {'act':<4} {'M':>4} {'us/layer':>9} {'GB/s':>7} "
+    print(f"{'layer':<16} {'weights':<9} {'kernel':<6} {'act':<4} {'M':>4} {'us/layer':>9} "
+          f"{'GB/s':>7} "
           f"{'%probe':>7} {'%peak':>6} {'cuBLAS us':>9} {'speedup':>8}")
     for case in manifest["bench"]:
         timing = bench_exe(root, case, args.runs)
@@ -235,7 +237,8 @@ def main() -> int:
         if peak:
             entry["fraction_of_peak_bandwidth"] = entry["weight_bytes_per_s"] / peak
         report["bench"].append(entry)
-        print(f"{case['k']}x{case['n']:<16} {case.get('kernel', 'auto'):<6} "
+        print(f"{str(case['k']) + 'x' + str(case['n']):<16} "
+              f"{case.get('weights', 'int4-g128'):<9} {case.get('kernel', 'auto'):<6} "
               f"{case.get('activations', 'f32'):<4} {case['m']:>4} "
               f"{seconds * 1e6:>9.1f} "
               f"{entry['weight_bytes_per_s'] / 1e9:>7.0f} "

@@ -86,7 +86,10 @@ def test_kernel_choice_names_the_fastest():
                {"k": 4096, "n": 4096, "m": 1, "kernel": "mma", "seconds_per_layer": 2e-6},
                {"k": 4096, "n": 4096, "m": 1, "kernel": "mma", "activations": "f16",
                 "error": "no device"},
-               {"k": 4096, "n": 4096, "m": 16, "kernel": "auto", "seconds_per_layer": 1e-6}]
+               {"k": 4096, "n": 4096, "m": 16, "kernel": "auto", "seconds_per_layer": 1e-6},
+               # Other weights at the same shape are another layer, not another kernel.
+               {"k": 4096, "n": 4096, "m": 1, "kernel": "auto", "weights": "fp16",
+                "seconds_per_layer": 1e-6}]
     (choice,) = run_artifacts.compare_kernels(entries)
     assert choice["fastest"] == "mma" and choice["m"] == 1
     assert choice["slowdown_of_others"] == {"auto": pytest.approx(1.5)}
