@@ -1,10 +1,10 @@
 //===- PackMatmulWeights.cpp - weights in the GPU kernel's layout ---------===//
 //
 // Turns nibble.matmul ops with constant quantized weights, and matmuls
-// with constant float16 weights, into a linalg.generic over weights
-// prepacked at compile time for the fused GPU kernels (see Passes.td for
-// the layouts). The generic computes exactly what the kernel computes, so
-// it doubles as the reference.
+// with constant float16 or float32 weights, into a linalg.generic over
+// weights prepacked at compile time for the fused GPU kernels (see
+// Passes.td for the layouts). The generic computes exactly what the kernel
+// computes, so it doubles as the reference.
 //
 //===----------------------------------------------------------------------===//
 
