@@ -67,8 +67,8 @@ def nbits_layer_model(k: int, n: int, m: int, copies: int, seed: int, bits: int 
                   [("", 21), ("com.microsoft", 1)], input_type=float_type)
 
 
-def fp32_layer_model(k: int, n: int, m: int, copies: int, seed: int,
-                     float16: bool = False) -> onnx.ModelProto:
+def float_layer_model(k: int, n: int, m: int, copies: int, seed: int,
+                      float16: bool = False) -> onnx.ModelProto:
     """`copies` float32 MatMul layers of K x N on one [m, K] input; with
     `float16`, float16 layers (weights, activations and outputs)."""
     rng = np.random.default_rng(seed)

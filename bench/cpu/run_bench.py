@@ -42,7 +42,7 @@ import onnx
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from layers import (LLAMA_SHAPES, copies_for, fp32_layer_model,  # noqa: E402
+from layers import (LLAMA_SHAPES, copies_for, float_layer_model,  # noqa: E402
                     int8_layer_bytes, matmul_integer_layer_model, nbits_layer_bytes,
                     nbits_layer_model)
 
@@ -159,7 +159,7 @@ def bench_shape(args, k: int, n: int, m: int, rotation: int, probe: float,
     layer_bytes = int8_layer_bytes(k, n)
     copies = copies_for(layer_bytes, rotation)
     record("nibble w8a8",
-           time_nibble(args.bin_dir, fp32_layer_model(k, n, m, copies, seed), work, args.runs,
+           time_nibble(args.bin_dir, float_layer_model(k, n, m, copies, seed), work, args.runs,
                        args.threads, ("--quantize=w8a8", "--activations=dynamic")),
            copies, layer_bytes)
     record("onnxruntime int8 MatMulInteger",
@@ -167,7 +167,7 @@ def bench_shape(args, k: int, n: int, m: int, rotation: int, probe: float,
                             args.threads), copies, layer_bytes)
     fp32_bytes = 4 * k * n
     copies = copies_for(fp32_bytes, rotation)
-    record("onnxruntime fp32", time_onnxruntime(fp32_layer_model(k, n, m, copies, seed), x,
+    record("onnxruntime fp32", time_onnxruntime(float_layer_model(k, n, m, copies, seed), x,
                                                 args.runs, args.threads),
            copies, fp32_bytes)
 

@@ -44,7 +44,7 @@ import models  # noqa: E402
 import test_real_models  # noqa: E402
 import transformers  # noqa: E402
 from harness import ort_run  # noqa: E402
-from layers import (LLAMA_SHAPES, copies_for, fp32_layer_model, nbits_layer_bytes,  # noqa: E402
+from layers import (LLAMA_SHAPES, copies_for, float_layer_model, nbits_layer_bytes,  # noqa: E402
                     nbits_layer_model)
 
 BATCHES = [1, 4, 16, 64, 128]
@@ -280,7 +280,7 @@ def build_fp16_bench(bin_dir: Path, out: Path, work: Path, k: int, n: int) -> li
     for m in FP16_WEIGHT_BATCHES:
         name = f"fp16_{k}x{n}_m{m}"
         path = work / f"{name}.onnx"
-        onnx.save(fp32_layer_model(k, n, m, copies, seed=k + n + m, float16=True), path)
+        onnx.save(float_layer_model(k, n, m, copies, seed=k + n + m, float16=True), path)
         compile_model(bin_dir, path, out / "bench" / name, "--target=cuda-sm90")
         path.unlink()
         entries.append({"name": name, "exe": f"bench/{name}", "k": k, "n": n, "m": m,

@@ -33,8 +33,6 @@ namespace {
 using gemv::kWarpSize;
 constexpr int64_t kWarpsPerBlock = 4;
 constexpr int64_t kColumnsPerWarp = 4;
-// float32 weights (32-bit fields) fill a lane's registers with one column.
-constexpr int64_t kFloatBits = 32;
 constexpr int64_t kMaxRowsPerTile = 4;
 // Steps of a lane whose loads are issued together (memory-level parallelism).
 constexpr int64_t kStepsInFlight = 2;
@@ -61,8 +59,8 @@ std::optional<KernelShape> matchPackedMatmul(linalg::GenericOp op) {
   bool isMma = layout.getValue() == stringifyLayout(DequantKernelLayout::Mma);
   // 16-bit fields are float16 weights, which only the tensor-core kernel
   // takes; 32-bit fields are float32 weights, which only the GEMV takes.
-  if (shape.bits != 4 && shape.bits != 8 && !(isMma && shape.bits == 16) &&
-      !(!isMma && shape.bits == kFloatBits))
+  if (shape.bits != 4 && shape.bits != 8 && !(isMma && shape.bits == kFloat16WeightBits) &&
+      !(!isMma && shape.bits == kFloat32WeightBits))
     return std::nullopt;
   if (isMma) {
     shape.layout = DequantKernelLayout::Mma;
@@ -91,7 +89,8 @@ public:
       : b(op.getLoc(), op), shape(shape), lhs(op.getDpsInputs()[0]),
         words(op.getDpsInputs()[1]), scales(op.getDpsInputs()[2]),
         scaledZeros(op.getDpsInputs()[3]), out(out),
-        columnsPerWarp(shape.bits == kFloatBits ? 1 : kColumnsPerWarp) {}
+        // float32 weights fill a lane's registers with one column.
+        columnsPerWarp(shape.bits == kFloat32WeightBits ? 1 : kColumnsPerWarp) {}
 
   void emit() {
     kSplit = chooseKSplit(llvm::divideCeil(shape.n, columnsPerWarp),
@@ -292,7 +291,7 @@ private:
   /// (offset 2^(bits-1)).
   SmallVector<Value> accumulateChunk(const Chunk &chunk, ArrayRef<Value> rows,
                                      ArrayRef<Value> accumulators) {
-    if (shape.bits == kFloatBits)
+    if (shape.bits == kFloat32WeightBits)
       return accumulateFloatChunk(chunk, rows, accumulators);
     int64_t bits = shape.bits;
     int64_t valuesPerWord = gemv::valuesPerWord(bits);

@@ -300,7 +300,7 @@ private:
     // float16 weights fill the registers with one block.
     int64_t blocksInFlight = compactRows ? std::max<int64_t>(1, kCompactBlocksInFlight * 4 /
                                                                     shape.bits)
-                                         : (shape.bits == 16 ? 1 : kBlocksInFlight);
+                                         : (shape.bits == kFloat16WeightBits ? 1 : kBlocksInFlight);
     int64_t blocksPerIteration = std::min(warpBlocks, blocksInFlight);
     int64_t iterations = llvm::divideCeil(warpBlocks, blocksPerIteration);
     bool mayBePastEnd = blocks % (kSplit * blocksPerIteration) != 0;
@@ -350,7 +350,7 @@ private:
     Value bias, scaledNegBias;
   };
   WeightBias weightBias(int64_t t, Value group) {
-    if (shape.bits == 16)
+    if (shape.bits == kFloat16WeightBits)
       return {}; // float16 weights need no centering
     auto halfPairType = VectorType::get({2}, b.getF16Type());
     if (!shape.hasZeroPoint) {
@@ -390,7 +390,7 @@ private:
     for (int64_t half = 0; half < 2; ++half) {
       int64_t pair = 2 * step + half;
       Value word = b.create<vector::ExtractOp>(tileWords, ArrayRef<int64_t>{pair / pairsPerWord});
-      if (bits == 16) { // float16 weights: the word is the f16x2 register
+      if (bits == kFloat16WeightBits) { // float16 weights: the word is the f16x2 register
         fragment = b.create<vector::InsertOp>(halfPair(word), fragment, ArrayRef<int64_t>{half});
         continue;
       }
@@ -454,10 +454,9 @@ private:
         biases.push_back(weightBias(t, group));
       // float16 weights have unit scales: their products go straight into
       // the accumulators (a block past the end of K adds nothing).
-      const bool unscaled = shape.bits == 16;
-      SmallVector<Value> sums(updated.size(), splat(accumulatorType, 0.0f));
-      if (unscaled)
-        sums = updated;
+      const bool unscaled = shape.bits == kFloat16WeightBits;
+      SmallVector<Value> sums =
+          unscaled ? updated : SmallVector<Value>(updated.size(), splat(accumulatorType, 0.0f));
       for (int64_t step = first; step < first + flushSteps; ++step) {
         SmallVector<Value> weightOperands;
         for (int64_t t = 0; t < kTilesPerWarp; ++t)

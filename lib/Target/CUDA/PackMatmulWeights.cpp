@@ -33,9 +33,6 @@ namespace {
 
 /// Rows up to which the GEMV kernel runs; more take the tensor-core kernel.
 constexpr int64_t kGemvMaxRows = 4;
-/// Bits of a float16 and of a float32 weight field.
-constexpr int64_t kHalfBits = 16;
-constexpr int64_t kFloatBits = 32;
 
 /// The constant operands of one matmul, in the kernel's layout.
 struct PackedWeights {
@@ -202,7 +199,7 @@ std::optional<PackedWeights> packFloatWeights(linalg::MatmulOp matmul, StringRef
   packed.n = weightType.getDimSize(1);
   packed.groupSize = k;
   int64_t n = packed.n;
-  packed.words = layOutFields(packed.layout, k, n, isHalf ? kHalfBits : kFloatBits,
+  packed.words = layOutFields(packed.layout, k, n, isHalf ? kFloat16WeightBits : kFloat32WeightBits,
                               [&](int64_t kk, int64_t nn) -> uint32_t {
                                 float value = (*values)[kk * n + nn];
                                 return isHalf ? narrowToHalfBits(value, APFloat::IEEEhalf())
@@ -293,20 +290,17 @@ Value buildPackedGeneric(OpBuilder &b, Location loc, Value lhs2d, const PackedWe
         Value fieldI32 = arith::IndexCastOp::create(nb, nloc, i32, field);
         Value shift = arith::MulIOp::create(nb, nloc, fieldI32, constI32(bits));
         Value weight;
-        if (bits == kHalfBits) {
+        if (bits == kFloat16WeightBits) {
           // A float16 weight (times its unit scale).
           Value down = arith::ShRUIOp::create(nb, nloc, args[1], shift);
           Value low = arith::TruncIOp::create(nb, nloc, nb.getI16Type(), down);
           Value half = arith::BitcastOp::create(nb, nloc, nb.getF16Type(), low);
           Value wide = arith::ExtFOp::create(nb, nloc, f32, half);
           weight = arith::MulFOp::create(nb, nloc, wide, args[2]);
-        } else if (bits == kFloatBits) {
-          // A float32 weight, the whole word, times its unit scale minus its
-          // zero scaled zero point (the operands the GEMV's marker expects;
-          // unused ones would be canonicalized away).
-          Value value = arith::BitcastOp::create(nb, nloc, f32, args[1]);
-          Value scaled = arith::MulFOp::create(nb, nloc, value, args[2]);
-          weight = arith::SubFOp::create(nb, nloc, scaled, args[3]);
+        } else if (bits == kFloat32WeightBits) {
+          // A float32 weight, the whole word (its unit scale and zero
+          // scaled zero point are there for the GEMV's operand list only).
+          weight = arith::BitcastOp::create(nb, nloc, f32, args[1]);
         } else if (isSigned && !isMma) {
           // Move the field to the top, then sign-extend it back down.
           Value up = arith::SubIOp::create(nb, nloc, constI32(32 - bits), shift);
@@ -473,7 +467,7 @@ struct NibbleCUDAPackMatmulWeightsPass final
       if (std::optional<PackedWeights> packed = packFloatWeights(op, kernel))
         replaceWithPackedGeneric(
             rewriter, op, op.getInputs()[0], *packed,
-            packed->layout == DequantKernelLayout::Mma ? kHalfBits : kFloatBits,
+            packed->layout == DequantKernelLayout::Mma ? kFloat16WeightBits : kFloat32WeightBits,
             /*isSigned=*/false, /*bias=*/Value());
   }
 };

@@ -35,6 +35,11 @@ inline llvm::StringRef stringifyLayout(DequantKernelLayout layout) {
   return layout == DequantKernelLayout::Mma ? "mma" : "gemv";
 }
 
+/// `bits` of a packed dequant-matmul whose fields are unquantized weights:
+/// float16 ones (tensor-core layout only) and float32 ones (GEMV only).
+inline constexpr int64_t kFloat16WeightBits = 16;
+inline constexpr int64_t kFloat32WeightBits = 32;
+
 } // namespace mlir::nibble
 
 #endif // NIBBLE_TARGET_CUDA_PASSES_H
